@@ -1,0 +1,7 @@
+//! One integration-test binary (faster to link than one per file).
+
+mod behaviour;
+mod common;
+mod documented;
+mod fidelity;
+mod schema;

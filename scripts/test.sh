@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# npm test: everything. Native Rust tests of the whole workspace, then the end-to-end tests against
+# the real Worker in `wrangler dev` (tests/e2e/, Node's built-in test runner).
+# Run through `npm test`, which runs scripts/setup.sh first.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { echo; echo "=== $* ==="; }
+
+native_tests() {
+  step "cargo test --workspace"
+  cargo test --workspace
+}
+
+build_worker() {
+  step "build the Worker (scripts/build.sh)"
+  bash scripts/build.sh
+}
+
+e2e_tests() {
+  step "end-to-end: node --test tests/e2e/"
+  node --test tests/e2e/
+}
+
+main() {
+  native_tests
+  build_worker
+  e2e_tests
+}
+
+main "$@"

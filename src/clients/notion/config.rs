@@ -1,0 +1,218 @@
+//! Configuration of the Notion client, read from the Worker's environment (secrets and vars).
+use crate::core::error::PortError;
+
+/// The Notion API version every request sends.
+pub const NOTION_VERSION: &str = "2025-09-03";
+/// Default `NOTION_API_BASE`.
+pub const DEFAULT_API_BASE: &str = "https://api.notion.com";
+/// Default request timeout.
+pub const DEFAULT_TIMEOUT_MS: u64 = 20_000;
+/// Default spacing between request starts: under Notion's average of 3 requests per second.
+pub const DEFAULT_MIN_INTERVAL_MS: u64 = 340;
+/// Default longest `Retry-After` waited for within a run.
+pub const DEFAULT_MAX_RETRY_AFTER_MS: u64 = 60_000;
+
+/// Everything the Notion client needs. `Debug` never prints the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NotionConfig {
+    /// `NOTION_API_BASE` without a trailing slash.
+    pub api_base: String,
+    /// `NOTION_API_KEY` (secret).
+    pub token: String,
+    /// `NOTION_DATABASE_ID`.
+    pub database_id: String,
+    /// `NOTION_DATA_SOURCE_ID`: when set, no discovery and no check against the database.
+    pub data_source_id: Option<String>,
+    /// `SYNC_MAX_RETRIES` (default 3): retries per kind of failure.
+    pub max_retries: u32,
+    pub timeout_ms: u64,
+    /// Minimum spacing between request starts.
+    pub min_interval_ms: u64,
+    /// Longest `Retry-After` waited for within a run; longer -> transient, next run retries.
+    pub max_retry_after_ms: u64,
+}
+
+impl std::fmt::Debug for NotionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotionConfig")
+            .field("api_base", &self.api_base)
+            .field("token", &"<redacted>")
+            .field("database_id", &self.database_id)
+            .field("data_source_id", &self.data_source_id)
+            .field("max_retries", &self.max_retries)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("min_interval_ms", &self.min_interval_ms)
+            .field("max_retry_after_ms", &self.max_retry_after_ms)
+            .finish()
+    }
+}
+
+impl NotionConfig {
+    /// A configuration with the defaults (ids used as given).
+    pub fn new(token: impl Into<String>, database_id: impl Into<String>) -> Self {
+        NotionConfig {
+            api_base: DEFAULT_API_BASE.to_string(),
+            token: token.into(),
+            database_id: database_id.into(),
+            data_source_id: None,
+            max_retries: 3,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            min_interval_ms: DEFAULT_MIN_INTERVAL_MS,
+            max_retry_after_ms: DEFAULT_MAX_RETRY_AFTER_MS,
+        }
+    }
+
+    /// Reads `NOTION_API_KEY`, `NOTION_DATABASE_ID` and the optional `NOTION_API_BASE`,
+    /// `NOTION_DATA_SOURCE_ID`, `SYNC_MAX_RETRIES` through `get` (blank counts as unset).
+    /// Ids may be given bare, with dashes, or as the Notion URL they appear in.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, PortError> {
+        let var = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let token = var("NOTION_API_KEY").ok_or_else(|| {
+            PortError::config(
+                "NOTION_API_KEY is not set: create an internal integration at https://www.notion.so/profile/integrations, \
+                 share the database with it, then run `wrangler secret put NOTION_API_KEY` (or add it to .dev.vars)",
+            )
+        })?;
+        let raw_database = var("NOTION_DATABASE_ID").ok_or_else(|| {
+            PortError::config(
+                "NOTION_DATABASE_ID is not set: copy the 32-character id from the database's URL in Notion and set it \
+                 (`wrangler secret put NOTION_DATABASE_ID` or [vars] in wrangler.toml)",
+            )
+        })?;
+        let database_id = parse_id("NOTION_DATABASE_ID", &raw_database)?;
+        let data_source_id = match var("NOTION_DATA_SOURCE_ID") {
+            Some(raw) => Some(parse_id("NOTION_DATA_SOURCE_ID", &raw)?),
+            None => None,
+        };
+        let api_base = match var("NOTION_API_BASE") {
+            Some(base) => {
+                if !(base.starts_with("https://") || base.starts_with("http://")) {
+                    return Err(PortError::config(format!(
+                        "NOTION_API_BASE is {base:?}: it must be an http(s) URL such as {DEFAULT_API_BASE} (or remove it)"
+                    )));
+                }
+                base.trim_end_matches('/').to_string()
+            }
+            None => DEFAULT_API_BASE.to_string(),
+        };
+        let max_retries = match var("SYNC_MAX_RETRIES") {
+            Some(raw) => raw.parse::<u32>().ok().filter(|n| *n <= 10).ok_or_else(|| {
+                PortError::config(format!("SYNC_MAX_RETRIES is {raw:?}: set a whole number from 0 to 10 (default 3)"))
+            })?,
+            None => 3,
+        };
+        Ok(NotionConfig { api_base, data_source_id, max_retries, ..NotionConfig::new(token, database_id) })
+    }
+}
+
+fn parse_id(name: &str, raw: &str) -> Result<String, PortError> {
+    normalize_notion_id(raw).ok_or_else(|| {
+        PortError::config(format!(
+            "{name} is {raw:?}, which is not a Notion id: use the 32 hexadecimal characters from the Notion URL \
+             (e.g. 248104cd477e80fdb757e945d38000bd)"
+        ))
+    })
+}
+
+/// A Notion id in canonical form (lowercase, dashed 8-4-4-4-12) from a bare or dashed id or a
+/// Notion URL (`https://www.notion.so/ws/Title-<id>?v=…`). `None` when no id is found.
+pub fn normalize_notion_id(raw: &str) -> Option<String> {
+    let without_query = raw.trim().split(['?', '#']).next().unwrap_or("");
+    let segment = without_query.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    let is_hex32 = |s: &str| s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit());
+    let compact: String = segment.chars().filter(|c| *c != '-').collect();
+    let hex = if is_hex32(&compact) {
+        compact
+    } else {
+        let tail = segment.rsplit('-').next().unwrap_or("");
+        if !is_hex32(tail) {
+            return None;
+        }
+        tail.to_string()
+    };
+    let hex = hex.to_ascii_lowercase();
+    Some(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
+}
+
+/// Two ids name the same object (dashes and case ignored).
+pub fn same_id(a: &str, b: &str) -> bool {
+    let compact = |s: &str| s.chars().filter(|c| *c != '-').collect::<String>().to_ascii_lowercase();
+    compact(a) == compact(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn config_message(result: Result<NotionConfig, PortError>) -> String {
+        match result {
+            Err(PortError::Config { message }) => message,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ids_from_bare_dashed_or_url_forms() {
+        let canonical = "248104cd-477e-80fd-b757-e945d38000bd";
+        for raw in [
+            "248104cd477e80fdb757e945d38000bd",
+            "248104CD-477E-80FD-B757-E945D38000BD",
+            " https://www.notion.so/acme/Decision-vault-248104cd477e80fdb757e945d38000bd?v=0f1e2d3c4b5a69788796a5b4c3d2e1f0 ",
+            "https://www.notion.so/248104cd477e80fdb757e945d38000bd/",
+        ] {
+            assert_eq!(normalize_notion_id(raw).as_deref(), Some(canonical), "{raw}");
+        }
+        for bad in ["", "decision-vault", "248104cd477e80fdb757e945d38000b", "zz8104cd477e80fdb757e945d38000bd"] {
+            assert_eq!(normalize_notion_id(bad), None, "{bad}");
+        }
+        assert!(same_id("248104cd477e80fdb757e945d38000bd", canonical));
+        assert!(!same_id("148104cd477e80fdb757e945d38000bd", canonical));
+    }
+
+    #[test]
+    fn from_env_reads_defaults_and_options() {
+        let config = NotionConfig::from_env(env(&[
+            ("NOTION_API_KEY", "ntn_secret"),
+            ("NOTION_DATABASE_ID", "248104cd477e80fdb757e945d38000bd"),
+        ]))
+        .unwrap();
+        assert_eq!(config.api_base, DEFAULT_API_BASE);
+        assert_eq!(config.database_id, "248104cd-477e-80fd-b757-e945d38000bd");
+        assert_eq!((config.max_retries, config.data_source_id.clone()), (3, None));
+        assert!(!format!("{config:?}").contains("ntn_secret"), "Debug must not print the token");
+
+        let config = NotionConfig::from_env(env(&[
+            ("NOTION_API_KEY", "ntn_secret"),
+            ("NOTION_DATABASE_ID", "248104cd477e80fdb757e945d38000bd"),
+            ("NOTION_API_BASE", "http://127.0.0.1:8787/"),
+            ("NOTION_DATA_SOURCE_ID", "1e1f2a3b4c5d4e6f8a9b0c1d2e3f4a5b"),
+            ("SYNC_MAX_RETRIES", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(config.api_base, "http://127.0.0.1:8787");
+        assert_eq!(config.data_source_id.as_deref(), Some("1e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"));
+        assert_eq!(config.max_retries, 5);
+    }
+
+    #[test]
+    fn from_env_errors_name_the_variable_to_fix() {
+        assert!(config_message(NotionConfig::from_env(env(&[("NOTION_DATABASE_ID", "x")]))).contains("NOTION_API_KEY"));
+        assert!(config_message(NotionConfig::from_env(env(&[("NOTION_API_KEY", "k"), ("NOTION_DATABASE_ID", "  ")])))
+            .contains("NOTION_DATABASE_ID is not set"));
+        let base = [("NOTION_API_KEY", "k"), ("NOTION_DATABASE_ID", "248104cd477e80fdb757e945d38000bd")];
+        let with = |extra: (&'static str, &'static str)| {
+            let mut pairs = base.to_vec();
+            pairs.push(extra);
+            config_message(NotionConfig::from_env(env(&pairs)))
+        };
+        assert!(with(("NOTION_API_BASE", "api.notion.com")).contains("NOTION_API_BASE"));
+        assert!(with(("SYNC_MAX_RETRIES", "three")).contains("SYNC_MAX_RETRIES"));
+        assert!(with(("NOTION_DATA_SOURCE_ID", "not-an-id")).contains("NOTION_DATA_SOURCE_ID"));
+    }
+}

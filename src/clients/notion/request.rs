@@ -1,0 +1,257 @@
+//! Pure request builders and response parsers for the Notion API (`2025-09-03`).
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+
+use crate::clients::http::{HttpRequest, Method};
+use crate::clients::notion::config::{NotionConfig, NOTION_VERSION};
+use crate::core::content::{Content, ContentError};
+use crate::core::notion_mapping::{self, MappingError, PROP_CHECKSUM, PROP_SYNCED};
+use crate::core::ports::{PageBatch, PageQuery, PAGE_SIZE};
+
+/// Percent-encodes one path segment (ids come from configuration and from rows: never trust them
+/// to be URL-safe).
+pub fn path_segment(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A request with Notion's headers (`Authorization`, `Notion-Version`, `Content-Type`) and the
+/// configured timeout; `body` is sent as JSON.
+pub fn request(config: &NotionConfig, method: Method, path: &str, body: Option<&Value>) -> HttpRequest {
+    let mut request = HttpRequest::new(method, format!("{}{}", config.api_base, path))
+        .header("Authorization", format!("Bearer {}", config.token))
+        .header("Notion-Version", NOTION_VERSION);
+    request = match body {
+        Some(body) => request.json_body(body),
+        None => request.header("Content-Type", "application/json"),
+    };
+    request.timeout_ms = config.timeout_ms;
+    request
+}
+
+/// `GET /v1/databases/{id}`.
+pub fn get_database(config: &NotionConfig, database_id: &str) -> HttpRequest {
+    request(config, Method::Get, &format!("/v1/databases/{}", path_segment(database_id)), None)
+}
+
+/// `GET /v1/data_sources/{id}`.
+pub fn get_data_source(config: &NotionConfig, data_source_id: &str) -> HttpRequest {
+    request(config, Method::Get, &format!("/v1/data_sources/{}", path_segment(data_source_id)), None)
+}
+
+/// `GET /v1/pages/{id}`.
+pub fn get_page(config: &NotionConfig, page_id: &str) -> HttpRequest {
+    request(config, Method::Get, &format!("/v1/pages/{}", path_segment(page_id)), None)
+}
+
+fn timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn edited_since(since: &Option<DateTime<Utc>>) -> Option<Value> {
+    since
+        .as_ref()
+        .map(|t| json!({ "timestamp": "last_edited_time", "last_edited_time": { "on_or_after": timestamp(t) } }))
+}
+
+/// The body of `POST /v1/data_sources/{id}/query` for one page of `query`: 100 results, oldest
+/// edit first, plus the query's filter (and `in_trash: true` for trashed pages).
+pub fn query_body(query: &PageQuery, cursor: Option<&str>) -> Value {
+    let mut body = Map::new();
+    body.insert("page_size".into(), json!(PAGE_SIZE));
+    body.insert("sorts".into(), json!([{ "timestamp": "last_edited_time", "direction": "ascending" }]));
+    let filter = match query {
+        PageQuery::EditedSince(since) => edited_since(since),
+        PageQuery::TrashedSince(since) => {
+            body.insert("in_trash".into(), json!(true));
+            edited_since(since)
+        }
+        PageQuery::Unsynced => Some(json!({ "property": PROP_CHECKSUM, "rich_text": { "is_empty": true } })),
+        PageQuery::WithBase(base) => Some(json!({ "property": PROP_CHECKSUM, "rich_text": { "equals": base } })),
+    };
+    if let Some(filter) = filter {
+        body.insert("filter".into(), filter);
+    }
+    if let Some(cursor) = cursor {
+        body.insert("start_cursor".into(), json!(cursor));
+    }
+    Value::Object(body)
+}
+
+/// `POST /v1/data_sources/{id}/query`.
+pub fn query(config: &NotionConfig, data_source_id: &str, query: &PageQuery, cursor: Option<&str>) -> HttpRequest {
+    let path = format!("/v1/data_sources/{}/query", path_segment(data_source_id));
+    request(config, Method::Post, &path, Some(&query_body(query, cursor)))
+}
+
+/// Whether a page belongs in the answer to `query` whatever Notion's filtering did:
+/// `TrashedSince` keeps trashed pages only, `EditedSince` and `Unsynced` live pages only,
+/// `WithBase` keeps both.
+pub fn keeps(query: &PageQuery, in_trash: bool) -> bool {
+    match query {
+        PageQuery::TrashedSince(_) => in_trash,
+        PageQuery::EditedSince(_) | PageQuery::Unsynced => !in_trash,
+        PageQuery::WithBase(_) => true,
+    }
+}
+
+/// A query answer -> the pages `query` asks for and the cursor of the next page (only when
+/// `has_more`). Results that are not pages (child data sources) are skipped.
+pub fn parse_query_response(response: &Value, query: &PageQuery) -> Result<PageBatch, MappingError> {
+    let results = response.get("results").and_then(Value::as_array).ok_or_else(|| MappingError::Malformed {
+        what: "a query answer".into(),
+        detail: "it has no `results` list".into(),
+    })?;
+    let mut pages = Vec::with_capacity(results.len());
+    for item in results {
+        if item.get("object").and_then(Value::as_str).is_some_and(|object| object != "page") {
+            continue;
+        }
+        let page = notion_mapping::page_from_json(item)?;
+        if keeps(query, page.in_trash) {
+            pages.push(page);
+        }
+    }
+    let has_more = response.get("has_more").and_then(Value::as_bool).unwrap_or(false);
+    let next_cursor = if has_more {
+        response.get("next_cursor").and_then(Value::as_str).filter(|c| !c.is_empty()).map(str::to_string)
+    } else {
+        None
+    };
+    Ok(PageBatch { pages, next_cursor })
+}
+
+/// Properties writing `content` only (no base, no `Synced`).
+fn content_only(content: &Content) -> Result<Value, ContentError> {
+    let mut properties = notion_mapping::properties_json(content, "")?;
+    if let Some(map) = properties.as_object_mut() {
+        map.remove(PROP_CHECKSUM);
+        map.remove(PROP_SYNCED);
+    }
+    Ok(properties)
+}
+
+/// The `properties` for a write: content and base together, the base alone, or the content alone.
+/// `Synced` is left out when the data source has no such property.
+pub fn write_properties(
+    content: Option<&Content>,
+    base: Option<&str>,
+    with_synced: bool,
+) -> Result<Option<Value>, ContentError> {
+    let properties = match (content, base) {
+        (Some(content), Some(base)) => notion_mapping::properties_json(content, base)?,
+        (None, Some(base)) => notion_mapping::base_properties_json(base),
+        (Some(content), None) => content_only(content)?,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(if with_synced { properties } else { notion_mapping::without_synced(properties) }))
+}
+
+/// `POST /v1/pages` creating a page in the data source.
+pub fn create_page(config: &NotionConfig, data_source_id: &str, properties: &Value) -> HttpRequest {
+    let body = json!({
+        "parent": { "type": "data_source_id", "data_source_id": data_source_id },
+        "properties": properties,
+    });
+    request(config, Method::Post, "/v1/pages", Some(&body))
+}
+
+/// `PATCH /v1/pages/{id}` with properties and/or `in_trash`.
+pub fn update_page(
+    config: &NotionConfig,
+    page_id: &str,
+    properties: Option<&Value>,
+    in_trash: Option<bool>,
+) -> HttpRequest {
+    let mut body = Map::new();
+    if let Some(properties) = properties {
+        body.insert("properties".into(), properties.clone());
+    }
+    if let Some(in_trash) = in_trash {
+        body.insert("in_trash".into(), json!(in_trash));
+    }
+    request(config, Method::Patch, &format!("/v1/pages/{}", path_segment(page_id)), Some(&Value::Object(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn query_bodies_per_kind() {
+        let sorts = json!([{ "timestamp": "last_edited_time", "direction": "ascending" }]);
+        assert_eq!(query_body(&PageQuery::EditedSince(None), None), json!({ "page_size": 100, "sorts": sorts }));
+        assert_eq!(
+            query_body(&PageQuery::EditedSince(Some(t("2025-08-07T10:00:00Z"))), Some("cur-1")),
+            json!({
+                "page_size": 100, "sorts": sorts, "start_cursor": "cur-1",
+                "filter": { "timestamp": "last_edited_time", "last_edited_time": { "on_or_after": "2025-08-07T10:00:00.000Z" } }
+            })
+        );
+        assert_eq!(
+            query_body(&PageQuery::TrashedSince(Some(t("2025-08-07T10:00:00Z"))), None),
+            json!({
+                "page_size": 100, "sorts": sorts, "in_trash": true,
+                "filter": { "timestamp": "last_edited_time", "last_edited_time": { "on_or_after": "2025-08-07T10:00:00.000Z" } }
+            })
+        );
+        assert_eq!(
+            query_body(&PageQuery::TrashedSince(None), None),
+            json!({ "page_size": 100, "sorts": sorts, "in_trash": true })
+        );
+        assert_eq!(
+            query_body(&PageQuery::Unsynced, None),
+            json!({ "page_size": 100, "sorts": sorts, "filter": { "property": "Checksum", "rich_text": { "is_empty": true } } })
+        );
+        assert_eq!(
+            query_body(&PageQuery::WithBase("abc".into()), None),
+            json!({ "page_size": 100, "sorts": sorts, "filter": { "property": "Checksum", "rich_text": { "equals": "abc" } } })
+        );
+    }
+
+    #[test]
+    fn requests_carry_notion_headers_and_encoded_ids() {
+        let config = NotionConfig {
+            api_base: "http://localhost:9000".into(),
+            timeout_ms: 1234,
+            ..NotionConfig::new("tok", "db")
+        };
+        let req = get_page(&config, "a/b?c");
+        assert_eq!(req.url, "http://localhost:9000/v1/pages/a%2Fb%3Fc");
+        assert_eq!(req.timeout_ms, 1234);
+        let header = |name: &str| req.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        assert_eq!(header("Authorization"), Some("Bearer tok"));
+        assert_eq!(header("Notion-Version"), Some("2025-09-03"));
+        assert_eq!(header("Content-Type"), Some("application/json"));
+        let patch = update_page(&config, "p1", None, Some(true));
+        assert_eq!((patch.method, patch.body.as_deref()), (Method::Patch, Some(r#"{"in_trash":true}"#)));
+        assert_eq!(patch.headers.iter().filter(|(k, _)| k == "Content-Type").count(), 1);
+    }
+
+    #[test]
+    fn write_properties_by_case() {
+        let content = Content::normalize("Use Postgres", "Ops", "2025-08-07").unwrap();
+        let full = write_properties(Some(&content), Some("b"), true).unwrap().unwrap();
+        assert_eq!(full["Checksum"]["rich_text"][0]["text"]["content"], "b");
+        assert_eq!(full["Synced"]["checkbox"], true);
+        let no_synced = write_properties(Some(&content), Some("b"), false).unwrap().unwrap();
+        assert!(no_synced.get("Synced").is_none());
+        let base_only = write_properties(None, Some("b"), true).unwrap().unwrap();
+        assert_eq!(base_only.as_object().unwrap().len(), 2);
+        let content_only = write_properties(Some(&content), None, true).unwrap().unwrap();
+        assert!(content_only.get("Checksum").is_none() && content_only.get("Synced").is_none());
+        assert_eq!(content_only.as_object().unwrap().len(), 3);
+        assert_eq!(write_properties(None, None, true).unwrap(), None);
+    }
+}

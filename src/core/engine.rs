@@ -1,0 +1,424 @@
+//! One sync run: lease, read, plan, execute, move the cursors, save state. The only place where
+//! the pieces of the core meet; everything it touches is behind the ports.
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::core::budget::Budget;
+use crate::core::cursor::{advance_pages, advance_rows, all_final};
+use crate::core::error::PortError;
+use crate::core::executor::{execute, Execution, OpOutcome, Writers};
+use crate::core::plan::{OpKind, Plan};
+use crate::core::planner::plan;
+use crate::core::ports::{Clock, Lease, NotionPort, RunLock, StateStore, SupabasePort};
+use crate::core::reader::{ReadLimits, ReadResult, Readers};
+use crate::core::report::{RunCounts, RunOutcome, RunSummary};
+use crate::core::state::{FullPass, Orphan, RecordIssue, SyncState};
+use crate::core::time::floor_minute;
+
+/// Settings of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub batch_size: usize,
+    /// A full reconciliation starts when the last one is older than this.
+    pub full_pass_every: Duration,
+    pub lease_ttl_seconds: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { batch_size: 100, full_pass_every: Duration::hours(24), lease_ttl_seconds: 15 * 60 }
+    }
+}
+
+/// One request to run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub run_id: String,
+    pub trigger: String,
+    pub dry_run: bool,
+    pub budget: Budget,
+}
+
+/// What a run returns: the summary (also saved as `last_run`) and the plan it applied.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    pub summary: RunSummary,
+    pub plan: Plan,
+}
+
+/// The ports one run needs.
+pub struct Engine<'a, S, N, St, L, C> {
+    pub supabase: &'a S,
+    pub notion: &'a N,
+    pub store: &'a St,
+    pub lock: &'a L,
+    pub clock: &'a C,
+    pub config: EngineConfig,
+}
+
+impl<'a, S, N, St, L, C> Engine<'a, S, N, St, L, C>
+where
+    S: SupabasePort,
+    N: NotionPort,
+    St: StateStore,
+    L: RunLock,
+    C: Clock,
+{
+    /// Runs once. `Err` only when the run was aborted (`PortError::Crash`, i.e. the process died);
+    /// every other failure is recorded in the summary and in the saved state.
+    pub async fn run(&self, request: &RunRequest) -> Result<RunResult, PortError> {
+        let started_at = self.clock.now();
+        if !request.dry_run {
+            match self.lock.acquire(&request.run_id, started_at, self.config.lease_ttl_seconds).await {
+                Ok(Lease::Acquired) => {}
+                Ok(Lease::Busy { run_id, .. }) => {
+                    let outcome = RunOutcome::Skipped { running_run_id: run_id };
+                    return Ok(self.bare_result(request, started_at, outcome));
+                }
+                Err(error) => return self.failed_before_reading(request, started_at, error),
+            }
+        }
+        let result = self.run_locked(request, started_at).await;
+        if !request.dry_run && !matches!(result, Err(PortError::Crash { .. })) {
+            // A lease that cannot be released expires on its own.
+            let _ = self.lock.release(&request.run_id).await;
+        }
+        result
+    }
+
+    fn bare_result(&self, request: &RunRequest, started_at: DateTime<Utc>, outcome: RunOutcome) -> RunResult {
+        RunResult { summary: summary(request, started_at, self.clock.now(), outcome, false), plan: Plan::default() }
+    }
+
+    fn failed_before_reading(&self, request: &RunRequest, started_at: DateTime<Utc>, error: PortError) -> Result<RunResult, PortError> {
+        if let PortError::Crash { .. } = error {
+            return Err(error);
+        }
+        Ok(self.bare_result(request, started_at, outcome_of(Some(&error), false)))
+    }
+
+    async fn run_locked(&self, request: &RunRequest, started_at: DateTime<Utc>) -> Result<RunResult, PortError> {
+        let mut state = match self.store.load().await {
+            Ok(state) => state,
+            Err(error) => return self.failed_before_reading(request, started_at, error),
+        };
+        let starts_full_pass = self.start_full_pass_if_due(&mut state, started_at);
+        if let Err(error) = self.check_schemas(starts_full_pass).await {
+            return self.finish_without_plan(request, started_at, state, error).await;
+        }
+        let readers = Readers {
+            supabase: self.supabase,
+            notion: self.notion,
+            lock: self.lock,
+            budget: &request.budget,
+            limits: ReadLimits::for_budget(&request.budget, self.config.batch_size),
+        };
+        let mut read = readers.read(&state, started_at).await;
+        if let Some(PortError::Crash { message }) = &read.stopped_by {
+            return Err(PortError::Crash { message: message.clone() });
+        }
+        let read_whole_table = state.cursors.rows.is_none() && read.rows_read && read.rows_complete && read.stopped_by.is_none();
+        let stale_intents = stale_intents(&read, read_whole_table);
+        // A stale intent no longer shields the page it names from being reported as an orphan.
+        read.snapshot.intents.retain(|intent| !stale_intents.contains(&intent.row_id));
+        let planned = plan(&read.snapshot);
+        if request.dry_run {
+            let outcome = outcome_of(read.stopped_by.as_ref(), !planned.deferred.is_empty());
+            let mut summary = summary(request, started_at, self.clock.now(), outcome, state.full_pass.is_some());
+            summary.counts = planned_counts(&planned, &read);
+            summary.subrequests = request.budget.used();
+            summary.warnings = planned.warnings.clone();
+            summary.errors = planned.issues.clone();
+            summary.pending = u32::try_from(planned.ops.len() + planned.deferred.len()).unwrap_or(u32::MAX);
+            return Ok(RunResult { summary, plan: planned });
+        }
+        let writers = Writers {
+            supabase: self.supabase,
+            notion: self.notion,
+            store: self.store,
+            lock: self.lock,
+            clock: self.clock,
+            budget: &request.budget,
+            run_id: &request.run_id,
+        };
+        let execution = execute(&planned, &writers).await;
+        if let Some(PortError::Crash { message }) = &execution.stopped_by {
+            return Err(PortError::Crash { message: message.clone() });
+        }
+        if !stale_intents.is_empty() {
+            // Left in place on failure: the next run tries again.
+            let _ = self.lock.clear_intents(&stale_intents).await;
+        }
+        let stopped_by = read.stopped_by.clone().or_else(|| execution.stopped_by.clone());
+        let pending = pending_ids(&planned, &execution, &read);
+        let next = self.next_state(state, &read, &planned, &execution, &pending);
+        let mut outcome = outcome_of(stopped_by.as_ref(), !pending.is_empty() || !read_is_complete(&read));
+        if outcome == RunOutcome::Ok {
+            // A write that failed (and is retried next run) is not a success, whatever the cursors say.
+            if let Some(message) = execution.outcomes.iter().find_map(|outcome| match outcome {
+                OpOutcome::Failed(message) => Some(message.clone()),
+                _ => None,
+            }) {
+                outcome = RunOutcome::Failed { message };
+            }
+        }
+        let mut summary = summary(request, started_at, self.clock.now(), outcome, next.full_pass.is_some() || starts_full_pass);
+        summary.counts = execution.counts;
+        summary.counts.rows_read = read.rows_count;
+        summary.counts.pages_read = read.pages_count;
+        summary.subrequests = request.budget.used();
+        summary.warnings = planned.warnings.clone();
+        summary.errors = next.errors.clone();
+        summary.pending = u32::try_from(pending.len()).unwrap_or(u32::MAX);
+        self.save(next, &summary).await?;
+        Ok(RunResult { summary, plan: planned })
+    }
+
+    /// A full reconciliation starts when no cursor exists or the last one is older than a day.
+    fn start_full_pass_if_due(&self, state: &mut SyncState, now: DateTime<Utc>) -> bool {
+        if state.full_pass.is_some() {
+            return false;
+        }
+        let due = match state.last_full_pass {
+            None => true,
+            Some(last) => now - last >= self.config.full_pass_every,
+        };
+        if due {
+            state.full_pass = Some(FullPass { started_at: now, ..FullPass::default() });
+            state.cursors = Default::default();
+        }
+        due
+    }
+
+    /// Notion's schema every run (one request; it also confirms the cached data source id and
+    /// whether `Synced` exists); Supabase's at the start of a full pass (its reads name a missing
+    /// table or column anyway).
+    async fn check_schemas(&self, full_pass: bool) -> Result<(), PortError> {
+        if full_pass {
+            self.supabase.check_schema().await?;
+        }
+        self.notion.check_schema().await
+    }
+
+    async fn finish_without_plan(&self, request: &RunRequest, started_at: DateTime<Utc>, mut state: SyncState, error: PortError) -> Result<RunResult, PortError> {
+        if let PortError::Crash { .. } = error {
+            return Err(error);
+        }
+        let mut summary = summary(request, started_at, self.clock.now(), outcome_of(Some(&error), false), true);
+        summary.subrequests = request.budget.used();
+        state.full_pass = None;
+        self.save(state, &summary).await?;
+        Ok(RunResult { summary, plan: Plan::default() })
+    }
+
+    async fn save(&self, mut state: SyncState, summary: &RunSummary) -> Result<(), PortError> {
+        state.totals.runs += 1;
+        if matches!(summary.outcome, RunOutcome::Ok | RunOutcome::Partial { .. }) {
+            state.last_success = Some(summary.finished_at);
+        }
+        if let Some(id) = self.notion.data_source_id() {
+            state.data_source_id = Some(id);
+        }
+        state.last_run = Some(summary.clone());
+        match self.store.save(&state).await {
+            Err(PortError::Crash { message }) => Err(PortError::Crash { message }),
+            // The run's writes are done; an unsaved state only means the next run re-reads.
+            _ => Ok(()),
+        }
+    }
+
+    fn next_state(&self, mut state: SyncState, read: &ReadResult, planned: &Plan, execution: &Execution, pending: &BTreeSet<String>) -> SyncState {
+        state.cursors.pages = advance_pages(state.cursors.pages, &read.live_window, pending);
+        state.cursors.trashed_pages = advance_pages(state.cursors.trashed_pages, &read.trashed_window, pending);
+        // A window read to its end with every item final has seen every edit before the read
+        // began: the cursor moves to that minute, so an idle database is not re-read from the start.
+        let read_minute = floor_minute(read.snapshot.now);
+        if read.live_complete && all_final(read.live_window.iter().map(|(id, _)| id.as_str()), pending) {
+            state.cursors.pages = state.cursors.pages.max(Some(read_minute));
+        }
+        if read.trashed_complete && all_final(read.trashed_window.iter().map(|(id, _)| id.as_str()), pending) {
+            state.cursors.trashed_pages = state.cursors.trashed_pages.max(Some(read_minute));
+        }
+        if read.rows_read {
+            state.cursors.rows = advance_rows(state.cursors.rows.clone(), &read.row_window, pending);
+        }
+        update_full_pass(&mut state, read, pending);
+        let settled = settled_ids(planned, execution, read, pending);
+        update_issues(&mut state.errors, planned, execution, &settled);
+        update_orphans(&mut state.orphans, &planned.orphans, &settled);
+        add_totals(&mut state, &execution.counts);
+        state
+    }
+}
+
+/// Intents whose row is now linked, or gone (deleted for real: absent from a read of the whole
+/// table), have done their job; the page of a gone row is then reported as an orphan. A row that
+/// is merely soft-deleted keeps its intent: restored, it must find the page created for it, not
+/// get a second one.
+fn stale_intents(read: &ReadResult, read_whole_table: bool) -> Vec<String> {
+    let snapshot = &read.snapshot;
+    let stale = |row_id: &String| match snapshot.rows.get(row_id) {
+        Some(row) => row.notion_page_id.is_some(),
+        None => read_whole_table,
+    };
+    snapshot.intents.iter().filter(|intent| stale(&intent.row_id)).map(|intent| intent.row_id.clone()).collect()
+}
+
+fn summary(request: &RunRequest, started_at: DateTime<Utc>, finished_at: DateTime<Utc>, outcome: RunOutcome, full_pass: bool) -> RunSummary {
+    RunSummary {
+        run_id: request.run_id.clone(),
+        trigger: request.trigger.clone(),
+        started_at,
+        finished_at,
+        outcome,
+        full_pass,
+        dry_run: request.dry_run,
+        counts: RunCounts::default(),
+        subrequests: request.budget.used(),
+        warnings: Vec::new(),
+        errors: Vec::new(),
+        pending: 0,
+    }
+}
+
+fn outcome_of(stopped_by: Option<&PortError>, work_left: bool) -> RunOutcome {
+    match stopped_by {
+        Some(PortError::Config { message }) => RunOutcome::NotConfigured { message: message.clone() },
+        Some(error @ PortError::BudgetExhausted { .. }) => RunOutcome::Partial { reason: error.to_string() },
+        Some(error) => RunOutcome::Failed { message: error.to_string() },
+        None if work_left => RunOutcome::Partial { reason: "more work than one run's budget; the next run continues".into() },
+        None => RunOutcome::Ok,
+    }
+}
+
+fn read_is_complete(read: &ReadResult) -> bool {
+    read.live_complete
+        && read.trashed_complete
+        && read.rows_read
+        && read.rows_complete
+        && read.snapshot.row_pool_complete
+        && read.snapshot.page_pool_complete
+}
+
+/// Counts a dry run would produce, from the plan.
+fn planned_counts(planned: &Plan, read: &ReadResult) -> RunCounts {
+    RunCounts {
+        rows_read: read.rows_count,
+        pages_read: read.pages_count,
+        pages_created: count(planned, OpKind::CreatePage),
+        pages_updated: count(planned, OpKind::Push),
+        pages_trashed: count(planned, OpKind::TrashPage),
+        pages_restored: count(planned, OpKind::RestorePage),
+        rows_inserted: count(planned, OpKind::ImportPage),
+        rows_updated: count(planned, OpKind::Pull),
+        rows_deleted: count(planned, OpKind::DeleteRow),
+        rows_restored: count(planned, OpKind::RestoreRow),
+        links: count(planned, OpKind::Link),
+        conflicts: u32::try_from(planned.conflicts().len()).unwrap_or(u32::MAX),
+        record_errors: u32::try_from(planned.issues.len()).unwrap_or(u32::MAX),
+        skipped_concurrent_edits: 0,
+    }
+}
+
+fn count(planned: &Plan, kind: OpKind) -> u32 {
+    u32::try_from(planned.count(kind)).unwrap_or(u32::MAX)
+}
+
+/// Ops that pair a linked row and page (pool ops are found again by the pool queries, whatever
+/// the cursors say, so they never hold a cursor back).
+fn holds_cursor(kind: OpKind) -> bool {
+    !matches!(kind, OpKind::CreatePage | OpKind::ImportPage | OpKind::Link)
+}
+
+/// Ids (rows and pages) whose outcome is not final: the cursors must not pass them.
+fn pending_ids(planned: &Plan, execution: &Execution, read: &ReadResult) -> BTreeSet<String> {
+    let mut pending = BTreeSet::new();
+    for (op, outcome) in planned.ops.iter().zip(&execution.outcomes) {
+        if !outcome.is_final() && holds_cursor(op.kind) {
+            pending.extend(op.row_id.iter().cloned());
+            pending.extend(op.page_id.iter().cloned());
+        }
+    }
+    let snapshot = &read.snapshot;
+    for deferred in &planned.deferred {
+        let linked_row = deferred.row_id.as_ref().and_then(|id| snapshot.rows.get(id)).is_some_and(|row| row.notion_page_id.is_some());
+        let synced_page = deferred.page_id.as_ref().and_then(|id| snapshot.pages.get(id)).is_some_and(|page| page.base.is_some());
+        if linked_row || synced_page {
+            pending.extend(deferred.row_id.iter().cloned());
+            pending.extend(deferred.page_id.iter().cloned());
+        }
+    }
+    pending
+}
+
+/// Ids whose state is now settled without a new error: their old errors and orphan entries go.
+fn settled_ids(planned: &Plan, execution: &Execution, read: &ReadResult, pending: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut settled = BTreeSet::new();
+    for (op, outcome) in planned.ops.iter().zip(&execution.outcomes) {
+        if *outcome == OpOutcome::Done {
+            settled.extend(op.row_id.iter().cloned());
+            settled.extend(op.page_id.iter().cloned());
+        }
+    }
+    let snapshot = &read.snapshot;
+    let links = snapshot.links();
+    for (page_id, row_id) in links {
+        if snapshot.pages.contains_key(&page_id) && !pending.contains(&row_id) {
+            settled.insert(row_id);
+            settled.insert(page_id);
+        }
+    }
+    for issue in &planned.issues {
+        settled.remove(&issue.id);
+    }
+    settled
+}
+
+fn update_issues(errors: &mut Vec<RecordIssue>, planned: &Plan, execution: &Execution, settled: &BTreeSet<String>) {
+    errors.retain(|issue| !settled.contains(&issue.id));
+    let rejected = execution.outcomes.iter().filter_map(|outcome| match outcome {
+        OpOutcome::Rejected(issue) => Some(issue.clone()),
+        _ => None,
+    });
+    for issue in planned.issues.iter().cloned().chain(rejected) {
+        errors.retain(|old| !(old.side == issue.side && old.id == issue.id));
+        errors.push(issue);
+    }
+    errors.sort();
+    errors.truncate(200);
+}
+
+fn update_orphans(orphans: &mut Vec<Orphan>, found: &[Orphan], settled: &BTreeSet<String>) {
+    orphans.retain(|orphan| !settled.contains(&orphan.id));
+    for orphan in found {
+        orphans.retain(|old| !(old.side == orphan.side && old.id == orphan.id));
+        orphans.push(orphan.clone());
+    }
+    orphans.sort();
+    orphans.truncate(200);
+}
+
+fn update_full_pass(state: &mut SyncState, read: &ReadResult, pending: &BTreeSet<String>) {
+    let Some(pass) = state.full_pass.as_mut() else { return };
+    pass.seen_pages.extend(read.live_window.iter().chain(&read.trashed_window).map(|(id, _)| id.clone()));
+    let live_final = all_final(read.live_window.iter().map(|(id, _)| id.as_str()), pending);
+    let trashed_final = all_final(read.trashed_window.iter().map(|(id, _)| id.as_str()), pending);
+    pass.pages_done |= read.live_complete && live_final;
+    pass.trashed_done |= read.trashed_complete && trashed_final;
+    let rows_final = all_final(read.row_window.iter().map(|key| key.id.as_str()), pending);
+    if pass.pages_done && pass.trashed_done && read.rows_read && read.rows_complete && rows_final {
+        state.last_full_pass = Some(pass.started_at);
+        state.full_pass = None;
+    }
+}
+
+fn add_totals(state: &mut SyncState, counts: &RunCounts) {
+    let totals = &mut state.totals;
+    totals.pages_created += u64::from(counts.pages_created);
+    totals.rows_inserted += u64::from(counts.rows_inserted);
+    totals.pages_updated += u64::from(counts.pages_updated + counts.pages_trashed + counts.pages_restored);
+    totals.rows_updated += u64::from(counts.rows_updated + counts.rows_deleted + counts.rows_restored);
+    totals.conflicts += u64::from(counts.conflicts);
+}

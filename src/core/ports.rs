@@ -1,0 +1,155 @@
+//! The outside world, as small traits. The Worker implements them on workers-rs (fetch, KV,
+//! Durable Objects); native tests implement them in memory with fault injection.
+//!
+//! Every method that reaches Supabase or Notion takes one unit of the run's [`Budget`] per HTTP
+//! attempt (retries included); implementations hold a clone of the budget.
+//!
+//! [`Budget`]: crate::core::budget::Budget
+#![allow(async_fn_in_trait)]
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::core::content::Content;
+use crate::core::error::PortError;
+use crate::core::model::{Page, Row, RowCursor};
+use crate::core::state::{ConflictRecord, SyncState};
+
+/// Largest page of results asked for on either side.
+pub const PAGE_SIZE: usize = 100;
+
+/// A new row, inserted from a Notion page (already linked and with its base).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRow {
+    pub content: Content,
+    pub notion_page_id: String,
+    pub checksum: String,
+}
+
+/// A conditional update of one row: applied only if the row's `updated_at` still equals
+/// `expected_updated_at` (so a user's concurrent edit is never overwritten).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RowWrite {
+    pub id: String,
+    pub expected_updated_at: Option<DateTime<Utc>>,
+    pub content: Option<Content>,
+    pub notion_page_id: Option<String>,
+    pub checksum: Option<String>,
+    pub notion_synced: Option<bool>,
+    /// `Some(None)` clears `deleted_at`; `Some(Some(t))` sets it.
+    pub deleted_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// What became of one [`RowWrite`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteResult {
+    pub id: String,
+    /// False when the row changed since it was read (or no longer exists): picked up next run.
+    pub applied: bool,
+}
+
+/// One page of results from a Notion query, with Notion's cursor for the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PageBatch {
+    pub pages: Vec<Page>,
+    pub next_cursor: Option<String>,
+}
+
+/// What to change on a page. `content` and `base` are written together with `Synced = true`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PageWrite {
+    pub content: Option<Content>,
+    pub base: Option<String>,
+    pub in_trash: Option<bool>,
+}
+
+/// Which pages a query asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PageQuery {
+    /// Live pages edited on or after `since` (all live pages when `None`), oldest edit first.
+    EditedSince(Option<DateTime<Utc>>),
+    /// Trashed pages edited on or after `since` (`in_trash: true`), oldest edit first.
+    TrashedSince(Option<DateTime<Utc>>),
+    /// Live pages whose `Checksum` is empty: never synced, the candidates to match or import.
+    Unsynced,
+    /// Pages whose `Checksum` equals this base (finds a page created before a crash).
+    WithBase(String),
+}
+
+/// The Supabase table, through PostgREST.
+pub trait SupabasePort {
+    /// Checks the table and columns exist and the key works; `Config` error naming what to fix.
+    async fn check_schema(&self) -> Result<(), PortError>;
+    /// Rows (deleted ones included) strictly after `after` in `(updated_at, id)` order.
+    async fn rows_changed_after(&self, after: Option<&RowCursor>, limit: usize) -> Result<Vec<Row>, PortError>;
+    /// Live rows with no `notion_page_id`, oldest first (`(created_at, id)`), strictly after `after`.
+    async fn unlinked_rows(&self, after: Option<&RowCursor>, limit: usize) -> Result<Vec<Row>, PortError>;
+    /// Rows linked to any of these page ids (at most [`PAGE_SIZE`] ids per call).
+    async fn rows_by_page_ids(&self, page_ids: &[String]) -> Result<Vec<Row>, PortError>;
+    /// Inserts rows in one request; a row whose `notion_page_id` already exists is left alone.
+    /// Returns the rows now linked to those pages.
+    async fn insert_rows(&self, rows: &[NewRow]) -> Result<Vec<Row>, PortError>;
+    /// Applies conditional updates in bulk (one request where the write-back function exists).
+    async fn write_rows(&self, writes: &[RowWrite]) -> Result<Vec<WriteResult>, PortError>;
+}
+
+/// The Notion data source.
+pub trait NotionPort {
+    /// Checks the data source exists and has the properties with the right types.
+    async fn check_schema(&self) -> Result<(), PortError>;
+    /// One page of a query; `cursor` is Notion's `next_cursor` from the previous page.
+    async fn query(&self, query: &PageQuery, cursor: Option<&str>) -> Result<PageBatch, PortError>;
+    /// One page by id: `Ok(None)` when it does not exist or is not shared with the integration.
+    async fn get_page(&self, page_id: &str) -> Result<Option<Page>, PortError>;
+    /// Creates a page with this content and base (`Synced = true`).
+    async fn create_page(&self, content: &Content, base: &str) -> Result<Page, PortError>;
+    async fn update_page(&self, page_id: &str, write: &PageWrite) -> Result<Page, PortError>;
+    /// The data source id in use, once known (the engine keeps it in state to save a request).
+    fn data_source_id(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Where the sync keeps its state between runs (Workers KV in production).
+pub trait StateStore {
+    async fn load(&self) -> Result<SyncState, PortError>;
+    async fn save(&self, state: &SyncState) -> Result<(), PortError>;
+    /// Keeps losing versions of conflicts (90 days in production).
+    async fn save_conflicts(&self, run_id: &str, conflicts: &[ConflictRecord]) -> Result<(), PortError>;
+    async fn conflicts(&self) -> Result<Vec<ConflictRecord>, PortError>;
+}
+
+/// Outcome of asking for the run lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Lease {
+    Acquired,
+    Busy { run_id: String, since: DateTime<Utc> },
+}
+
+/// A page create about to happen for a row: journaled before the create, cleared after the link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateIntent {
+    pub row_id: String,
+    /// The base written into the page's `Checksum` property by the create.
+    pub base: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One run at a time, and the create-intent journal (a Durable Object in production).
+pub trait RunLock {
+    async fn acquire(&self, run_id: &str, now: DateTime<Utc>, ttl_seconds: i64) -> Result<Lease, PortError>;
+    async fn release(&self, run_id: &str) -> Result<(), PortError>;
+    async fn record_intents(&self, intents: &[CreateIntent]) -> Result<(), PortError>;
+    async fn pending_intents(&self) -> Result<Vec<CreateIntent>, PortError>;
+    async fn clear_intents(&self, row_ids: &[String]) -> Result<(), PortError>;
+}
+
+/// Time, and the runtime's CPU signal.
+pub trait Clock {
+    fn now(&self) -> DateTime<Utc>;
+    /// True when the invocation is close to its CPU limit (`worker::signal::is_near_cpu_limit`).
+    fn near_cpu_limit(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,287 @@
+//! Reads one run's [`Snapshot`] from both sides, within the budget.
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::core::budget::Budget;
+use crate::core::error::PortError;
+use crate::core::model::{Page, Row, RowCursor};
+use crate::core::planner::row_needs_its_page;
+use crate::core::ports::{NotionPort, PageQuery, RunLock, SupabasePort, PAGE_SIZE};
+use crate::core::snapshot::Snapshot;
+use crate::core::state::SyncState;
+use crate::core::time::notion_overlap;
+
+/// How much one run reads per source.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    /// Most items read from one source in one run (at least one page of 100).
+    pub items_per_source: usize,
+    /// Reading stops when fewer subrequests than this are left (the rest is for writes).
+    pub keep_for_writes: u32,
+}
+
+impl ReadLimits {
+    /// Reads at most ~40% of the budget, so that writes always get the larger share.
+    pub fn for_budget(budget: &Budget, batch_size: usize) -> Self {
+        let limit = budget.limit();
+        let per_source = usize::try_from(limit).unwrap_or(usize::MAX).saturating_mul(PAGE_SIZE) / 10;
+        ReadLimits {
+            items_per_source: per_source.max(batch_size.max(1)),
+            keep_for_writes: limit.saturating_mul(6) / 10,
+        }
+    }
+}
+
+/// What the reader saw, beyond the snapshot: window order and completeness, for the cursors.
+#[derive(Debug, Default)]
+pub struct ReadResult {
+    pub snapshot: Snapshot,
+    /// Live pages edited since the cursor, in `last_edited_time` order, and whether all were read.
+    pub live_window: Vec<(String, DateTime<Utc>)>,
+    pub live_complete: bool,
+    pub trashed_window: Vec<(String, DateTime<Utc>)>,
+    pub trashed_complete: bool,
+    /// Rows changed since the cursor, in keyset order, and whether all were read.
+    pub row_window: Vec<RowCursor>,
+    pub rows_complete: bool,
+    /// Whether the row window was read at all (a full pass reads it after the Notion side).
+    pub rows_read: bool,
+    /// The first error that stopped reading (budget, configuration, service down).
+    pub stopped_by: Option<PortError>,
+    pub rows_count: u32,
+    pub pages_count: u32,
+}
+
+pub struct Readers<'a, S, N, L> {
+    pub supabase: &'a S,
+    pub notion: &'a N,
+    pub lock: &'a L,
+    pub budget: &'a Budget,
+    pub limits: ReadLimits,
+}
+
+impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
+    fn may_read(&self, result: &ReadResult) -> bool {
+        result.stopped_by.is_none() && self.budget.remaining() > self.limits.keep_for_writes
+    }
+
+    /// Reads a whole query (up to the per-source limit); returns the pages and whether it ended.
+    async fn read_pages(&self, query: &PageQuery, result: &mut ReadResult) -> (Vec<Page>, bool) {
+        let mut pages = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            if !self.may_read(result) || pages.len() >= self.limits.items_per_source {
+                return (pages, false);
+            }
+            match self.notion.query(query, cursor.as_deref()).await {
+                Ok(batch) => {
+                    result.pages_count += u32::try_from(batch.pages.len()).unwrap_or(u32::MAX);
+                    pages.extend(batch.pages);
+                    match batch.next_cursor {
+                        Some(next) => cursor = Some(next),
+                        None => return (pages, true),
+                    }
+                }
+                Err(error) => {
+                    result.stopped_by = Some(error);
+                    return (pages, false);
+                }
+            }
+        }
+    }
+
+    /// Reads rows page by page with a keyset; `fetch` is one request.
+    async fn read_rows<F, Fut>(&self, start: Option<RowCursor>, key: fn(&Row) -> RowCursor, result: &mut ReadResult, fetch: F) -> (Vec<Row>, bool)
+    where
+        F: Fn(Option<RowCursor>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<Row>, PortError>>,
+    {
+        let mut rows: Vec<Row> = Vec::new();
+        let mut after = start;
+        loop {
+            if !self.may_read(result) || rows.len() >= self.limits.items_per_source {
+                return (rows, false);
+            }
+            match fetch(after.clone()).await {
+                Ok(batch) => {
+                    result.rows_count += u32::try_from(batch.len()).unwrap_or(u32::MAX);
+                    let full = batch.len() >= PAGE_SIZE;
+                    after = batch.last().map(key).or(after);
+                    rows.extend(batch);
+                    if !full {
+                        return (rows, true);
+                    }
+                }
+                Err(error) => {
+                    result.stopped_by = Some(error);
+                    return (rows, false);
+                }
+            }
+        }
+    }
+
+    /// Reads everything one run needs: pools, windows, then the counterparts of what changed.
+    pub async fn read(&self, state: &SyncState, now: DateTime<Utc>) -> ReadResult {
+        let mut result = ReadResult::default();
+        result.snapshot.now = now;
+        result.snapshot.page_cursor = state.cursors.pages;
+        match self.lock.pending_intents().await {
+            Ok(intents) => result.snapshot.intents = intents,
+            Err(error) => result.stopped_by = Some(error),
+        }
+        self.read_pools(&mut result).await;
+        self.read_page_windows(state, &mut result).await;
+        if notion_side_done(state, &result) {
+            self.read_row_window(state, &mut result).await;
+        }
+        self.read_intent_pages(&mut result).await;
+        self.look_up_rows_of_pages(&mut result).await;
+        self.get_pages_of_changed_rows(state, &mut result).await;
+        result
+    }
+
+    async fn read_pools(&self, result: &mut ReadResult) {
+        let (pages, complete) = self.read_pages(&PageQuery::Unsynced, result).await;
+        result.snapshot.page_pool = pages.iter().map(|page| page.id.clone()).collect();
+        result.snapshot.page_pool_complete = complete;
+        pages.into_iter().for_each(|page| result.snapshot.add_page(page));
+        let supabase = self.supabase;
+        let (rows, complete) = self
+            .read_rows(None, created_key, result, |after| async move {
+                supabase.unlinked_rows(after.as_ref(), PAGE_SIZE).await
+            })
+            .await;
+        result.snapshot.row_pool = rows.iter().map(|row| row.id.clone()).collect();
+        result.snapshot.row_pool_complete = complete;
+        rows.into_iter().for_each(|row| result.snapshot.add_row(row));
+    }
+
+    async fn read_page_windows(&self, state: &SyncState, result: &mut ReadResult) {
+        let since = state.cursors.pages.map(|cursor| cursor - notion_overlap());
+        let (pages, complete) = self.read_pages(&PageQuery::EditedSince(since), result).await;
+        result.live_window = pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
+        result.live_complete = complete;
+        pages.into_iter().for_each(|page| result.snapshot.add_page(page));
+        let since = state.cursors.trashed_pages.map(|cursor| cursor - notion_overlap());
+        let (pages, complete) = self.read_pages(&PageQuery::TrashedSince(since), result).await;
+        result.trashed_window = pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
+        result.trashed_complete = complete;
+        pages.into_iter().for_each(|page| result.snapshot.add_page(page));
+        let window: Vec<String> =
+            result.live_window.iter().chain(&result.trashed_window).map(|(id, _)| id.clone()).collect();
+        result.snapshot.page_window = window;
+    }
+
+    async fn read_row_window(&self, state: &SyncState, result: &mut ReadResult) {
+        let supabase = self.supabase;
+        let (rows, complete) = self
+            .read_rows(state.cursors.rows.clone(), Row::cursor, result, |after| async move {
+                supabase.rows_changed_after(after.as_ref(), PAGE_SIZE).await
+            })
+            .await;
+        result.rows_read = true;
+        result.row_window = rows.iter().map(Row::cursor).collect();
+        result.rows_complete = complete;
+        result.snapshot.row_window = rows.iter().map(|row| row.id.clone()).collect();
+        rows.into_iter().for_each(|row| result.snapshot.add_row(row));
+    }
+
+    /// For each intent whose row is still unlinked (live in the pool, or soft-deleted and read in
+    /// the row window), the pages carrying the intent's base.
+    async fn read_intent_pages(&self, result: &mut ReadResult) {
+        let unlinked_rows = result.snapshot.rows.values().filter(|row| row.notion_page_id.is_none()).map(|row| &row.id);
+        let pool: BTreeSet<&String> = result.snapshot.row_pool.iter().chain(unlinked_rows).collect();
+        let bases: BTreeSet<String> = result
+            .snapshot
+            .intents
+            .iter()
+            .filter(|intent| pool.contains(&intent.row_id))
+            .map(|intent| intent.base.clone())
+            .collect();
+        for base in bases {
+            if result.stopped_by.is_some() {
+                return;
+            }
+            let (pages, complete) = self.read_pages(&PageQuery::WithBase(base.clone()), result).await;
+            pages.into_iter().for_each(|page| result.snapshot.add_page(page));
+            if complete {
+                result.snapshot.intent_bases_searched.insert(base);
+            }
+        }
+    }
+
+    /// Looks up the rows linked to every page read whose row is not known yet.
+    async fn look_up_rows_of_pages(&self, result: &mut ReadResult) {
+        let links = result.snapshot.links();
+        let known: Vec<String> = result.snapshot.pages.keys().filter(|id| links.contains_key(*id)).cloned().collect();
+        result.snapshot.looked_up_pages.extend(known);
+        let unknown: Vec<String> =
+            result.snapshot.pages.keys().filter(|id| !links.contains_key(*id)).cloned().collect();
+        for chunk in unknown.chunks(PAGE_SIZE) {
+            if result.stopped_by.is_some() || self.budget.remaining() == 0 {
+                return;
+            }
+            match self.supabase.rows_by_page_ids(chunk).await {
+                Ok(rows) => {
+                    result.rows_count += u32::try_from(rows.len()).unwrap_or(u32::MAX);
+                    rows.into_iter().for_each(|row| result.snapshot.add_row(row));
+                    result.snapshot.looked_up_pages.extend(chunk.iter().cloned());
+                }
+                Err(error) => result.stopped_by = Some(error),
+            }
+        }
+    }
+
+    /// `GET /v1/pages/{id}` for changed rows whose page was not read, and, once a full pass has
+    /// seen every page, for linked rows whose page it never saw (to find orphans).
+    async fn get_pages_of_changed_rows(&self, state: &SyncState, result: &mut ReadResult) {
+        let seen = state.full_pass.as_ref().map(|pass| &pass.seen_pages);
+        let check_unseen = notion_side_done(state, result) && state.full_pass.is_some();
+        let wanted: Vec<String> = result
+            .snapshot
+            .row_window
+            .iter()
+            .filter_map(|id| result.snapshot.rows.get(id))
+            .filter_map(|row| {
+                let page_id = row.notion_page_id.as_ref()?;
+                if result.snapshot.pages.contains_key(page_id) {
+                    return None;
+                }
+                let unseen = check_unseen && !seen.is_some_and(|seen| seen.contains(page_id));
+                (row_needs_its_page(row) || unseen).then(|| page_id.clone())
+            })
+            .collect();
+        for page_id in wanted {
+            if result.stopped_by.is_some() || self.budget.remaining() <= 1 {
+                return;
+            }
+            match self.notion.get_page(&page_id).await {
+                Ok(Some(page)) => {
+                    result.pages_count += 1;
+                    result.snapshot.looked_up_pages.insert(page.id.clone());
+                    result.snapshot.add_page(page);
+                }
+                Ok(None) => {
+                    result.snapshot.missing_pages.insert(page_id);
+                }
+                Err(error) => result.stopped_by = Some(error),
+            }
+        }
+    }
+}
+
+fn created_key(row: &Row) -> RowCursor {
+    RowCursor { updated_at: row.created_at, id: row.id.clone() }
+}
+
+/// In a full pass the row window waits until both Notion windows have been read to the end, so
+/// that a linked row whose page was never seen can be told apart from one not read yet.
+fn notion_side_done(state: &SyncState, result: &ReadResult) -> bool {
+    match &state.full_pass {
+        None => true,
+        Some(pass) => {
+            (pass.pages_done || result.live_complete) && (pass.trashed_done || result.trashed_complete)
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Everything one run read from both sides: the planner's only input.
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::core::model::{Page, Row};
+use crate::core::ports::CreateIntent;
+use crate::core::time::notion_overlap;
+
+/// What was read, and how complete each source is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub now: DateTime<Utc>,
+    /// The Notion cursor this run started from; pages edited after it count as recently changed.
+    pub page_cursor: Option<DateTime<Utc>>,
+    /// Every row read, by id.
+    pub rows: BTreeMap<String, Row>,
+    /// Every page read, by id.
+    pub pages: BTreeMap<String, Page>,
+    /// Page ids that `GET /v1/pages/{id}` says do not exist (or are not shared).
+    pub missing_pages: BTreeSet<String>,
+    /// Pages whose linked row (if any) was looked up, so "no row" is known, not assumed.
+    pub looked_up_pages: BTreeSet<String>,
+    /// Rows changed since the Supabase cursor, in cursor order.
+    pub row_window: Vec<String>,
+    /// Pages (live then trashed) edited since the Notion cursors, in cursor order.
+    pub page_window: Vec<String>,
+    /// Unlinked live rows, oldest first, and whether all of them were read.
+    pub row_pool: Vec<String>,
+    pub row_pool_complete: bool,
+    /// Live pages with an empty `Checksum`, oldest first, and whether all of them were read.
+    pub page_pool: Vec<String>,
+    pub page_pool_complete: bool,
+    /// Create intents left by earlier runs.
+    pub intents: Vec<CreateIntent>,
+    /// Bases whose `WithBase` query ran (their pages are in `pages`).
+    pub intent_bases_searched: BTreeSet<String>,
+}
+
+impl Snapshot {
+    /// Page id → id of the row linked to it, over every row read.
+    pub fn links(&self) -> BTreeMap<String, String> {
+        self.rows
+            .values()
+            .filter_map(|row| row.notion_page_id.clone().map(|page| (page, row.id.clone())))
+            .collect()
+    }
+
+    /// True when the page was edited after this run's Notion cursor (minus the rounding overlap).
+    pub fn page_recently_edited(&self, page: &Page) -> bool {
+        match self.page_cursor {
+            None => true,
+            Some(cursor) => page.last_edited_time >= cursor - notion_overlap(),
+        }
+    }
+
+    pub fn add_row(&mut self, row: Row) {
+        self.rows.insert(row.id.clone(), row);
+    }
+
+    pub fn add_page(&mut self, page: Page) {
+        self.pages.insert(page.id.clone(), page);
+    }
+}

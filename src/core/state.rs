@@ -1,0 +1,88 @@
+//! What the sync remembers between runs (one KV value), and what it keeps of conflicts.
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::core::content::Content;
+use crate::core::model::{RowCursor, Side};
+use crate::core::report::RunSummary;
+
+/// Incremental positions on both sides.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Cursors {
+    /// Supabase keyset position; `None` = from the beginning.
+    pub rows: Option<RowCursor>,
+    /// Latest Notion `last_edited_time` whose pages are all final; queries start 2 minutes before.
+    pub pages: Option<DateTime<Utc>>,
+    /// Same, for the trashed-pages query.
+    pub trashed_pages: Option<DateTime<Utc>>,
+}
+
+/// A full reconciliation in progress (paged across runs).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FullPass {
+    pub started_at: DateTime<Utc>,
+    /// Every page id seen by this pass (live or trashed): a linked row whose page is not among them
+    /// once the Notion side is complete is checked with `GET /v1/pages/{id}`.
+    pub seen_pages: BTreeSet<String>,
+    pub pages_done: bool,
+    pub trashed_done: bool,
+}
+
+/// A record that could not be synced, kept until it syncs (ids and reason only, never content).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RecordIssue {
+    pub side: Side,
+    pub id: String,
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+/// A record that lost its partner and is never deleted on the other side.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Orphan {
+    pub side: Side,
+    pub id: String,
+    pub reason: String,
+}
+
+/// Everything kept between runs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SyncState {
+    pub cursors: Cursors,
+    pub full_pass: Option<FullPass>,
+    /// When the last full reconciliation finished.
+    pub last_full_pass: Option<DateTime<Utc>>,
+    pub last_run: Option<RunSummary>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub errors: Vec<RecordIssue>,
+    pub orphans: Vec<Orphan>,
+    /// Notion data source id found from the database id (saves a request per run).
+    pub data_source_id: Option<String>,
+    pub totals: Totals,
+}
+
+/// Counts since the sync was installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Totals {
+    pub runs: u64,
+    pub pages_created: u64,
+    pub rows_inserted: u64,
+    pub pages_updated: u64,
+    pub rows_updated: u64,
+    pub conflicts: u64,
+}
+
+/// The losing version of a conflict, kept so nothing is lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictRecord {
+    pub row_id: String,
+    pub page_id: String,
+    pub winner: Side,
+    pub kept: Content,
+    pub lost: Content,
+    pub row_updated_at: DateTime<Utc>,
+    pub page_last_edited_time: DateTime<Utc>,
+    pub detected_at: DateTime<Utc>,
+}

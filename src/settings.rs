@@ -1,0 +1,184 @@
+//! The Worker's settings, parsed from its environment (secrets and vars) into typed values.
+//! Pure: the Worker passes a lookup function; tests pass a map. Only names ever appear in
+//! errors; values of secrets are kept out of every message (see [`Settings::redact`]).
+use std::fmt;
+
+/// Secrets the sync cannot run without.
+pub const SYNC_SECRETS: [&str; 4] = ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "NOTION_API_KEY", "NOTION_DATABASE_ID"];
+/// The secret protecting `/sync-now`, `/dry-run` and `/conflicts`.
+pub const ADMIN_TOKEN: &str = "SYNC_ADMIN_TOKEN";
+/// Default budget of external subrequests per run: the free plan allows 50 per invocation; a few
+/// are kept for the Worker's own needs.
+pub const DEFAULT_SUBREQUEST_BUDGET: u32 = 45;
+
+/// A setting that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("missing required settings: {}; set each with `wrangler secret put NAME` (or in .dev.vars when running locally)", .0.join(", "))]
+    Missing(Vec<String>),
+    #[error("setting {name} is {problem}; {fix}")]
+    Invalid { name: String, problem: String, fix: String },
+}
+
+/// Everything the sync needs to run.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub supabase_rest_url: String,
+    pub supabase_key: String,
+    pub notion_api_base: String,
+    pub notion_token: String,
+    pub notion_database_id: String,
+    pub notion_data_source_id: Option<String>,
+    pub admin_token: Option<String>,
+    pub batch_size: usize,
+    pub max_retries: u32,
+    pub subrequest_budget: u32,
+    pub log_level: String,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("supabase_rest_url", &self.supabase_rest_url)
+            .field("notion_api_base", &self.notion_api_base)
+            .field("notion_database_id", &self.notion_database_id)
+            .field("batch_size", &self.batch_size)
+            .field("max_retries", &self.max_retries)
+            .field("subrequest_budget", &self.subrequest_budget)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Names of the required settings that `lookup` does not provide (blank counts as missing).
+pub fn missing<F: Fn(&str) -> Option<String>>(lookup: &F, names: &[&str]) -> Vec<String> {
+    names.iter().filter(|name| value(lookup, name).is_none()).map(|name| name.to_string()).collect()
+}
+
+fn value<F: Fn(&str) -> Option<String>>(lookup: &F, name: &str) -> Option<String> {
+    lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn number<F: Fn(&str) -> Option<String>, T: std::str::FromStr + PartialOrd>(
+    lookup: &F,
+    name: &str,
+    default: T,
+    min: T,
+    max: T,
+    range: &str,
+) -> Result<T, SettingsError> {
+    let Some(raw) = value(lookup, name) else { return Ok(default) };
+    match raw.parse::<T>() {
+        Ok(n) if n >= min && n <= max => Ok(n),
+        _ => Err(SettingsError::Invalid {
+            name: name.to_string(),
+            problem: format!("{raw:?}, not a whole number from {range}"),
+            fix: format!("set {name} to a whole number from {range}, or remove it to use the default"),
+        }),
+    }
+}
+
+fn url<F: Fn(&str) -> Option<String>>(lookup: &F, name: &str, default: Option<String>) -> Result<String, SettingsError> {
+    let raw = value(lookup, name).or(default).unwrap_or_default();
+    if !(raw.starts_with("https://") || raw.starts_with("http://")) {
+        return Err(SettingsError::Invalid {
+            name: name.to_string(),
+            problem: "not an http(s) URL".to_string(),
+            fix: format!("set {name} to a URL such as https://<project>.supabase.co"),
+        });
+    }
+    Ok(raw.trim_end_matches('/').to_string())
+}
+
+impl Settings {
+    /// Parses the settings; every missing secret is named at once.
+    pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Settings, SettingsError> {
+        let absent = missing(&lookup, &SYNC_SECRETS);
+        if !absent.is_empty() {
+            return Err(SettingsError::Missing(absent));
+        }
+        let supabase_url = url(&lookup, "SUPABASE_URL", None)?;
+        let default_rest = format!("{supabase_url}/rest/v1");
+        Ok(Settings {
+            supabase_rest_url: url(&lookup, "SUPABASE_REST_URL", Some(default_rest))?,
+            supabase_key: value(&lookup, "SUPABASE_SERVICE_ROLE_KEY").unwrap_or_default(),
+            notion_api_base: url(&lookup, "NOTION_API_BASE", Some("https://api.notion.com".into()))?,
+            notion_token: value(&lookup, "NOTION_API_KEY").unwrap_or_default(),
+            notion_database_id: value(&lookup, "NOTION_DATABASE_ID").unwrap_or_default(),
+            notion_data_source_id: value(&lookup, "NOTION_DATA_SOURCE_ID"),
+            admin_token: value(&lookup, ADMIN_TOKEN),
+            batch_size: number(&lookup, "SYNC_BATCH_SIZE", 100, 1, 100, "1 to 100")?,
+            max_retries: number(&lookup, "SYNC_MAX_RETRIES", 3, 0, 10, "0 to 10")?,
+            subrequest_budget: number(&lookup, "SYNC_SUBREQUEST_BUDGET", DEFAULT_SUBREQUEST_BUDGET, 10, 10_000, "10 to 10000")?,
+            log_level: value(&lookup, "LOG_LEVEL").unwrap_or_else(|| "info".into()),
+        })
+    }
+
+    /// Replaces every secret value found in `text` with `[redacted]`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        let secrets = [Some(&self.supabase_key), Some(&self.notion_token), self.admin_token.as_ref()];
+        for secret in secrets.into_iter().flatten() {
+            if secret.len() >= 8 {
+                out = out.replace(secret.as_str(), "[redacted]");
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const BASE: [(&str, &str); 4] = [
+        ("SUPABASE_URL", "https://abc.supabase.co/"),
+        ("SUPABASE_SERVICE_ROLE_KEY", "sb_secret_abcdefghijkl"),
+        ("NOTION_API_KEY", "ntn_secret_token_value"),
+        ("NOTION_DATABASE_ID", "db1"),
+    ];
+
+    #[test]
+    fn defaults_apply_and_rest_url_derives_from_supabase_url() {
+        let settings = Settings::from_lookup(env(&BASE)).unwrap();
+        assert_eq!(settings.supabase_rest_url, "https://abc.supabase.co/rest/v1");
+        assert_eq!(settings.notion_api_base, "https://api.notion.com");
+        assert_eq!((settings.batch_size, settings.max_retries, settings.subrequest_budget), (100, 3, 45));
+        assert_eq!(settings.admin_token, None);
+    }
+
+    #[test]
+    fn every_missing_secret_is_named_and_blank_counts_as_missing() {
+        let err = Settings::from_lookup(env(&[("SUPABASE_URL", "https://x"), ("NOTION_API_KEY", "  ")])).unwrap_err();
+        assert_eq!(
+            err,
+            SettingsError::Missing(vec!["SUPABASE_SERVICE_ROLE_KEY".into(), "NOTION_API_KEY".into(), "NOTION_DATABASE_ID".into()])
+        );
+        assert!(err.to_string().contains("wrangler secret put"));
+    }
+
+    #[test]
+    fn bad_numbers_and_urls_name_the_setting() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("SYNC_BATCH_SIZE", "500"));
+        let err = Settings::from_lookup(env(&pairs)).unwrap_err().to_string();
+        assert!(err.contains("SYNC_BATCH_SIZE") && err.contains("1 to 100"), "{err}");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("SUPABASE_REST_URL", "localhost:3000"));
+        assert!(Settings::from_lookup(env(&pairs)).unwrap_err().to_string().contains("SUPABASE_REST_URL"));
+    }
+
+    #[test]
+    fn secrets_are_redacted_and_never_in_debug() {
+        let settings = Settings::from_lookup(env(&BASE)).unwrap();
+        let text = settings.redact("failed with key sb_secret_abcdefghijkl and ntn_secret_token_value");
+        assert_eq!(text, "failed with key [redacted] and [redacted]");
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("sb_secret") && !debug.contains("ntn_secret"));
+    }
+}
