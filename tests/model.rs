@@ -648,3 +648,28 @@ fn model_regression_edit_of_a_row_whose_created_page_is_not_linked_yet() {
     ])
     .unwrap();
 }
+
+#[test]
+fn model_regression_trashed_unlinked_created_page() {
+    run_case(&[
+        Step::CreateRow(c(0, 0, 0)),
+        Step::CreateRow(c(0, 0, 0)),
+        Step::Sync { budget: 8, fault: None, race: Some((14, c(0, 0, 0))) },
+        Step::TrashPage(1),
+        Step::Sync { budget: 8, fault: Some((1, Fault::Crash)), race: None },
+        sync(11),
+    ])
+    .unwrap();
+}
+
+#[test]
+fn model_regression_copy_of_an_unlinked_created_page_then_row_soft_deleted() {
+    run_case(&[
+        Step::CreateRow(c(0, 0, 0)),
+        Step::Sync { budget: 8, fault: None, race: Some((0, c(0, 0, 0))) },
+        Step::DuplicatePage(0),
+        Step::SoftDeleteRow(0),
+        Step::Sync { budget: 13, fault: None, race: None },
+    ])
+    .unwrap();
+}

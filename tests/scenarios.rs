@@ -851,3 +851,22 @@ fn a_row_reverted_while_its_push_was_written_is_not_left_diverged() {
     assert!(w.state.kept_conflicts().iter().any(|c| c.lost.decision == "Use Postgres"));
     w.assert_converged();
 }
+
+#[test]
+fn a_created_page_trashed_before_its_row_was_linked_is_found_not_created_again() {
+    // Regression (model test): crash after the create; the user trashes the new page; the runs
+    // that see the trash have no budget left to look for the page; later runs must still find it.
+    let w = World::new();
+    let row = w.supabase.insert("Crash me", "Ops", DAY);
+    w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
+    assert!(w.run(DEFAULT_BUDGET, false).is_err());
+    w.wait_for_lease_expiry();
+    let page = w.notion.pages()[0].id.clone();
+    w.notion.trash(&page);
+    w.time.advance_secs(300);
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 1, "no second page");
+    assert_eq!(w.page_of(&row).map(|p| p.id), Some(page));
+    assert!(w.supabase.row(&row).unwrap().deleted_at.is_some(), "the trash reached the row");
+    w.assert_converged();
+}

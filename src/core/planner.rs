@@ -14,8 +14,8 @@ use crate::core::state::Orphan;
 pub fn plan(snapshot: &Snapshot) -> Plan {
     let mut plan = Plan { planned_at: Some(snapshot.now), ..Plan::default() };
     plan_linked_rows(snapshot, &mut plan);
-    plan_pages_without_row(snapshot, &mut plan);
     plan_unlinked(snapshot, &mut plan);
+    plan_pages_without_row(snapshot, &mut plan);
     plan.warnings.extend(several_types_warnings(snapshot));
     plan
 }
@@ -63,11 +63,31 @@ pub fn row_needs_its_page(row: &Row) -> bool {
 }
 
 /// Pages with a base but no row are orphans (their row was deleted for real): never deleted.
+/// Runs after [`plan_unlinked`]: a page this plan links (a create finished after a crash) is
+/// not an orphan, and only the intents still waiting for their page keep other pages with the
+/// same base from being reported (a page seen now may not be seen again before the next full pass).
 fn plan_pages_without_row(snapshot: &Snapshot, plan: &mut Plan) {
     let links = snapshot.links();
-    let intent_bases: BTreeSet<&str> = snapshot.intents.iter().map(|intent| intent.base.as_str()).collect();
+    let linking: BTreeSet<&str> = plan
+        .ops
+        .iter()
+        .filter(|op| op.kind == OpKind::Link)
+        .filter_map(|op| op.page_id.as_deref())
+        .collect();
+    let adopting: BTreeSet<&str> = plan
+        .ops
+        .iter()
+        .filter(|op| op.kind == OpKind::Link)
+        .filter_map(|op| op.row_id.as_deref())
+        .collect();
+    let intent_bases: BTreeSet<&str> = snapshot
+        .intents
+        .iter()
+        .filter(|intent| !adopting.contains(intent.row_id.as_str()))
+        .map(|intent| intent.base.as_str())
+        .collect();
     for page in snapshot.pages.values() {
-        if links.contains_key(&page.id) || page.base.is_none() {
+        if links.contains_key(&page.id) || page.base.is_none() || linking.contains(page.id.as_str()) {
             continue;
         }
         if !snapshot.looked_up_pages.contains(&page.id) {
@@ -109,7 +129,11 @@ fn plan_unlinked(snapshot: &Snapshot, plan: &mut Plan) {
                 let unchanged = pair::row_content(row).is_ok_and(|content| content.checksum() == intent.base);
                 let mut adopt = link(row, page, &intent.base, false);
                 if let Some(SupabaseWrite::Update(write)) = adopt.supabase.as_mut() {
-                    write.notion_synced = Some(unchanged);
+                    write.notion_synced = Some(unchanged || page.in_trash);
+                    if page.in_trash {
+                        // A user trashed the new page before it was linked: the row follows.
+                        write.deleted_at = Some(Some(page.last_edited_time));
+                    }
                 }
                 plan.ops.push(adopt);
                 continue;
@@ -159,13 +183,14 @@ fn plan_unlinked(snapshot: &Snapshot, plan: &mut Plan) {
         }
     }
     // A row soft-deleted after its page was created but before it was linked: link it (marked
-    // unsynced, so the next run trashes the page), or a restore would create a second page.
+    // unsynced while the page is live, so the next run trashes the page), or a restore would
+    // create a second page.
     for row in snapshot.rows.values().filter(|row| row.is_deleted() && row.notion_page_id.is_none()) {
         if let Some((intent, page)) = page_created_for(snapshot, row, &links, &used_pages) {
             used_pages.insert(page.id.clone());
             let mut adopt = link(row, page, &intent.base, false);
             if let Some(SupabaseWrite::Update(write)) = adopt.supabase.as_mut() {
-                write.notion_synced = Some(false);
+                write.notion_synced = Some(page.in_trash);
             }
             plan.ops.push(adopt);
         }

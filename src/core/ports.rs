@@ -72,7 +72,8 @@ pub enum PageQuery {
     TrashedSince(Option<DateTime<Utc>>),
     /// Live pages whose `Checksum` is empty: never synced, the candidates to match or import.
     Unsynced,
-    /// Pages whose `Checksum` equals this base (finds a page created before a crash).
+    /// Pages whose `Checksum` equals this base, live **or trashed** (finds a page created before
+    /// a crash, even if a user trashed it since: otherwise its row would get a second page).
     WithBase(String),
 }
 

@@ -9,7 +9,12 @@
 //!   (`lease` is the caller's new lease, or the one that blocks it);
 //! - `POST /release` `{"holder": "..."}` → `{"released": bool}` (false when the caller holds nothing);
 //! - `GET /lease` → `{"lease": Lease | null}` (the live lease, if any).
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::core::error::PortError;
+use crate::core::ports::{CreateIntent, Lease as RunLease, RunLock};
 use worker::wasm_bindgen::JsValue;
 use worker::{
     durable_object, DurableObject, Env, Headers, Method, Request, RequestInit, Response, State,
@@ -25,6 +30,8 @@ pub const LOCK_BINDING: &str = "SYNC_LOCK";
 const LOCK_OBJECT_NAME: &str = "sync";
 /// Storage key of the lease inside the object.
 const LEASE_KEY: &str = "lease";
+/// Storage key of the create-intent journal (row id → intent), one value so writes are atomic.
+const INTENTS_KEY: &str = "intents";
 /// Longest lease a caller may ask for (1 hour); a run is far shorter.
 pub const MAX_TTL_MS: u64 = 60 * 60 * 1000;
 
@@ -101,6 +108,12 @@ pub struct SyncLock {
     state: State,
 }
 
+impl SyncLock {
+    async fn intents(&self) -> worker::Result<BTreeMap<String, CreateIntent>> {
+        Ok(self.state.storage().get(INTENTS_KEY).await?.unwrap_or_default())
+    }
+}
+
 impl DurableObject for SyncLock {
     fn new(state: State, _env: Env) -> Self {
         Self { state }
@@ -148,6 +161,31 @@ impl DurableObject for SyncLock {
                 let current: Option<Lease> = self.state.storage().get(LEASE_KEY).await?;
                 let lease = current.filter(|lease| lease.is_live(now_millis()));
                 json::json(200, &LeaseReply { lease })
+            }
+            (Method::Get, "/intents") => json::json(200, &self.intents().await?),
+            (Method::Post, "/intents") => {
+                let added: Vec<CreateIntent> = match req.json().await {
+                    Ok(body) => body,
+                    Err(e) => return json::error(400, format!("bad intents: {e}")),
+                };
+                let mut intents = self.intents().await?;
+                for intent in added {
+                    intents.insert(intent.row_id.clone(), intent);
+                }
+                self.state.storage().put(INTENTS_KEY, &intents).await?;
+                json::json(200, &intents.len())
+            }
+            (Method::Post, "/intents/clear") => {
+                let row_ids: Vec<String> = match req.json().await {
+                    Ok(body) => body,
+                    Err(e) => return json::error(400, format!("bad row ids: {e}")),
+                };
+                let mut intents = self.intents().await?;
+                for row_id in &row_ids {
+                    intents.remove(row_id);
+                }
+                self.state.storage().put(INTENTS_KEY, &intents).await?;
+                json::json(200, &intents.len())
             }
             (method, _) => json::error(404, format!("SyncLock has no route {method:?} {path}")),
         }
@@ -247,5 +285,40 @@ impl SyncLockClient {
             .json::<T>()
             .await
             .map_err(|e| LockError::Unreachable(format!("unreadable reply: {e}")))
+    }
+}
+
+fn lock_error(error: LockError) -> PortError {
+    PortError::transient("SyncLock Durable Object", error.to_string())
+}
+
+impl RunLock for SyncLockClient {
+    async fn acquire(&self, run_id: &str, _now: chrono::DateTime<chrono::Utc>, ttl_seconds: i64) -> Result<RunLease, PortError> {
+        let ttl_ms = u64::try_from(ttl_seconds).unwrap_or(0).saturating_mul(1000).clamp(1, MAX_TTL_MS);
+        match SyncLockClient::acquire(self, run_id, ttl_ms).await.map_err(lock_error)? {
+            Acquired::Granted(_) => Ok(RunLease::Acquired),
+            Acquired::Held(lease) => {
+                Ok(RunLease::Busy { run_id: lease.holder, since: super::time::from_millis(lease.acquired_at_ms) })
+            }
+        }
+    }
+
+    async fn release(&self, run_id: &str) -> Result<(), PortError> {
+        SyncLockClient::release(self, run_id).await.map(|_| ()).map_err(lock_error)
+    }
+
+    async fn record_intents(&self, intents: &[CreateIntent]) -> Result<(), PortError> {
+        let body = serde_json::to_value(intents).map_err(|e| PortError::transient("SyncLock Durable Object", e.to_string()))?;
+        self.call::<usize>(Method::Post, "/intents", Some(body)).await.map(|_| ()).map_err(lock_error)
+    }
+
+    async fn pending_intents(&self) -> Result<Vec<CreateIntent>, PortError> {
+        let intents: BTreeMap<String, CreateIntent> = self.call(Method::Get, "/intents", None).await.map_err(lock_error)?;
+        Ok(intents.into_values().collect())
+    }
+
+    async fn clear_intents(&self, row_ids: &[String]) -> Result<(), PortError> {
+        let body = serde_json::json!(row_ids);
+        self.call::<usize>(Method::Post, "/intents/clear", Some(body)).await.map(|_| ()).map_err(lock_error)
     }
 }

@@ -1,25 +1,23 @@
-//! The Worker itself (wasm32 only): workers-rs entry points, routes, the KV state store and the
-//! `SyncLock` Durable Object. Everything that touches the Workers runtime lives here; the sync rules
-//! live in `core`.
+//! The Worker itself (wasm32 only): adapts workers-rs to the core's ports and serves the routes.
+//! Everything that touches the Workers runtime lives here; the sync rules live in `core`.
 //!
-//! One concept per file:
-//! - [`entry`]: the `fetch` and `scheduled` event handlers and the panic hook;
-//! - [`router`]: which handler answers which method and path;
-//! - [`health`]: `GET /health`;
-//! - [`cron`]: what the scheduled (cron) run does and records;
-//! - [`config`]: which settings are required and which are missing (names only);
-//! - [`run`]: the record of one run, as stored in KV;
-//! - [`state`]: typed keys and JSON values in Workers KV;
-//! - [`lock`]: the `SyncLock` Durable Object (a lease) and its client;
-//! - [`json`]: JSON responses;
-//! - [`time`]: the clock and run ids.
-pub mod config;
+//! - [`entry`]: `fetch` and `scheduled` handlers, panic hook;
+//! - [`router`]: which handler answers which method and path; [`pages`]: `/health` and `/`;
+//!   [`admin`]: the token-protected routes; [`json`]: JSON responses;
+//! - [`sync`]: one run, wired to the ports; [`cron`]: the scheduled run;
+//! - [`env`]: settings from secrets and vars; [`kv_state`]: the state store on KV;
+//!   [`lock`]: the `SyncLock` Durable Object (lease + create-intent journal);
+//!   [`transport`]: `fetch` as an HTTP transport; [`clock`], [`time`]: time and run ids.
+pub mod admin;
+pub mod clock;
 pub mod cron;
 pub mod entry;
-pub mod health;
+pub mod env;
 pub mod json;
+pub mod kv_state;
 pub mod lock;
+pub mod pages;
 pub mod router;
-pub mod run;
-pub mod state;
+pub mod sync;
 pub mod time;
+pub mod transport;

@@ -1,17 +1,32 @@
-//! Which handler answers which request. Every answer is JSON, including 404 and 405.
+//! Which handler answers which request. Every answer but the dashboard is JSON, 404 and 405 too.
 use worker::{console_error, Env, Method, Request, Response};
 
-use super::health;
-use super::json;
+use super::{admin, json, pages};
 
 /// The routes the Worker serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
+    Dashboard,
     Health,
+    SyncNow,
+    DryRun,
+    Conflicts,
 }
 
-/// Paths the Worker knows, with the methods each accepts (for 404/405 answers).
-pub const ROUTES: &[(&str, &[Method])] = &[("/health", &[Method::Get])];
+impl Route {
+    fn needs_token(self) -> bool {
+        matches!(self, Route::SyncNow | Route::DryRun | Route::Conflicts)
+    }
+}
+
+/// Paths, the route each names, and the methods it accepts.
+pub const ROUTES: &[(&str, Route, &[Method])] = &[
+    ("/", Route::Dashboard, &[Method::Get]),
+    ("/health", Route::Health, &[Method::Get]),
+    ("/sync-now", Route::SyncNow, &[Method::Post]),
+    ("/dry-run", Route::DryRun, &[Method::Post, Method::Get]),
+    ("/conflicts", Route::Conflicts, &[Method::Get]),
+];
 
 /// What the router decided for a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,24 +38,29 @@ pub enum Resolved {
 
 /// Maps a method and path to a route. A trailing slash is ignored (`/health/` is `/health`).
 pub fn resolve(method: &Method, path: &str) -> Resolved {
-    let path = if path.len() > 1 {
-        path.trim_end_matches('/')
-    } else {
-        path
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let Some((_, route, methods)) = ROUTES.iter().find(|(p, _, _)| *p == path) else {
+        return Resolved::NotFound;
     };
-    let route = match path {
-        "/health" => Route::Health,
-        _ => return Resolved::NotFound,
-    };
-    let allowed = ROUTES
-        .iter()
-        .find(|(p, _)| *p == path)
-        .map(|(_, methods)| methods.to_vec())
-        .unwrap_or_default();
-    if allowed.contains(method) {
-        Resolved::Route(route)
+    if methods.contains(method) {
+        Resolved::Route(*route)
     } else {
-        Resolved::MethodNotAllowed { allow: allowed }
+        Resolved::MethodNotAllowed { allow: methods.to_vec() }
+    }
+}
+
+async fn answer(route: Route, req: &Request, env: &Env) -> worker::Result<Response> {
+    if route.needs_token() {
+        if let Some(refused) = admin::refuse(req, env)? {
+            return Ok(refused);
+        }
+    }
+    match route {
+        Route::Dashboard => pages::dashboard(env).await,
+        Route::Health => pages::health(env).await,
+        Route::SyncNow => admin::run(env, false).await,
+        Route::DryRun => admin::run(env, true).await,
+        Route::Conflicts => admin::conflicts(env).await,
     }
 }
 
@@ -48,31 +68,23 @@ pub fn resolve(method: &Method, path: &str) -> Resolved {
 pub async fn handle(req: Request, env: Env) -> Response {
     let method = req.method();
     let path = req.path();
-    let answer = match resolve(&method, &path) {
-        Resolved::Route(Route::Health) => health::get(&env).await,
-        Resolved::NotFound => json::error(404, format!("not found: {method} {path}")),
+    let result = match resolve(&method, &path) {
+        Resolved::Route(route) => answer(route, &req, &env).await,
+        Resolved::NotFound => json::error(404, format!("not found: {method} {path}; see README_SYNC.md for the routes")),
         Resolved::MethodNotAllowed { allow } => {
-            let allow = allow
-                .iter()
-                .map(|m| m.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
-            json::error(
-                405,
-                format!("method {method} not allowed on {path}; use {allow}"),
-            )
-            .map(|mut res| {
-                // Header set failure only loses the hint; the JSON body says the same.
+            let allow = allow.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ");
+            json::error(405, format!("method {method} not allowed on {path}; use {allow}")).map(|mut res| {
+                // A header that cannot be set only loses the hint; the body says the same.
                 let _ = res.headers_mut().set("allow", &allow);
                 res
             })
         }
     };
-    match answer {
+    match result {
         Ok(response) => response,
         Err(e) => {
             console_error!("{method} {path} failed: {e}");
-            json::internal_error("internal error; see the Worker's logs")
+            json::internal_error("internal error; see the Worker's logs (`npx wrangler tail`)")
         }
     }
 }

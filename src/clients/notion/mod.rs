@@ -356,6 +356,10 @@ fn not_replayed(request: &HttpRequest, last: &str) -> PortError {
 }
 
 impl<T: HttpTransport> NotionPort for NotionClient<T> {
+    fn data_source_id(&self) -> Option<String> {
+        NotionClient::data_source_id(self)
+    }
+
     async fn check_schema(&self) -> Result<(), PortError> {
         self.inspect_schema().await?.into_result()
     }

@@ -1,0 +1,56 @@
+//! `GET /health` (JSON) and `GET /` (the dashboard): the same report, live schema checks included.
+use worker::{Env, Response, Result};
+
+use super::clock::WorkerClock;
+use super::env;
+use super::json;
+use super::lock::SyncLockClient;
+use super::sync;
+use super::time;
+use super::transport::FetchTransport;
+use crate::core::ports::StateStore;
+use crate::health::{self, Health, SchemaCheck, SchemaStatus};
+use crate::service::Service;
+
+async fn report(env: &Env) -> std::result::Result<Health, String> {
+    let store = sync::store(env)?;
+    let (settings, config) = env::status(env);
+    match settings {
+        Ok(settings) => {
+            let lock = SyncLockClient::from_env(env).map_err(|e| e.to_string())?;
+            let clock = WorkerClock;
+            let service = Service { settings: &settings, transport: FetchTransport, store: &store, lock: &lock, clock: &clock };
+            Ok(service.health(config).await)
+        }
+        Err(_) => {
+            let state = store.load().await.map_err(|e| e.to_string())?;
+            let skipped = SchemaCheck::NotChecked { reason: "settings are missing".into() };
+            let schema = SchemaStatus { supabase: skipped.clone(), notion: skipped };
+            Ok(health::build(&state, config, schema, time::now()))
+        }
+    }
+}
+
+pub async fn health(env: &Env) -> Result<Response> {
+    match report(env).await {
+        Ok(health) => json::json(200, &health),
+        Err(message) => json::json(503, &serde_json::json!({ "status": "error", "error": message })),
+    }
+}
+
+pub async fn dashboard(env: &Env) -> Result<Response> {
+    let html = match report(env).await {
+        Ok(health) => crate::dashboard::render(&health),
+        Err(message) => format!(
+            "<!doctype html><html><head><meta http-equiv=\"refresh\" content=\"30\"><title>Decision sync: error</title></head>\
+             <body><h1>Decision sync: error</h1><p>{}</p></body></html>",
+            crate::dashboard::escape(&message)
+        ),
+    };
+    let response = Response::builder()
+        .with_status(200)
+        .with_header("content-type", "text/html; charset=utf-8")?
+        .with_header("cache-control", "no-store")?
+        .fixed(html.into_bytes());
+    Ok(response)
+}

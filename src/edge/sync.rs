@@ -1,0 +1,79 @@
+//! Runs the sync from the Worker: wires KV, the Durable Object lock, `fetch` and the clock into
+//! the [`Service`], logs one line per run and records failures instead of losing them.
+use worker::{console_error, console_log, Env};
+
+use super::clock::WorkerClock;
+use super::env;
+use super::kv_state::{KvStateStore, KV_BINDING};
+use super::lock::SyncLockClient;
+use super::time;
+use super::transport::FetchTransport;
+use crate::core::engine::RunResult;
+use crate::core::report::{RunOutcome, RunSummary};
+use crate::service::{record_summary, unconfigured_summary, Service};
+
+/// The state store behind the `SYNC_STATE` binding.
+pub fn store(env: &Env) -> Result<KvStateStore, String> {
+    env.kv(KV_BINDING)
+        .map(KvStateStore::new)
+        .map_err(|e| format!("the KV namespace binding `{KV_BINDING}` is not configured ({e}); declare it in wrangler.toml"))
+}
+
+/// One run now. `Err` only when the Worker's own bindings are missing (nothing can be recorded).
+pub async fn run(env: &Env, trigger: &str, dry_run: bool) -> Result<RunResult, String> {
+    let store = store(env)?;
+    let run_id = time::new_run_id();
+    let settings = match env::settings(env) {
+        Ok(settings) => settings,
+        Err(error) => {
+            let summary = unconfigured_summary(&run_id, trigger, dry_run, time::now(), error.to_string());
+            if !dry_run {
+                record(&store, &summary).await;
+            }
+            log(&summary);
+            return Ok(RunResult { summary, plan: Default::default() });
+        }
+    };
+    let lock = SyncLockClient::from_env(env).map_err(|e| e.to_string())?;
+    let clock = WorkerClock;
+    let service = Service { settings: &settings, transport: FetchTransport, store: &store, lock: &lock, clock: &clock };
+    match service.run(&run_id, trigger, dry_run).await {
+        Ok(result) => {
+            log(&result.summary);
+            Ok(result)
+        }
+        Err(error) => {
+            let mut summary = unconfigured_summary(&run_id, trigger, dry_run, time::now(), String::new());
+            summary.outcome = RunOutcome::Failed { message: settings.redact(&error.to_string()) };
+            if !dry_run {
+                record(&store, &summary).await;
+            }
+            log(&summary);
+            Ok(RunResult { summary, plan: Default::default() })
+        }
+    }
+}
+
+async fn record(store: &KvStateStore, summary: &RunSummary) {
+    if let Some(error) = record_summary(store, summary).await {
+        console_error!("decision-sync run {}: could not record the run in KV: {error}", summary.run_id);
+    }
+}
+
+/// One line per run: id, trigger, outcome, counts; never content or secrets.
+fn log(summary: &RunSummary) {
+    let outcome = serde_json::to_string(&summary.outcome).unwrap_or_default();
+    let counts = serde_json::to_string(&summary.counts).unwrap_or_default();
+    let line = format!(
+        "decision-sync run {} ({}): {outcome} counts={counts} subrequests={} pending={} errors={}",
+        summary.run_id,
+        summary.trigger,
+        summary.subrequests,
+        summary.pending,
+        summary.errors.len()
+    );
+    match summary.outcome {
+        RunOutcome::Failed { .. } | RunOutcome::NotConfigured { .. } => console_error!("{line}"),
+        _ => console_log!("{line}"),
+    }
+}

@@ -1,0 +1,178 @@
+//! The sync as a service: settings + transport + state store + lock + clock → runs and health.
+//! Runtime-agnostic: the Worker uses it with `fetch`/KV/Durable Objects, native tests and tools
+//! with a blocking HTTP client and in-memory state.
+use chrono::{DateTime, Utc};
+
+use crate::clients::http::HttpTransport;
+use crate::clients::notion::config::NotionConfig;
+use crate::clients::notion::NotionClient;
+use crate::clients::postgrest::client::PostgrestClient;
+use crate::clients::postgrest::config::PostgrestConfig;
+use crate::core::budget::Budget;
+use crate::core::engine::{Engine, EngineConfig, RunRequest, RunResult};
+use crate::core::error::PortError;
+use crate::core::ports::{Clock, RunLock, StateStore, SupabasePort};
+use crate::core::report::{RunCounts, RunOutcome, RunSummary};
+use crate::core::state::SyncState;
+use crate::health::{self, ConfigStatus, Health, SchemaCheck, SchemaStatus};
+use crate::settings::{Settings, SettingsError};
+
+/// Budget for the live schema checks of `/health` (Notion discovery + schema, Supabase check).
+const HEALTH_CHECK_BUDGET: u32 = 16;
+
+/// Everything one run or health check needs.
+pub struct Service<'a, T, St, L, C> {
+    pub settings: &'a Settings,
+    pub transport: T,
+    pub store: &'a St,
+    pub lock: &'a L,
+    pub clock: &'a C,
+}
+
+fn notion_config(settings: &Settings) -> NotionConfig {
+    let mut config = NotionConfig::new(settings.notion_token.clone(), settings.notion_database_id.clone());
+    config.api_base = settings.notion_api_base.clone();
+    config.data_source_id = settings.notion_data_source_id.clone();
+    config.max_retries = settings.max_retries;
+    config
+}
+
+fn postgrest_config(settings: &Settings) -> Result<PostgrestConfig, PortError> {
+    PostgrestConfig::from_settings(None, Some(&settings.supabase_rest_url), Some(&settings.supabase_key), settings.max_retries)
+}
+
+impl<'a, T, St, L, C> Service<'a, T, St, L, C>
+where
+    T: HttpTransport + Clone + 'static,
+    St: StateStore,
+    L: RunLock,
+    C: Clock + Clone + 'static,
+{
+    fn clients(&self, budget: &Budget, cached_data_source: Option<&str>) -> Result<(PostgrestClient<T>, NotionClient<T>), PortError> {
+        let postgrest = PostgrestClient::new(self.transport.clone(), postgrest_config(self.settings)?, budget.clone());
+        let clock = self.clock.clone();
+        let notion = NotionClient::new(notion_config(self.settings), self.transport.clone(), budget.clone())
+            .with_clock(move || clock.now().timestamp_millis() as f64);
+        notion.use_cached_data_source_id(cached_data_source);
+        Ok((postgrest, notion))
+    }
+
+    /// One budgeted run (or a dry run). `Err` only when the run was aborted mid-way.
+    pub async fn run(&self, run_id: &str, trigger: &str, dry_run: bool) -> Result<RunResult, PortError> {
+        let cached = self.store.load().await.ok().and_then(|state| state.data_source_id);
+        let budget = Budget::new(self.settings.subrequest_budget);
+        let (postgrest, notion) = match self.clients(&budget, cached.as_deref()) {
+            Ok(clients) => clients,
+            Err(error) => return Ok(self.record_unconfigured(run_id, trigger, dry_run, error.to_string()).await),
+        };
+        let engine = Engine {
+            supabase: &postgrest,
+            notion: &notion,
+            store: self.store,
+            lock: self.lock,
+            clock: self.clock,
+            config: EngineConfig { batch_size: self.settings.batch_size, ..EngineConfig::default() },
+        };
+        let request = RunRequest { run_id: run_id.to_string(), trigger: trigger.to_string(), dry_run, budget };
+        let mut result = engine.run(&request).await?;
+        redact_summary(self.settings, &mut result.summary);
+        Ok(result)
+    }
+
+    /// Records a run that could not start because of its settings (saved as `last_run`).
+    async fn record_unconfigured(&self, run_id: &str, trigger: &str, dry_run: bool, message: String) -> RunResult {
+        let summary = unconfigured_summary(run_id, trigger, dry_run, self.clock.now(), self.settings.redact(&message));
+        if !dry_run {
+            record_summary(self.store, &summary).await;
+        }
+        RunResult { summary, plan: Default::default() }
+    }
+
+    /// `/health`, with live schema checks of both sides.
+    pub async fn health(&self, config: ConfigStatus) -> Health {
+        let state = self.store.load().await.unwrap_or_default();
+        let schema = self.schema_status(state.data_source_id.as_deref()).await;
+        health::build(&state, config, schema, self.clock.now())
+    }
+
+    async fn schema_status(&self, cached_data_source: Option<&str>) -> SchemaStatus {
+        let budget = Budget::new(HEALTH_CHECK_BUDGET);
+        let (postgrest, notion) = match self.clients(&budget, cached_data_source) {
+            Ok(clients) => clients,
+            Err(error) => {
+                let problem = SchemaCheck::Problem { message: self.settings.redact(&error.to_string()) };
+                return SchemaStatus { supabase: problem.clone(), notion: problem };
+            }
+        };
+        let supabase = match postgrest.check_schema().await {
+            Ok(()) => match postgrest.write_back_note() {
+                Some(note) if postgrest.write_back_function() == Some(false) => SchemaCheck::Problem { message: note },
+                _ => SchemaCheck::Ok,
+            },
+            Err(error) => SchemaCheck::Problem { message: self.settings.redact(&error.to_string()) },
+        };
+        let notion = match notion.inspect_schema().await {
+            Ok(check) => match check.into_result() {
+                Ok(()) => SchemaCheck::Ok,
+                Err(error) => SchemaCheck::Problem { message: self.settings.redact(&error.to_string()) },
+            },
+            Err(error) => SchemaCheck::Problem { message: self.settings.redact(&error.to_string()) },
+        };
+        SchemaStatus { supabase, notion }
+    }
+}
+
+/// Keeps secrets out of everything a run reports.
+fn redact_summary(settings: &Settings, summary: &mut RunSummary) {
+    match &mut summary.outcome {
+        RunOutcome::NotConfigured { message } | RunOutcome::Failed { message } => *message = settings.redact(message),
+        RunOutcome::Partial { reason } => *reason = settings.redact(reason),
+        RunOutcome::Ok | RunOutcome::Skipped { .. } => {}
+    }
+    for issue in &mut summary.errors {
+        issue.reason = settings.redact(&issue.reason);
+    }
+}
+
+/// The summary of a run stopped by its configuration.
+pub fn unconfigured_summary(run_id: &str, trigger: &str, dry_run: bool, now: DateTime<Utc>, message: String) -> RunSummary {
+    RunSummary {
+        run_id: run_id.to_string(),
+        trigger: trigger.to_string(),
+        started_at: now,
+        finished_at: now,
+        outcome: RunOutcome::NotConfigured { message },
+        full_pass: false,
+        dry_run,
+        counts: RunCounts::default(),
+        subrequests: 0,
+        warnings: Vec::new(),
+        errors: Vec::new(),
+        pending: 0,
+    }
+}
+
+/// Saves `summary` as the last run (state kept otherwise). Failures are the caller's to log.
+pub async fn record_summary<St: StateStore>(store: &St, summary: &RunSummary) -> Option<PortError> {
+    let mut state: SyncState = match store.load().await {
+        Ok(state) => state,
+        Err(error) => return Some(error),
+    };
+    state.last_run = Some(summary.clone());
+    state.totals.runs += 1;
+    store.save(&state).await.err()
+}
+
+/// Settings errors as a health config status.
+pub fn config_status(result: &Result<Settings, SettingsError>, admin_token_set: bool) -> ConfigStatus {
+    let (missing, invalid) = match result {
+        Ok(_) => (Vec::new(), Vec::new()),
+        Err(SettingsError::Missing(names)) => (names.clone(), Vec::new()),
+        Err(error @ SettingsError::Invalid { .. }) => (Vec::new(), vec![error.to_string()]),
+    };
+    let mut missing = missing;
+    if !admin_token_set {
+        missing.push(crate::settings::ADMIN_TOKEN.to_string());
+    }
+    ConfigStatus { missing, invalid, admin_routes_enabled: admin_token_set }
+}
