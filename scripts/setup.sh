@@ -9,6 +9,7 @@
 #   - wasm-bindgen-cli, exactly the `wasm-bindgen` crate version in Cargo.lock (cargo install)
 #   - postrust-server (PostgREST-compatible) and PostgreSQL 15, for the sandbox (scripts/ensure-postrust.sh)
 #   - node_modules from package-lock.json (wrangler, esbuild, binaryen's wasm-opt, ...) (npm ci)
+#   - Chromium (/usr/bin/chromium), for the dashboard's browser test       (apt-get, as root)
 #
 # Prerequisites (not installed here): Rust via rustup, Node.js >= 20.3 with npm.
 # Set SETUP_QUIET=1 to print only what is installed.
@@ -110,6 +111,27 @@ ensure_wasm_opt() {
   fi
 }
 
+ensure_chromium() {
+  # Headless Chromium for tests/e2e/dashboard.test.mjs (the dashboard seen in a real browser).
+  # CHROMIUM_BIN overrides where it is looked for.
+  local bin="${CHROMIUM_BIN:-/usr/bin/chromium}"
+  if [ -x "$bin" ]; then
+    say "chromium ($bin): ok"
+    return
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    act "installing chromium (apt-get install chromium)"
+    # Refresh the package lists only when apt does not know the package yet.
+    if ! apt-cache show chromium >/dev/null 2>&1; then
+      apt-get update -qq
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    [ -x "$bin" ] || die "chromium installed, but $bin is missing (set CHROMIUM_BIN)"
+    return
+  fi
+  die "Chromium not found at $bin: install it (Debian/Ubuntu: sudo apt-get install chromium) or set CHROMIUM_BIN"
+}
+
 main() {
   require_tools
   ensure_wasm_target
@@ -118,6 +140,7 @@ main() {
   ensure_postrust
   ensure_node_modules
   ensure_wasm_opt
+  ensure_chromium
 }
 
 main "$@"

@@ -1,5 +1,7 @@
 //! `GET /`: a small HTML page showing `/health` to a person; refreshes every 30 seconds.
-use crate::health::Health;
+//! Static HTML (no script), everything escaped; the raw status is in `data-status` of `#status`.
+use crate::core::report::{RunCounts, RunOutcome, RunSummary};
+use crate::health::{count_of, issue_line, orphan_line, Health, SchemaCheck, FIX_ITEMS_PER_KIND};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -17,59 +19,26 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn row(label: &str, value: &str) -> String {
-    format!("<tr><th scope=\"row\">{}</th><td>{}</td></tr>", escape(label), escape(value))
+fn row(id: &str, label: &str, value: &str) -> String {
+    format!("<tr id=\"{id}\"><th scope=\"row\">{}</th><td>{}</td></tr>", escape(label), escape(value))
 }
 
 fn when(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
     at.map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "never".into())
 }
 
-/// Renders the dashboard.
-pub fn render(health: &Health) -> String {
-    let mut facts = vec![
-        row("Status", &health.status),
-        row("Summary", &health.summary),
-        row("Last run", &when(health.last_run.as_ref().map(|run| run.finished_at))),
-        row("Last success", &when(health.last_success)),
-    ];
-    if let Some(run) = &health.last_run {
-        let c = &run.counts;
-        facts.push(row(
-            "Last run did",
-            &format!(
-                "{} pages created, {} rows inserted, {} pages updated, {} rows updated, {} conflicts, {} record errors ({} subrequests)",
-                c.pages_created, c.rows_inserted, c.pages_updated, c.rows_updated, c.conflicts, c.record_errors, run.subrequests
-            ),
-        ));
+/// The status as a person reads it (the badge); `/health` has the raw value.
+fn label(status: &str) -> &str {
+    match status {
+        "ok" => "in sync",
+        "never_run" => "never run",
+        "attention" => "needs attention",
+        "partial" => "catching up",
+        "stale" => "stale",
+        "failing" => "failing",
+        "not_configured" => "not configured",
+        other => other,
     }
-    let t = &health.totals;
-    facts.push(row(
-        "Since install",
-        &format!("{} runs, {} pages created, {} rows inserted, {} conflicts", t.runs, t.pages_created, t.rows_inserted, t.conflicts),
-    ));
-    facts.push(row("Pending", &health.pending.to_string()));
-    let fixes: String = if health.fix.is_empty() {
-        "<p class=\"fine\">Nothing to fix.</p>".to_string()
-    } else {
-        let items: String = health.fix.iter().map(|fix| format!("<li>{}</li>", escape(fix))).collect();
-        format!("<ol class=\"fix\">{items}</ol>")
-    };
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"30\">\
-<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>Decision sync: {status}</title>\
-<style>body{{font:16px system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;color:#222}}\
-.status{{display:inline-block;padding:.2rem .6rem;border-radius:.4rem;background:{color};color:#fff}}\
-th{{text-align:left;padding-right:1rem;vertical-align:top}}td,th{{padding:.25rem 0}}.fix li{{margin:.3rem 0}}</style></head>\
-<body><h1>Supabase ⇄ Notion sync <span class=\"status\" id=\"status\">{status}</span></h1>\
-<table>{facts}</table><h2>What to fix</h2>{fixes}\
-<p><small>Refreshes every 30 s · JSON at <a href=\"/health\">/health</a> · checked {checked}</small></p></body></html>",
-        status = escape(&health.status),
-        color = color(&health.status),
-        facts = facts.concat(),
-        fixes = fixes,
-        checked = when(Some(health.checked_at)),
-    )
 }
 
 fn color(status: &str) -> &'static str {
@@ -81,11 +50,231 @@ fn color(status: &str) -> &'static str {
     }
 }
 
+fn outcome(run: &RunSummary) -> String {
+    let duration = (run.finished_at - run.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+    let result = match &run.outcome {
+        RunOutcome::Ok => "finished".to_string(),
+        RunOutcome::Partial { reason } => format!("stopped early: {reason}"),
+        RunOutcome::NotConfigured { .. } => "stopped on a configuration problem (see What to fix)".to_string(),
+        RunOutcome::Failed { .. } => "failed (see What to fix)".to_string(),
+        RunOutcome::Skipped { running_run_id } => format!("skipped: run {running_run_id} was still running"),
+    };
+    let kind = if run.dry_run { ", dry run" } else if run.full_pass { ", full reconciliation" } else { "" };
+    format!("{} ({}{kind}): {result} in {duration:.1} s", when(Some(run.finished_at)), run.trigger)
+}
+
+/// What a run changed, naming only what happened.
+fn changes(c: &RunCounts) -> String {
+    let items = [
+        (c.pages_created, "page created", "pages created"),
+        (c.rows_inserted, "row inserted", "rows inserted"),
+        (c.pages_updated, "page updated", "pages updated"),
+        (c.rows_updated, "row updated", "rows updated"),
+        (c.links, "pair linked", "pairs linked"),
+        (c.pages_trashed, "page moved to the trash", "pages moved to the trash"),
+        (c.pages_restored, "page restored", "pages restored"),
+        (c.rows_deleted, "row soft-deleted", "rows soft-deleted"),
+        (c.rows_restored, "row restored", "rows restored"),
+        (c.conflicts, "conflict resolved", "conflicts resolved"),
+        (c.skipped_concurrent_edits, "row edited meanwhile, left for the next run", "rows edited meanwhile, left for the next run"),
+    ];
+    let done: Vec<String> =
+        items.iter().filter(|(n, _, _)| *n > 0).map(|(n, one, many)| count_of(*n as usize, one, many)).collect();
+    if done.is_empty() {
+        "no changes".to_string()
+    } else {
+        done.join(", ")
+    }
+}
+
+fn schema(check: &SchemaCheck) -> String {
+    match check {
+        SchemaCheck::Ok => "ok".to_string(),
+        SchemaCheck::Problem { .. } => "problem (see What to fix)".to_string(),
+        SchemaCheck::Warning { .. } => "works, with a warning (see What to fix)".to_string(),
+        SchemaCheck::Unreachable { .. } => "unreachable (see What to fix)".to_string(),
+        SchemaCheck::NotChecked { reason } => format!("not checked ({reason})"),
+    }
+}
+
+fn facts(health: &Health) -> String {
+    let mut facts = Vec::new();
+    match &health.last_run {
+        Some(run) => {
+            facts.push(row("last-run", "Last run", &outcome(run)));
+            facts.push(row(
+                "last-run-did",
+                "Last run did",
+                &format!(
+                    "{} · read {} and {} · {}",
+                    changes(&run.counts),
+                    count_of(run.counts.rows_read as usize, "row", "rows"),
+                    count_of(run.counts.pages_read as usize, "page", "pages"),
+                    count_of(run.subrequests as usize, "subrequest", "subrequests"),
+                ),
+            ));
+        }
+        None => facts.push(row("last-run", "Last run", "never")),
+    }
+    facts.push(row("last-success", "Last success", &when(health.last_success)));
+    let t = &health.totals;
+    facts.push(row(
+        "totals",
+        "Since install",
+        &format!(
+            "{}, {}, {}, {}, {}, {}",
+            count_of(t.runs as usize, "run", "runs"),
+            count_of(t.pages_created as usize, "page created", "pages created"),
+            count_of(t.rows_inserted as usize, "row inserted", "rows inserted"),
+            count_of(t.pages_updated as usize, "page updated", "pages updated"),
+            count_of(t.rows_updated as usize, "row updated", "rows updated"),
+            count_of(t.conflicts as usize, "conflict", "conflicts"),
+        ),
+    ));
+    facts.push(row("record-errors", "Record errors", &health.errors.len().to_string()));
+    facts.push(row("orphans", "Orphans", &health.orphans.len().to_string()));
+    // `pending` is a lower bound: a run stopped by its budget may not know how much is left.
+    let stopped_early = matches!(health.last_run.as_ref().map(|run| &run.outcome), Some(RunOutcome::Partial { .. }));
+    let pending = match (health.pending, stopped_early) {
+        (0, false) => "nothing left for the next run".to_string(),
+        (0, true) => "more than one run's work: the next run continues where the last one stopped".to_string(),
+        (n, false) => format!("{} left for the next run", count_of(n as usize, "item", "items")),
+        (n, true) => format!("at least {} left; the next run continues where the last one stopped", count_of(n as usize, "item", "items")),
+    };
+    facts.push(row("pending", "Backlog", &pending));
+    let full = if health.full_pass_in_progress {
+        "in progress (paged across runs)".to_string()
+    } else {
+        match health.last_full_pass {
+            Some(at) => format!("last finished {}", when(Some(at))),
+            None => "not finished yet".to_string(),
+        }
+    };
+    facts.push(row("full-pass", "Full reconciliation", &full));
+    facts.push(row(
+        "schema",
+        "Schema check",
+        &format!("Supabase: {} · Notion: {}", schema(&health.schema.supabase), schema(&health.schema.notion)),
+    ));
+    let admin = if health.config.admin_routes_enabled {
+        "enabled (/sync-now, /dry-run, /conflicts)"
+    } else {
+        "disabled until SYNC_ADMIN_TOKEN is set"
+    };
+    facts.push(row("admin", "Admin routes", admin));
+    format!("<table class=\"facts\">{}</table>", facts.concat())
+}
+
+/// "What to fix": the general items (settings, schema, the last run's failure), then the record
+/// errors and orphans as tables (the same items `fix` lists, with their columns apart).
+fn fixes(health: &Health) -> String {
+    let per_record: Vec<String> = health
+        .errors
+        .iter()
+        .take(FIX_ITEMS_PER_KIND)
+        .map(issue_line)
+        .chain(health.orphans.iter().take(FIX_ITEMS_PER_KIND).map(orphan_line))
+        .collect();
+    let general: Vec<&String> = health.fix.iter().filter(|line| !per_record.contains(line)).collect();
+    if general.is_empty() && health.errors.is_empty() && health.orphans.is_empty() {
+        return "<p class=\"fine\" id=\"nothing-to-fix\">Nothing to fix.</p>".to_string();
+    }
+    let mut out = String::new();
+    if !general.is_empty() {
+        let items: String = general.iter().map(|fix| format!("<li>{}</li>", escape(fix))).collect();
+        out.push_str(&format!("<ol class=\"fix\" id=\"fix\">{items}</ol>"));
+    }
+    if !health.errors.is_empty() {
+        let rows: String = health
+            .errors
+            .iter()
+            .map(|issue| {
+                format!(
+                    "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                    escape(&issue.side.to_string()),
+                    escape(&issue.id),
+                    escape(issue.field.as_deref().unwrap_or("")),
+                    escape(&issue.reason)
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "<h3>{} (skipped until corrected; the other records sync)</h3>\
+             <table class=\"list\" id=\"errors\"><thead><tr><th>Side</th><th>Record</th><th>Field</th><th>Problem and fix</th></tr></thead>\
+             <tbody>{rows}</tbody></table>",
+            escape(&count_of(health.errors.len(), "record error", "record errors"))
+        ));
+    }
+    if !health.orphans.is_empty() {
+        let rows: String = health
+            .orphans
+            .iter()
+            .map(|orphan| {
+                format!(
+                    "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                    escape(&orphan.side.to_string()),
+                    escape(&orphan.id),
+                    escape(&orphan.reason)
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "<h3>{} (never deleted by the sync)</h3>\
+             <table class=\"list\" id=\"orphans\"><thead><tr><th>Side</th><th>Id</th><th>Why and what to do</th></tr></thead>\
+             <tbody>{rows}</tbody></table>",
+            escape(&count_of(health.orphans.len(), "orphan", "orphans"))
+        ));
+    }
+    out
+}
+
+fn warnings(health: &Health) -> String {
+    match &health.last_run {
+        Some(run) if !run.warnings.is_empty() => {
+            let items: String = run.warnings.iter().map(|w| format!("<li>{}</li>", escape(w))).collect();
+            format!("<h2>Warnings from the last run</h2><ul id=\"warnings\">{items}</ul>")
+        }
+        _ => String::new(),
+    }
+}
+
+const STYLE: &str = "body{font:16px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1f2328}\
+h1{font-size:1.6rem;margin:0 0 .4rem}h2{font-size:1.2rem;margin:1.6rem 0 .5rem}h3{font-size:1rem;margin:1rem 0 .4rem}\
+.status{display:inline-block;padding:.15rem .6rem;border-radius:.4rem;color:#fff;font-size:1rem;vertical-align:.2rem;margin-left:.4rem}\
+.summary{margin:.2rem 0 1.2rem;font-size:1.05rem}\
+table{border-collapse:collapse}.facts th{text-align:left;white-space:nowrap;padding:.3rem 1.5rem .3rem 0;vertical-align:top;font-weight:600}\
+.facts td{padding:.3rem 0}.fix li{margin:.3rem 0}.fine{color:#1a7f37}\
+.list{width:100%;font-size:.95rem}.list th,.list td{border:1px solid #d0d7de;padding:.35rem .5rem;text-align:left;vertical-align:top}\
+.list th{background:#f6f8fa}code{font:.85rem ui-monospace,monospace;white-space:nowrap}\
+footer{margin-top:2rem;color:#59636e;font-size:.85rem}";
+
+/// Renders the dashboard.
+pub fn render(health: &Health) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"30\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>Decision sync: {label}</title>\
+<style>{STYLE}</style></head>\
+<body><h1>Supabase ⇄ Notion sync <span class=\"status\" id=\"status\" data-status=\"{status}\" style=\"background:{color}\">{label}</span></h1>\
+<p class=\"summary\" id=\"summary\">{summary}</p>\
+{facts}<h2>What to fix</h2>{fixes}{warnings}\
+<footer>Refreshes every 30 s · JSON at <a href=\"/health\">/health</a> · checked {checked}</footer></body></html>",
+        status = escape(&health.status),
+        label = escape(label(&health.status)),
+        color = color(&health.status),
+        // The JSON's `fix` is this page's "What to fix".
+        summary = escape(&health.summary.replace("see `fix`", "see What to fix below").replace("`fix`", "What to fix")),
+        facts = facts(health),
+        fixes = fixes(health),
+        warnings = warnings(health),
+        checked = when(Some(health.checked_at)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::state::{RecordIssue, SyncState};
     use crate::core::model::Side;
+    use crate::core::state::{Orphan, RecordIssue, SyncState};
     use crate::health::{build, ConfigStatus, SchemaCheck, SchemaStatus};
 
     #[test]
@@ -99,5 +288,31 @@ mod tests {
         assert!(html.contains("not_configured"));
         assert!(html.contains("wrangler secret put NOTION_API_KEY"));
         assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"));
+    }
+
+    #[test]
+    fn record_errors_and_orphans_are_tables_not_repeated_in_the_list() {
+        let mut state = SyncState::default();
+        state.errors.push(RecordIssue { side: Side::Supabase, id: "row-1".into(), field: Some("type".into()), reason: "use one value".into() });
+        state.orphans.push(Orphan { side: Side::Notion, id: "page-1".into(), reason: "trash the page".into() });
+        let config = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
+        let schema = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
+        let health = build(&state, config, schema, chrono::Utc::now());
+        assert_eq!(health.fix.len(), 2, "{:?}", health.fix);
+        let html = render(&health);
+        assert!(html.contains("<td><code>row-1</code></td><td>type</td><td>use one value</td>"), "{html}");
+        assert!(html.contains("<td><code>page-1</code></td><td>trash the page</td>"), "{html}");
+        assert!(html.contains("1 record error (") && html.contains("1 orphan ("), "{html}");
+        assert!(!html.contains("id=\"fix\""), "per-record items are only in the tables: {html}");
+        assert!(!html.contains("Nothing to fix"));
+    }
+
+    #[test]
+    fn changes_name_only_what_happened() {
+        let mut counts = RunCounts::default();
+        assert_eq!(changes(&counts), "no changes");
+        counts.pages_created = 3;
+        counts.rows_inserted = 1;
+        assert_eq!(changes(&counts), "3 pages created, 1 row inserted");
     }
 }

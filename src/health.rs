@@ -16,7 +16,12 @@ pub fn stale_after() -> Duration {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SchemaCheck {
     Ok,
+    /// Set up wrongly: the sync cannot run until this is fixed.
     Problem { message: String },
+    /// Works, in a degraded way (e.g. the write-back function is missing: one request per row).
+    Warning { message: String },
+    /// The service could not be reached or failed (not a configuration problem).
+    Unreachable { message: String },
     NotChecked { reason: String },
 }
 
@@ -59,23 +64,46 @@ pub struct ConfigStatus {
     pub admin_routes_enabled: bool,
 }
 
+/// At most this many record errors, and as many orphans, are repeated in `fix`.
+pub const FIX_ITEMS_PER_KIND: usize = 20;
+
+/// A record error as a line of `fix`.
+pub fn issue_line(issue: &RecordIssue) -> String {
+    format!("{} record {}: {}", issue.side, issue.id, issue.reason)
+}
+
+/// An orphan as a line of `fix`.
+pub fn orphan_line(orphan: &Orphan) -> String {
+    format!("{} orphan {}: {}", orphan.side, orphan.id, orphan.reason)
+}
+
+/// `1 record error`, `2 record errors`.
+pub fn count_of(n: usize, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
 /// Builds the report from the state and the checks.
 pub fn build(state: &SyncState, config: ConfigStatus, schema: SchemaStatus, now: DateTime<Utc>) -> Health {
     let mut fix: Vec<String> = Vec::new();
     fix.extend(config.missing.iter().map(|name| format!("set {name}: `wrangler secret put {name}` (or in .dev.vars)")));
     fix.extend(config.invalid.iter().cloned());
     for check in [&schema.supabase, &schema.notion] {
-        if let SchemaCheck::Problem { message } = check {
-            fix.push(message.clone());
+        // One problem that stops both checks (e.g. a bad key) is listed once.
+        if let SchemaCheck::Problem { message } | SchemaCheck::Warning { message } | SchemaCheck::Unreachable { message } = check {
+            if !fix.contains(message) {
+                fix.push(message.clone());
+            }
         }
     }
     if let Some(RunSummary { outcome: RunOutcome::NotConfigured { message } | RunOutcome::Failed { message }, .. }) = &state.last_run {
-        if !fix.contains(message) {
+        // "missing required settings: …" repeats the `set NAME` items above.
+        let repeats_missing = !config.missing.is_empty() && message.starts_with("missing required settings:");
+        if !fix.contains(message) && !repeats_missing {
             fix.push(message.clone());
         }
     }
-    fix.extend(state.errors.iter().take(20).map(|issue| format!("{} record {}: {}", issue.side, issue.id, issue.reason)));
-    fix.extend(state.orphans.iter().take(20).map(|orphan| format!("{} orphan {}: {}", orphan.side, orphan.id, orphan.reason)));
+    fix.extend(state.errors.iter().take(FIX_ITEMS_PER_KIND).map(issue_line));
+    fix.extend(state.orphans.iter().take(FIX_ITEMS_PER_KIND).map(orphan_line));
     let (status, summary) = status(state, &config, &schema, now);
     Health {
         status: status.to_string(),
@@ -96,12 +124,19 @@ pub fn build(state: &SyncState, config: ConfigStatus, schema: SchemaStatus, now:
 }
 
 fn status(state: &SyncState, config: &ConfigStatus, schema: &SchemaStatus, now: DateTime<Utc>) -> (&'static str, String) {
-    if !config.missing.is_empty() || !config.invalid.is_empty() {
+    // A missing admin token only closes the admin routes; the cron still syncs.
+    let blocking = config.missing.iter().any(|name| name != crate::settings::ADMIN_TOKEN);
+    if blocking || !config.invalid.is_empty() {
         return ("not_configured", "the sync cannot run until the settings listed under `fix` are set".into());
     }
     let schema_problem = [&schema.supabase, &schema.notion].iter().any(|check| matches!(check, SchemaCheck::Problem { .. }));
     if schema_problem {
         return ("not_configured", "the table or the Notion database is not set up as the sync needs: see `fix`".into());
+    }
+    if let Some(SchemaCheck::Unreachable { message }) =
+        [&schema.supabase, &schema.notion].into_iter().find(|check| matches!(check, SchemaCheck::Unreachable { .. }))
+    {
+        return ("failing", format!("a service cannot be reached: {message}"));
     }
     let Some(last_run) = &state.last_run else {
         return ("never_run", "no sync has run yet; the cron runs every 15 minutes, or POST /sync-now".into());
@@ -116,10 +151,63 @@ fn status(state: &SyncState, config: &ConfigStatus, schema: &SchemaStatus, now: 
         return ("stale", "no successful run in the last hour: is the cron trigger deployed?".into());
     }
     if !state.errors.is_empty() || !state.orphans.is_empty() {
-        return ("attention", format!("{} record errors and {} orphans need a look: see `fix`", state.errors.len(), state.orphans.len()));
+        let what = match (state.errors.len(), state.orphans.len()) {
+            (errors, 0) => count_of(errors, "record error needs", "record errors need"),
+            (0, orphans) => count_of(orphans, "orphan needs", "orphans need"),
+            (errors, orphans) => format!("{} and {} need", count_of(errors, "record error", "record errors"), count_of(orphans, "orphan", "orphans")),
+        };
+        return ("attention", format!("{what} a look: see `fix`"));
     }
     if matches!(last_run.outcome, RunOutcome::Partial { .. }) {
         return ("partial", "a backlog is draining: each run continues where the last one stopped".into());
     }
     ("ok", "both sides agree as of the last run".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configured() -> ConfigStatus {
+        ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true }
+    }
+
+    #[test]
+    fn a_problem_that_stops_both_checks_is_listed_once() {
+        let problem = SchemaCheck::Problem { message: "SUPABASE_SERVICE_ROLE_KEY holds a publishable key".into() };
+        let schema = SchemaStatus { supabase: problem.clone(), notion: problem };
+        let health = build(&SyncState::default(), configured(), schema, Utc::now());
+        assert_eq!(health.fix, vec!["SUPABASE_SERVICE_ROLE_KEY holds a publishable key".to_string()]);
+        assert_eq!(health.status, "not_configured");
+    }
+
+    #[test]
+    fn summary_counts_in_words() {
+        let mut state = SyncState::default();
+        let now = Utc::now();
+        state.last_success = Some(now);
+        state.last_run = Some(crate::service::unconfigured_summary("r", "cron", false, now, String::new()));
+        if let Some(run) = state.last_run.as_mut() {
+            run.outcome = RunOutcome::Ok;
+        }
+        state.errors.push(RecordIssue { side: crate::core::model::Side::Supabase, id: "a".into(), field: None, reason: "x".into() });
+        let ok = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
+        let health = build(&state, configured(), ok.clone(), now);
+        assert_eq!((health.status.as_str(), health.summary.as_str()), ("attention", "1 record error needs a look: see `fix`"));
+        state.orphans.push(Orphan { side: crate::core::model::Side::Notion, id: "p".into(), reason: "y".into() });
+        state.orphans.push(Orphan { side: crate::core::model::Side::Notion, id: "q".into(), reason: "y".into() });
+        let health = build(&state, configured(), ok, now);
+        assert_eq!(health.summary, "1 record error and 2 orphans need a look: see `fix`");
+    }
+
+    #[test]
+    fn missing_settings_are_not_repeated_by_the_last_runs_message() {
+        let mut state = SyncState::default();
+        let message = "missing required settings: NOTION_API_KEY; set each with `wrangler secret put NAME`".to_string();
+        state.last_run = Some(crate::service::unconfigured_summary("r", "cron", false, Utc::now(), message));
+        let config = ConfigStatus { missing: vec!["NOTION_API_KEY".into()], invalid: vec![], admin_routes_enabled: true };
+        let skipped = SchemaCheck::NotChecked { reason: "settings are missing".into() };
+        let health = build(&state, config, SchemaStatus { supabase: skipped.clone(), notion: skipped }, Utc::now());
+        assert_eq!(health.fix, vec!["set NOTION_API_KEY: `wrangler secret put NOTION_API_KEY` (or in .dev.vars)".to_string()]);
+    }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::clients::http::HttpTransport;
 use crate::clients::notion::config::NotionConfig;
-use crate::clients::notion::NotionClient;
+use crate::clients::notion::{normalize_notion_id, NotionClient};
 use crate::clients::postgrest::client::PostgrestClient;
 use crate::clients::postgrest::config::PostgrestConfig;
 use crate::core::budget::Budget;
@@ -30,9 +30,12 @@ pub struct Service<'a, T, St, L, C> {
 }
 
 fn notion_config(settings: &Settings) -> NotionConfig {
-    let mut config = NotionConfig::new(settings.notion_token.clone(), settings.notion_database_id.clone());
+    // Ids may be pasted bare, with dashes, or as the Notion URL they appear in.
+    let database_id = normalize_notion_id(&settings.notion_database_id).unwrap_or_else(|| settings.notion_database_id.clone());
+    let mut config = NotionConfig::new(settings.notion_token.clone(), database_id);
     config.api_base = settings.notion_api_base.clone();
-    config.data_source_id = settings.notion_data_source_id.clone();
+    config.data_source_id =
+        settings.notion_data_source_id.as_deref().map(|id| normalize_notion_id(id).unwrap_or_else(|| id.to_string()));
     config.max_retries = settings.max_retries;
     config
 }
@@ -71,7 +74,11 @@ where
             store: self.store,
             lock: self.lock,
             clock: self.clock,
-            config: EngineConfig { batch_size: self.settings.batch_size, ..EngineConfig::default() },
+            config: EngineConfig {
+                batch_size: self.settings.batch_size,
+                lease_ttl_seconds: i64::from(self.settings.lease_ttl_seconds),
+                ..EngineConfig::default()
+            },
         };
         let request = RunRequest { run_id: run_id.to_string(), trigger: trigger.to_string(), dry_run, budget };
         let mut result = engine.run(&request).await?;
@@ -95,6 +102,15 @@ where
         health::build(&state, config, schema, self.clock.now())
     }
 
+    /// A configuration error is a problem to fix; anything else means the service is unreachable.
+    fn failed_check(&self, error: &PortError) -> SchemaCheck {
+        let message = self.settings.redact(&error.to_string());
+        match error {
+            PortError::Config { .. } | PortError::Record { .. } => SchemaCheck::Problem { message },
+            _ => SchemaCheck::Unreachable { message },
+        }
+    }
+
     async fn schema_status(&self, cached_data_source: Option<&str>) -> SchemaStatus {
         let budget = Budget::new(HEALTH_CHECK_BUDGET);
         let (postgrest, notion) = match self.clients(&budget, cached_data_source) {
@@ -106,17 +122,17 @@ where
         };
         let supabase = match postgrest.check_schema().await {
             Ok(()) => match postgrest.write_back_note() {
-                Some(note) if postgrest.write_back_function() == Some(false) => SchemaCheck::Problem { message: note },
+                Some(note) if postgrest.write_back_function() == Some(false) => SchemaCheck::Warning { message: note },
                 _ => SchemaCheck::Ok,
             },
-            Err(error) => SchemaCheck::Problem { message: self.settings.redact(&error.to_string()) },
+            Err(error) => self.failed_check(&error),
         };
         let notion = match notion.inspect_schema().await {
             Ok(check) => match check.into_result() {
                 Ok(()) => SchemaCheck::Ok,
                 Err(error) => SchemaCheck::Problem { message: self.settings.redact(&error.to_string()) },
             },
-            Err(error) => SchemaCheck::Problem { message: self.settings.redact(&error.to_string()) },
+            Err(error) => self.failed_check(&error),
         };
         SchemaStatus { supabase, notion }
     }

@@ -10,6 +10,9 @@ pub const ADMIN_TOKEN: &str = "SYNC_ADMIN_TOKEN";
 /// Default budget of external subrequests per run: the free plan allows 50 per invocation; a few
 /// are kept for the Worker's own needs.
 pub const DEFAULT_SUBREQUEST_BUDGET: u32 = 45;
+/// Default lifetime of a run's lease (seconds): a run that dies without releasing it (CPU limit,
+/// crash) blocks the next runs until then. Longer than any run; one cron period.
+pub const DEFAULT_LEASE_TTL_SECONDS: u32 = 15 * 60;
 
 /// A setting that is missing or malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +36,8 @@ pub struct Settings {
     pub batch_size: usize,
     pub max_retries: u32,
     pub subrequest_budget: u32,
+    /// `SYNC_LEASE_TTL_SECONDS`: how long a run's lease lasts unless released.
+    pub lease_ttl_seconds: u32,
     pub log_level: String,
 }
 
@@ -45,6 +50,7 @@ impl fmt::Debug for Settings {
             .field("batch_size", &self.batch_size)
             .field("max_retries", &self.max_retries)
             .field("subrequest_budget", &self.subrequest_budget)
+            .field("lease_ttl_seconds", &self.lease_ttl_seconds)
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +115,7 @@ impl Settings {
             batch_size: number(&lookup, "SYNC_BATCH_SIZE", 100, 1, 100, "1 to 100")?,
             max_retries: number(&lookup, "SYNC_MAX_RETRIES", 3, 0, 10, "0 to 10")?,
             subrequest_budget: number(&lookup, "SYNC_SUBREQUEST_BUDGET", DEFAULT_SUBREQUEST_BUDGET, 10, 10_000, "10 to 10000")?,
+            lease_ttl_seconds: number(&lookup, "SYNC_LEASE_TTL_SECONDS", DEFAULT_LEASE_TTL_SECONDS, 10, 3_600, "10 to 3600")?,
             log_level: value(&lookup, "LOG_LEVEL").unwrap_or_else(|| "info".into()),
         })
     }
@@ -149,7 +156,19 @@ mod tests {
         assert_eq!(settings.supabase_rest_url, "https://abc.supabase.co/rest/v1");
         assert_eq!(settings.notion_api_base, "https://api.notion.com");
         assert_eq!((settings.batch_size, settings.max_retries, settings.subrequest_budget), (100, 3, 45));
+        assert_eq!(settings.lease_ttl_seconds, 900);
         assert_eq!(settings.admin_token, None);
+    }
+
+    #[test]
+    fn lease_ttl_is_bounded() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("SYNC_LEASE_TTL_SECONDS", "30"));
+        assert_eq!(Settings::from_lookup(env(&pairs)).unwrap().lease_ttl_seconds, 30);
+        let mut pairs = BASE.to_vec();
+        pairs.push(("SYNC_LEASE_TTL_SECONDS", "5"));
+        let err = Settings::from_lookup(env(&pairs)).unwrap_err().to_string();
+        assert!(err.contains("SYNC_LEASE_TTL_SECONDS") && err.contains("10 to 3600"), "{err}");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!   by a later edit of the same record, or its record is deleted/gone/reported;
 //! - a further sync writes nothing.
 //!
-//! Default 1,000 cases; set `PROPTEST_CASES` for more. Worlds are small (≤ 8 records created
+//! Default 3,000 cases; set `PROPTEST_CASES` for more. Worlds are small (≤ 8 records created
 //! by users, ≤ 12 steps) so the default run stays well under a minute; `MODEL_STEPS` and
 //! `MODEL_RECORDS` explore bigger ones. `MODEL_DEBUG=1` prints the world after every step.
 mod support;
@@ -84,7 +84,14 @@ enum Step {
     /// A second row with the same content as an existing one.
     CopyRow(usize),
     Sync { budget: u32, fault: Option<(u64, Fault)>, race: Option<(usize, C)> },
+    /// A run where Notion answers 429 every few requests (the client retries, spending budget),
+    /// the CPU limit may be near, and saving the state may fail.
+    RoughSync { budget: u32, rate_limit_every: u64, cpu_limit: bool, save_fails: bool },
+    /// A dry run: must write nothing anywhere.
+    DryRun,
     Wait(i64),
+    /// Over a day: the next run starts a full reconciliation.
+    WaitADay,
 }
 
 fn fault() -> impl Strategy<Value = Fault> {
@@ -114,7 +121,12 @@ fn step() -> impl Strategy<Value = Step> {
         1 => index.clone().prop_map(Step::CopyRow),
         8 => (8..=60u32, prop::option::weighted(0.4, (1..25u64, fault())), prop::option::weighted(0.15, (index.clone(), content())))
             .prop_map(|(budget, fault, race)| Step::Sync { budget, fault, race }),
+        2 => (8..=60u32, 2..6u64, prop::bool::weighted(0.2), prop::bool::weighted(0.3)).prop_map(
+            |(budget, rate_limit_every, cpu_limit, save_fails)| Step::RoughSync { budget, rate_limit_every, cpu_limit, save_fails }
+        ),
+        1 => Just(Step::DryRun),
         3 => (1..400i64).prop_map(Step::Wait),
+        1 => Just(Step::WaitADay),
     ]
 }
 
@@ -393,9 +405,34 @@ impl Model {
                 self.observe();
                 self.check_no_duplicates()?;
             }
+            Step::RoughSync { budget, rate_limit_every, cpu_limit, save_fails } => {
+                w.faults.rate_limit_notion_every(Some(*rate_limit_every));
+                w.clock.cpu_limit.set(*cpu_limit);
+                w.state.fail_next_save.set(*save_fails);
+                let result = w.run(*budget, false);
+                w.faults.rate_limit_notion_every(None);
+                w.clock.cpu_limit.set(false);
+                w.state.fail_next_save.set(false);
+                let run = result.map_err(|error| TestCaseError::fail(format!("no crash was injected: {error}")))?;
+                prop_assert!(run.summary.subrequests <= *budget, "over budget: {:?}", run.summary);
+                self.observe();
+                self.check_no_duplicates()?;
+            }
+            Step::DryRun => {
+                let before = w.writes();
+                let state = w.state.state();
+                let intents = w.lock.intents();
+                let conflicts = w.state.kept_conflicts().len();
+                w.run(60, true).map_err(|error| TestCaseError::fail(format!("dry run aborted: {error}")))?;
+                prop_assert_eq!(w.writes().since(before), support::world::Writes::default(), "a dry run wrote");
+                prop_assert_eq!(w.state.state(), state);
+                prop_assert_eq!(w.lock.intents(), intents);
+                prop_assert_eq!(w.state.kept_conflicts().len(), conflicts);
+            }
             Step::Wait(seconds) => w.time.advance_secs(*seconds),
+            Step::WaitADay => w.wait_a_day(),
         }
-        if !matches!(step, Step::Sync { .. } | Step::Wait(_)) {
+        if !matches!(step, Step::Sync { .. } | Step::RoughSync { .. } | Step::Wait(_) | Step::WaitADay) {
             self.w.time.advance_secs(1);
         }
         // An edit to what both sides already hold is on both sides at once.
@@ -538,7 +575,7 @@ fn run_case(steps: &[Step]) -> Result<(), TestCaseError> {
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000)
+    std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(3_000)
 }
 
 /// Most steps per case (`MODEL_STEPS` to explore bigger worlds; the default keeps CI fast).
@@ -670,6 +707,24 @@ fn model_regression_copy_of_an_unlinked_created_page_then_row_soft_deleted() {
         Step::DuplicatePage(0),
         Step::SoftDeleteRow(0),
         Step::Sync { budget: 13, fault: None, race: None },
+    ])
+    .unwrap();
+}
+
+#[test]
+fn model_regression_long_case_with_copies_and_hard_delete() {
+    run_case(&[
+        Step::CreatePage(c(0, 0, 0)),
+        Step::DuplicatePage(0),
+        sync(8),
+        Step::EditRow(8, c(3, 3, 1)),
+        Step::Sync { budget: 8, fault: None, race: Some((1, c(0, 1, 0))) },
+        Step::EditBoth { which: 14, row: c(0, 0, 0), page: c(0, 0, 0), page_later: false, gap_seconds: 0 },
+        Step::HardDeleteRow(8),
+        Step::CreateRow(c(0, 0, 0)),
+        Step::EditRow(8, c(3, 3, 1)),
+        Step::CreatePage(c(0, 0, 0)),
+        sync(8),
     ])
     .unwrap();
 }

@@ -870,3 +870,86 @@ fn a_created_page_trashed_before_its_row_was_linked_is_found_not_created_again()
     assert!(w.supabase.row(&row).unwrap().deleted_at.is_some(), "the trash reached the row");
     w.assert_converged();
 }
+
+#[test]
+fn creates_cut_short_by_the_budget_leave_no_intent_behind() {
+    // Regression: every planned create was journaled, even those the budget never reached; each
+    // left-over intent then cost a query per run, and could adopt an unrelated page.
+    let w = World::new();
+    for i in 0..60 {
+        w.supabase.insert(&format!("row {i}"), "Ops", DAY);
+    }
+    w.sync();
+    let created = w.notion.pages().len();
+    assert!(created > 0 && created < 60, "the budget cut the run short ({created} pages)");
+    assert!(w.lock.intents().is_empty(), "{} intents left", w.lock.intents().len());
+}
+
+#[test]
+fn an_older_orphan_page_with_the_same_base_is_not_taken_for_the_created_page() {
+    // Regression (model test): an intent whose create never reached Notion found, by its base,
+    // an orphan page (its row deleted for real) and linked the new row to it.
+    let w = World::new();
+    let (old_row, orphan) = linked_pair(&w, "Same text", "Ops");
+    w.supabase.hard_delete(&old_row);
+    w.time.advance_secs(600);
+    let row = w.supabase.insert("Same text", "Ops", DAY);
+    w.faults.inject_on("create_page", 1, Fault::Crash);
+    assert!(w.run(DEFAULT_BUDGET, false).is_err());
+    assert_eq!(w.lock.intents().len(), 1, "the crash left the intent");
+    w.wait_for_lease_expiry();
+    w.sync_until_quiet();
+    let page = w.page_of(&row).expect("the new row has a page");
+    assert_ne!(page.id, orphan, "the orphan page is not the one created for the new row");
+    assert!(w.row_of(&orphan).is_none());
+}
+
+/// More pages edited in one minute than a run reads: `(world, pages, the page listed last)`.
+fn bulk_edited_minute(w: &World) -> (Vec<String>, String) {
+    let mut pages = Vec::new();
+    for i in 0..230 {
+        pages.push(w.notion.create(&format!("page {i}"), &["Ops"], Some(DAY)));
+    }
+    w.sync_until_quiet_with(DEFAULT_BUDGET, 40);
+    w.time.advance_secs(300);
+    for page in &pages {
+        w.notion.touch(page);
+    }
+    let last = pages.iter().max().unwrap().clone();
+    (pages, last)
+}
+
+#[test]
+
+fn more_pages_edited_in_one_minute_than_a_run_reads_still_sync() {
+    // A bulk edit in Notion (e.g. "select all → set a property") moves last_edited_time of many
+    // pages into the same minute. The Notion cursor is a minute: it cannot move inside it.
+    let w = World::new();
+    let (_, last) = bulk_edited_minute(&w);
+    // The real edit is on the page Notion lists last within that minute.
+    w.notion.edit(&last, PageEdit::decision("the one real edit"));
+    // A budget of 10 reads at most 100 items per source and run.
+    for _ in 0..40 {
+        w.sync_with(10);
+        w.time.advance_secs(60);
+    }
+    assert_eq!(w.row_of(&last).unwrap().decision, "the one real edit", "the edit never synced");
+    w.sync_until_quiet();
+    w.assert_converged();
+}
+
+#[test]
+
+fn a_full_pass_over_a_bulk_edited_minute_ends_and_row_edits_still_sync() {
+    let w = World::new();
+    let (pages, _) = bulk_edited_minute(&w);
+    w.wait_a_day();
+    let row = w.row_of(&pages[0]).unwrap().id;
+    w.supabase.edit(&row, RowEdit::decision("edited in Supabase"));
+    for _ in 0..40 {
+        w.sync_with(10);
+        w.time.advance_secs(60);
+    }
+    assert!(w.state.state().full_pass.is_none(), "the full pass never ended");
+    assert_eq!(w.page_of(&row).unwrap().decision, "edited in Supabase", "the row edit never synced");
+}

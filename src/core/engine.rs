@@ -14,7 +14,7 @@ use crate::core::planner::plan;
 use crate::core::ports::{Clock, Lease, NotionPort, RunLock, StateStore, SupabasePort};
 use crate::core::reader::{ReadLimits, ReadResult, Readers};
 use crate::core::report::{RunCounts, RunOutcome, RunSummary};
-use crate::core::state::{FullPass, Orphan, RecordIssue, SyncState};
+use crate::core::state::{FullPass, Orphan, QueryResume, RecordIssue, SyncState};
 use crate::core::time::floor_minute;
 
 /// Settings of the engine.
@@ -166,12 +166,14 @@ where
         }
         let mut summary = summary(request, started_at, self.clock.now(), outcome, next.full_pass.is_some() || starts_full_pass);
         summary.counts = execution.counts;
+        // Records refused while planning (bad content) count as record errors too.
+        summary.counts.record_errors += u32::try_from(planned.issues.len()).unwrap_or(u32::MAX);
         summary.counts.rows_read = read.rows_count;
         summary.counts.pages_read = read.pages_count;
         summary.subrequests = request.budget.used();
         summary.warnings = planned.warnings.clone();
         summary.errors = next.errors.clone();
-        summary.pending = u32::try_from(pending.len()).unwrap_or(u32::MAX);
+        summary.pending = backlog(&planned, &execution);
         self.save(next, &summary).await?;
         Ok(RunResult { summary, plan: planned })
     }
@@ -230,8 +232,12 @@ where
     }
 
     fn next_state(&self, mut state: SyncState, read: &ReadResult, planned: &Plan, execution: &Execution, pending: &BTreeSet<String>) -> SyncState {
+        let (pages_before, trashed_before) = (state.cursors.pages, state.cursors.trashed_pages);
         state.cursors.pages = advance_pages(state.cursors.pages, &read.live_window, pending);
         state.cursors.trashed_pages = advance_pages(state.cursors.trashed_pages, &read.trashed_window, pending);
+        state.cursors.pages_resume = resume_point(pages_before, state.cursors.pages, &read.live_window, &read.live_next, pending);
+        state.cursors.trashed_resume =
+            resume_point(trashed_before, state.cursors.trashed_pages, &read.trashed_window, &read.trashed_next, pending);
         // A window read to its end with every item final has seen every edit before the read
         // began: the cursor moves to that minute, so an idle database is not re-read from the start.
         let read_minute = floor_minute(read.snapshot.now);
@@ -264,6 +270,13 @@ fn stale_intents(read: &ReadResult, read_whole_table: bool) -> Vec<String> {
         None => read_whole_table,
     };
     snapshot.intents.iter().filter(|intent| stale(&intent.row_id)).map(|intent| intent.row_id.clone()).collect()
+}
+
+/// Ops this run planned but did not finish, plus items it left for later: a lower bound of the
+/// backlog (records not read yet are not counted).
+fn backlog(planned: &Plan, execution: &Execution) -> u32 {
+    let unfinished = execution.outcomes.iter().filter(|outcome| !outcome.is_final()).count();
+    u32::try_from(unfinished + planned.deferred.len()).unwrap_or(u32::MAX)
 }
 
 fn summary(request: &RunRequest, started_at: DateTime<Utc>, finished_at: DateTime<Utc>, outcome: RunOutcome, full_pass: bool) -> RunSummary {
@@ -398,6 +411,19 @@ fn update_orphans(orphans: &mut Vec<Orphan>, found: &[Orphan], settled: &BTreeSe
     }
     orphans.sort();
     orphans.truncate(200);
+}
+
+/// A window that stopped early with every page it read final, and whose minute cursor could not
+/// move (all those pages share the cursor's minutes), resumes from Notion's cursor next run.
+fn resume_point(
+    before: Option<DateTime<Utc>>,
+    after: Option<DateTime<Utc>>,
+    window: &[(String, DateTime<Utc>)],
+    next: &Option<QueryResume>,
+    pending: &BTreeSet<String>,
+) -> Option<QueryResume> {
+    let stuck = before == after && all_final(window.iter().map(|(id, _)| id.as_str()), pending);
+    next.clone().filter(|_| stuck)
 }
 
 fn update_full_pass(state: &mut SyncState, read: &ReadResult, pending: &BTreeSet<String>) {

@@ -59,6 +59,8 @@ struct Run<'p> {
     /// Supabase halves waiting to be flushed after their Notion half (op index, write).
     queued: Vec<(usize, RowWrite)>,
     created: BTreeMap<usize, String>,
+    /// Creates sent to Notion (whatever came back: a page may exist even after an error).
+    attempted_creates: BTreeSet<usize>,
     stopped_by: Option<PortError>,
 }
 
@@ -98,10 +100,7 @@ fn record_issue(op: &Op, error: &PortError) -> RecordIssue {
 }
 
 fn failure(error: &PortError) -> OpOutcome {
-    match error {
-        PortError::Record { .. } => OpOutcome::Failed(error.to_string()),
-        _ => OpOutcome::Failed(error.to_string()),
-    }
+    OpOutcome::Failed(error.to_string())
 }
 
 /// Applies `plan`: conflicts kept first, then Supabase-first halves in bulk, then Notion writes one
@@ -119,6 +118,7 @@ where
         outcomes: vec![None; plan.ops.len()],
         queued: Vec::new(),
         created: BTreeMap::new(),
+        attempted_creates: BTreeSet::new(),
         stopped_by: None,
     };
     keep_conflicts(plan, w, &mut run).await;
@@ -202,21 +202,25 @@ async fn insert_chunk<S: SupabasePort, N, St, L, C>(
                 Box::pin(insert_chunk(w, run, std::slice::from_ref(single))).await;
             }
         }
-        Err(error) => {
-            let stop = run.note_stop(&error);
-            for (index, _) in chunk {
-                let outcome = match (&error, stop) {
-                    (PortError::Record { .. }, _) => OpOutcome::Rejected(record_issue(&run.ops[*index], &error)),
-                    (_, true) => OpOutcome::NotRun,
-                    _ => failure(&error),
-                };
-                run.settle(*index, outcome);
-            }
-        }
+        Err(error) => settle_failed_chunk(run, chunk.iter().map(|(index, _)| *index), &error),
     }
 }
 
-/// Sends conditional updates; `halts_op` says whether a not-applied update settles the op
+/// Settles every op of a failed bulk request: rejected (one record refused), not run (the run
+/// stops), or failed (the next run retries).
+fn settle_failed_chunk(run: &mut Run<'_>, indexes: impl Iterator<Item = usize>, error: &PortError) {
+    let stop = run.note_stop(error);
+    for index in indexes {
+        let outcome = match (error, stop) {
+            (PortError::Record { .. }, _) => OpOutcome::Rejected(record_issue(&run.ops[index], error)),
+            (_, true) => OpOutcome::NotRun,
+            _ => failure(error),
+        };
+        run.settle(index, outcome);
+    }
+}
+
+/// Sends conditional updates; `supabase_first` says whether a not-applied update settles the op
 /// (Supabase-first: yes, the Notion half must not follow).
 async fn update_chunk<S: SupabasePort, N, St, L, C>(
     w: &Writers<'_, S, N, St, L, C>,
@@ -242,17 +246,7 @@ async fn update_chunk<S: SupabasePort, N, St, L, C>(
                 Box::pin(update_chunk(w, run, std::slice::from_ref(single), supabase_first)).await;
             }
         }
-        Err(error) => {
-            let stop = run.note_stop(&error);
-            for (index, _) in chunk {
-                let outcome = match (&error, stop) {
-                    (PortError::Record { .. }, _) => OpOutcome::Rejected(record_issue(&run.ops[*index], &error)),
-                    (_, true) => OpOutcome::NotRun,
-                    _ => failure(&error),
-                };
-                run.settle(*index, outcome);
-            }
-        }
+        Err(error) => settle_failed_chunk(run, chunk.iter().map(|(index, _)| *index), &error),
     }
 }
 
@@ -305,6 +299,9 @@ async fn notion_halves<S, N: NotionPort, St, L, C: Clock>(w: &Writers<'_, S, N, 
         if w.budget.remaining() < reserve + 1 || w.clock.near_cpu_limit() {
             run.stopped_by = Some(PortError::BudgetExhausted { limit: w.budget.limit() });
             break;
+        }
+        if matches!(notion, NotionWrite::Create { .. }) {
+            run.attempted_creates.insert(index);
         }
         let result = match &notion {
             NotionWrite::Create { content, base } => w.notion.create_page(content, base).await.map(Some),
@@ -375,11 +372,16 @@ async fn clear_finished_intents<S, N, St, L: RunLock, C>(w: &Writers<'_, S, N, S
     if matches!(run.stopped_by, Some(PortError::Crash { .. })) {
         return;
     }
+    // Done: the row is linked. Never sent: no page can exist, and a journaled intent left behind
+    // would make later runs search for it (one query each) or adopt an unrelated page.
     let linked: Vec<String> = run
         .ops
         .iter()
         .enumerate()
-        .filter(|(index, op)| op.kind == OpKind::CreatePage && run.outcomes[*index] == Some(OpOutcome::Done))
+        .filter(|(index, op)| {
+            op.kind == OpKind::CreatePage
+                && (run.outcomes[*index] == Some(OpOutcome::Done) || !run.attempted_creates.contains(index))
+        })
         .filter_map(|(_, op)| op.row_id.clone())
         .collect();
     if !linked.is_empty() {

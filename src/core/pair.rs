@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PairDecision {
     Nothing,
-    Apply(Op),
+    Apply(Box<Op>),
     Issue(RecordIssue),
 }
 
@@ -128,7 +128,7 @@ fn push(row: &Row, page: &Page, content: Content, conflict: Option<ConflictRecor
         ..row_write(row)
     }));
     push.conflict = conflict;
-    PairDecision::Apply(push)
+    PairDecision::Apply(Box::new(push))
 }
 
 fn pull(row: &Row, page: &Page, content: Content, conflict: Option<ConflictRecord>) -> PairDecision {
@@ -145,7 +145,7 @@ fn pull(row: &Row, page: &Page, content: Content, conflict: Option<ConflictRecor
         write: PageWrite { content: None, base: Some(base), in_trash: None },
     });
     pull.conflict = conflict;
-    PairDecision::Apply(pull)
+    PairDecision::Apply(Box::new(pull))
 }
 
 /// Both sides hold the same content: store the base where it is stale (zero writes when none is).
@@ -169,7 +169,7 @@ fn store_base(row: &Row, page: &Page, sum: &str) -> PairDecision {
             write: PageWrite { content: None, base: Some(sum.to_string()), in_trash: None },
         });
     }
-    PairDecision::Apply(store)
+    PairDecision::Apply(Box::new(store))
 }
 
 /// Nothing to sync, but a row the trigger marked unsynced is marked synced again.
@@ -179,7 +179,7 @@ fn mark_synced(row: &Row, page: &Page) -> PairDecision {
     }
     let mut mark = op(OpKind::StoreBase, row, page, Order::SupabaseFirst);
     mark.supabase = Some(SupabaseWrite::Update(RowWrite { notion_synced: Some(true), ..row_write(row) }));
-    PairDecision::Apply(mark)
+    PairDecision::Apply(Box::new(mark))
 }
 
 /// One side is deleted and the other is not: who changed last?
@@ -205,7 +205,7 @@ fn decide_deletion(row: &Row, page: &Page, page_recent: bool) -> PairDecision {
                 change.supabase =
                     Some(SupabaseWrite::Update(RowWrite { notion_synced: Some(true), ..row_write(row) }));
             }
-            PairDecision::Apply(change)
+            PairDecision::Apply(Box::new(change))
         }
         Side::Notion => {
             let kind = if page.in_trash { OpKind::DeleteRow } else { OpKind::RestoreRow };
@@ -216,7 +216,7 @@ fn decide_deletion(row: &Row, page: &Page, page_recent: bool) -> PairDecision {
                 notion_synced: Some(true),
                 ..row_write(row)
             }));
-            PairDecision::Apply(change)
+            PairDecision::Apply(Box::new(change))
         }
     }
 }

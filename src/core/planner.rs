@@ -9,6 +9,7 @@ use crate::core::plan::{Deferred, NotionWrite, Op, OpKind, Order, Plan, Supabase
 use crate::core::ports::{CreateIntent, NewRow, PageWrite, RowWrite};
 use crate::core::snapshot::Snapshot;
 use crate::core::state::Orphan;
+use crate::core::time::notion_overlap;
 
 /// Plans one run. Pure: the same snapshot always gives the same plan.
 pub fn plan(snapshot: &Snapshot) -> Plan {
@@ -31,7 +32,7 @@ fn plan_linked_rows(snapshot: &Snapshot, plan: &mut Plan) {
         if let Some(page) = snapshot.pages.get(page_id) {
             match pair::decide(row, page, snapshot.page_recently_edited(page), snapshot.now) {
                 PairDecision::Nothing => {}
-                PairDecision::Apply(op) => plan.ops.push(op),
+                PairDecision::Apply(op) => plan.ops.push(*op),
                 PairDecision::Issue(issue) => plan.issues.push(issue),
             }
         } else if snapshot.missing_pages.contains(page_id) {
@@ -220,6 +221,9 @@ fn page_created_for<'s>(
         .pages
         .values()
         .filter(|page| page.base.as_deref() == Some(intent.base.as_str()))
+        // Created after the intent was journaled (minus clock skew and Notion's minute rounding):
+        // an older unlinked page with the same base (an orphan) is not the one created for the row.
+        .filter(|page| page.created_time >= intent.at - notion_overlap())
         .filter(|page| !links.contains_key(&page.id) && !used_pages.contains(&page.id))
         .filter(|page| snapshot.looked_up_pages.contains(&page.id))
         .min_by(|a, b| (a.created_time, &a.id).cmp(&(b.created_time, &b.id)))

@@ -9,7 +9,7 @@ use crate::core::model::{Page, Row, RowCursor};
 use crate::core::planner::row_needs_its_page;
 use crate::core::ports::{NotionPort, PageQuery, RunLock, SupabasePort, PAGE_SIZE};
 use crate::core::snapshot::Snapshot;
-use crate::core::state::SyncState;
+use crate::core::state::{QueryResume, SyncState};
 use crate::core::time::notion_overlap;
 
 /// How much one run reads per source.
@@ -22,13 +22,15 @@ pub struct ReadLimits {
 }
 
 impl ReadLimits {
-    /// Reads at most ~40% of the budget, so that writes always get the larger share.
+    /// Reads at most ~40% of the budget (more for small budgets, so every source is read), so
+    /// that writes get the larger share.
     pub fn for_budget(budget: &Budget, batch_size: usize) -> Self {
         let limit = budget.limit();
         let per_source = usize::try_from(limit).unwrap_or(usize::MAX).saturating_mul(PAGE_SIZE) / 10;
         ReadLimits {
             items_per_source: per_source.max(batch_size.max(1)),
-            keep_for_writes: limit.saturating_mul(6) / 10,
+            // Small budgets still read every source once (schema, 2 pools, 2 windows, rows, lookups).
+            keep_for_writes: (limit.saturating_mul(6) / 10).min(limit.saturating_sub(8)),
         }
     }
 }
@@ -42,6 +44,9 @@ pub struct ReadResult {
     pub live_complete: bool,
     pub trashed_window: Vec<(String, DateTime<Utc>)>,
     pub trashed_complete: bool,
+    /// Where each window's read stopped, when it did not reach the end.
+    pub live_next: Option<QueryResume>,
+    pub trashed_next: Option<QueryResume>,
     /// Rows changed since the cursor, in keyset order, and whether all were read.
     pub row_window: Vec<RowCursor>,
     pub rows_complete: bool,
@@ -51,6 +56,14 @@ pub struct ReadResult {
     pub stopped_by: Option<PortError>,
     pub rows_count: u32,
     pub pages_count: u32,
+}
+
+/// Pages read from one query, whether the query ended, and Notion's cursor where it stopped.
+#[derive(Debug, Default)]
+struct PagesRead {
+    pages: Vec<Page>,
+    complete: bool,
+    next: Option<String>,
 }
 
 pub struct Readers<'a, S, N, L> {
@@ -66,33 +79,53 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         result.stopped_by.is_none() && self.budget.remaining() > self.limits.keep_for_writes
     }
 
-    /// Reads a whole query (up to the per-source limit); returns the pages and whether it ended.
-    async fn read_pages(&self, query: &PageQuery, result: &mut ReadResult) -> (Vec<Page>, bool) {
-        let mut pages = Vec::new();
-        let mut cursor: Option<String> = None;
+    /// Reads a query from `start` (Notion's cursor, or the beginning) up to the per-source limit.
+    async fn read_pages(&self, query: &PageQuery, start: Option<String>, result: &mut ReadResult) -> PagesRead {
+        let mut read = PagesRead::default();
+        let mut cursor = start;
         loop {
-            if !self.may_read(result) || pages.len() >= self.limits.items_per_source {
-                return (pages, false);
+            if !self.may_read(result) || read.pages.len() >= self.limits.items_per_source {
+                read.next = cursor;
+                return read;
             }
             match self.notion.query(query, cursor.as_deref()).await {
                 Ok(batch) => {
                     result.pages_count += u32::try_from(batch.pages.len()).unwrap_or(u32::MAX);
-                    pages.extend(batch.pages);
+                    read.pages.extend(batch.pages);
                     match batch.next_cursor {
                         Some(next) => cursor = Some(next),
-                        None => return (pages, true),
+                        None => {
+                            read.complete = true;
+                            return read;
+                        }
                     }
                 }
                 Err(error) => {
                     result.stopped_by = Some(error);
-                    return (pages, false);
+                    return read;
                 }
             }
         }
     }
 
+    /// Reads a time window, resuming from a saved Notion cursor when it was issued for the same
+    /// `since`; a saved cursor Notion no longer accepts is dropped and the window read from its start.
+    async fn read_window(&self, query: PageQuery, since: Option<DateTime<Utc>>, resume: Option<&QueryResume>, result: &mut ReadResult) -> PagesRead {
+        let start = resume.filter(|resume| resume.since == since).map(|resume| resume.start_cursor.clone());
+        if start.is_some() {
+            let read = self.read_pages(&query, start.clone(), result).await;
+            let refused = read.pages.is_empty() && !read.complete
+                && matches!(result.stopped_by, Some(PortError::Config { .. } | PortError::Record { .. }));
+            if !refused {
+                return read;
+            }
+            result.stopped_by = None;
+        }
+        self.read_pages(&query, None, result).await
+    }
+
     /// Reads rows page by page with a keyset; `fetch` is one request.
-    async fn read_rows<F, Fut>(&self, start: Option<RowCursor>, key: fn(&Row) -> RowCursor, result: &mut ReadResult, fetch: F) -> (Vec<Row>, bool)
+    async fn read_rows<F, Fut>(&self, start: Option<RowCursor>, key: fn(&Row) -> RowCursor, cap: usize, result: &mut ReadResult, fetch: F) -> (Vec<Row>, bool)
     where
         F: Fn(Option<RowCursor>) -> Fut,
         Fut: std::future::Future<Output = Result<Vec<Row>, PortError>>,
@@ -100,7 +133,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         let mut rows: Vec<Row> = Vec::new();
         let mut after = start;
         loop {
-            if !self.may_read(result) || rows.len() >= self.limits.items_per_source {
+            if !self.may_read(result) || rows.len() >= cap {
                 return (rows, false);
             }
             match fetch(after.clone()).await {
@@ -142,13 +175,21 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
     }
 
     async fn read_pools(&self, result: &mut ReadResult) {
-        let (pages, complete) = self.read_pages(&PageQuery::Unsynced, result).await;
+        let PagesRead { pages, complete, .. } = self.read_pages(&PageQuery::Unsynced, None, result).await;
         result.snapshot.page_pool = pages.iter().map(|page| page.id.clone()).collect();
         result.snapshot.page_pool_complete = complete;
         pages.into_iter().for_each(|page| result.snapshot.add_page(page));
+        // With every unsynced page read, rows can be created: read about as many as this run can
+        // write. Otherwise read all unlinked rows the read share allows (Supabase reads are cheap),
+        // so that pages can be imported and the two pools cannot wait on each other.
+        let cap = if complete {
+            usize::try_from(self.budget.limit()).unwrap_or(usize::MAX).div_ceil(PAGE_SIZE).max(1) * PAGE_SIZE
+        } else {
+            usize::MAX
+        };
         let supabase = self.supabase;
         let (rows, complete) = self
-            .read_rows(None, created_key, result, |after| async move {
+            .read_rows(None, created_key, cap, result, |after| async move {
                 supabase.unlinked_rows(after.as_ref(), PAGE_SIZE).await
             })
             .await;
@@ -158,16 +199,19 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
     }
 
     async fn read_page_windows(&self, state: &SyncState, result: &mut ReadResult) {
-        let since = state.cursors.pages.map(|cursor| cursor - notion_overlap());
-        let (pages, complete) = self.read_pages(&PageQuery::EditedSince(since), result).await;
-        result.live_window = pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
-        result.live_complete = complete;
-        pages.into_iter().for_each(|page| result.snapshot.add_page(page));
-        let since = state.cursors.trashed_pages.map(|cursor| cursor - notion_overlap());
-        let (pages, complete) = self.read_pages(&PageQuery::TrashedSince(since), result).await;
-        result.trashed_window = pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
-        result.trashed_complete = complete;
-        pages.into_iter().for_each(|page| result.snapshot.add_page(page));
+        let cursors = &state.cursors;
+        let since = cursors.pages.map(|cursor| cursor - notion_overlap());
+        let read = self.read_window(PageQuery::EditedSince(since), since, cursors.pages_resume.as_ref(), result).await;
+        result.live_window = read.pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
+        result.live_complete = read.complete;
+        result.live_next = read.next.map(|start_cursor| QueryResume { since, start_cursor });
+        read.pages.into_iter().for_each(|page| result.snapshot.add_page(page));
+        let since = cursors.trashed_pages.map(|cursor| cursor - notion_overlap());
+        let read = self.read_window(PageQuery::TrashedSince(since), since, cursors.trashed_resume.as_ref(), result).await;
+        result.trashed_window = read.pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
+        result.trashed_complete = read.complete;
+        result.trashed_next = read.next.map(|start_cursor| QueryResume { since, start_cursor });
+        read.pages.into_iter().for_each(|page| result.snapshot.add_page(page));
         let window: Vec<String> =
             result.live_window.iter().chain(&result.trashed_window).map(|(id, _)| id.clone()).collect();
         result.snapshot.page_window = window;
@@ -176,7 +220,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
     async fn read_row_window(&self, state: &SyncState, result: &mut ReadResult) {
         let supabase = self.supabase;
         let (rows, complete) = self
-            .read_rows(state.cursors.rows.clone(), Row::cursor, result, |after| async move {
+            .read_rows(state.cursors.rows.clone(), Row::cursor, self.limits.items_per_source, result, |after| async move {
                 supabase.rows_changed_after(after.as_ref(), PAGE_SIZE).await
             })
             .await;
@@ -203,7 +247,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             if result.stopped_by.is_some() {
                 return;
             }
-            let (pages, complete) = self.read_pages(&PageQuery::WithBase(base.clone()), result).await;
+            let PagesRead { pages, complete, .. } = self.read_pages(&PageQuery::WithBase(base.clone()), None, result).await;
             pages.into_iter().for_each(|page| result.snapshot.add_page(page));
             if complete {
                 result.snapshot.intent_bases_searched.insert(base);

@@ -17,6 +17,20 @@ pub struct Cursors {
     pub pages: Option<DateTime<Utc>>,
     /// Same, for the trashed-pages query.
     pub trashed_pages: Option<DateTime<Utc>>,
+    /// Where the live-pages query stopped when more pages share the cursor's minutes than one
+    /// run reads (a bulk edit): the next run resumes there instead of re-reading the same pages.
+    #[serde(default)]
+    pub pages_resume: Option<QueryResume>,
+    #[serde(default)]
+    pub trashed_resume: Option<QueryResume>,
+}
+
+/// Notion's `next_cursor` for a query that could not finish in one run, with the `since` it was
+/// issued for (it is used only while the minute cursor stays where it was).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryResume {
+    pub since: Option<DateTime<Utc>>,
+    pub start_cursor: String,
 }
 
 /// A full reconciliation in progress (paged across runs).

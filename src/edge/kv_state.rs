@@ -95,7 +95,7 @@ impl StateStore for KvStateStore {
             let kept: Option<Vec<ConflictRecord>> = self.get_json(&key.name).await?;
             all.extend(kept.unwrap_or_default());
         }
-        all.sort_by(|a, b| b.detected_at.cmp(&a.detected_at));
+        all.sort_by_key(|conflict| std::cmp::Reverse(conflict.detected_at));
         Ok(all)
     }
 }

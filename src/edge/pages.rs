@@ -24,7 +24,7 @@ async fn report(env: &Env) -> std::result::Result<Health, String> {
         }
         Err(_) => {
             let state = store.load().await.map_err(|e| e.to_string())?;
-            let skipped = SchemaCheck::NotChecked { reason: "settings are missing".into() };
+            let skipped = SchemaCheck::NotChecked { reason: "settings are missing or invalid".into() };
             let schema = SchemaStatus { supabase: skipped.clone(), notion: skipped };
             Ok(health::build(&state, config, schema, time::now()))
         }

@@ -15,8 +15,12 @@
 // Vars go through a temporary dotenv file given with `--env-file`, which replaces the project's
 // `.dev.vars`/`.env` (a developer's local secrets never leak into tests). The process runs in its
 // own process group; stop() (and process exit) kill the whole group, so no workerd is left behind.
+//
+// Every instance runs a snapshot of build/ taken once per test process (after the build), with a
+// generated copy of wrangler.toml without its [build] section: wrangler then neither watches src/
+// nor reloads the Worker mid-test when someone edits the sources or rebuilds meanwhile.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -36,6 +40,7 @@ export const DUMMY_CONFIG = Object.freeze({
 });
 
 let built = null;
+let snapshot = null;
 
 /**
  * Builds the Worker (scripts/build.sh: a no-op when build/ is up to date). Runs once per process;
@@ -56,6 +61,34 @@ export function buildWorker() {
     });
   }
   return built;
+}
+
+/** wrangler.toml without its [build] table (the snapshot is built already; nothing to watch). */
+export function configWithoutBuild(text) {
+  const out = [];
+  let skipping = false;
+  for (const line of text.split('\n')) {
+    const header = /^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/.exec(line);
+    if (header) skipping = header[1] === 'build' || header[1].startsWith('build.');
+    if (!skipping) out.push(line);
+  }
+  return out.join('\n');
+}
+
+/**
+ * A private copy of build/ and a wrangler config pointing at it (once per process; removed at
+ * exit). Returns the config's path.
+ */
+function buildSnapshot() {
+  if (!snapshot) {
+    const dir = mkdtempSync(join(tmpdir(), 'decision-sync-build-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    cpSync(join(ROOT, 'build'), join(dir, 'build'), { recursive: true });
+    const config = join(dir, 'wrangler.toml');
+    writeFileSync(config, configWithoutBuild(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')));
+    snapshot = config;
+  }
+  return snapshot;
 }
 
 /** A TCP port free on 127.0.0.1 right now. */
@@ -115,6 +148,8 @@ export async function startWorker(options = {}) {
   const { vars = {}, timeoutMs = 120_000, args = [], env = {}, build = true } = options;
   if (build) await buildWorker();
   if (!existsSync(WRANGLER)) throw new Error(`${WRANGLER} is missing: run \`npm run setup\``);
+  if (!existsSync(join(ROOT, 'build', 'index.js'))) throw new Error('build/index.js is missing: run `bash scripts/build.sh`');
+  const config = buildSnapshot();
 
   const tmp = mkdtempSync(join(tmpdir(), 'decision-sync-e2e-'));
   // A state dir the harness made is the harness's to remove (handed on by restart()).
@@ -126,7 +161,7 @@ export async function startWorker(options = {}) {
   const inspectorPort = await freePort();
 
   const wranglerArgs = [
-    'dev', '--local', '--test-scheduled',
+    'dev', '--config', config, '--local', '--test-scheduled',
     '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
     '--persist-to', persistDir, '--env-file', envFile,
     '--show-interactive-dev-session=false', '--log-level', 'log', // 'log' shows the Worker's console.log
@@ -142,9 +177,8 @@ export async function startWorker(options = {}) {
       CI: process.env.CI ?? 'true',
       FORCE_COLOR: '0',
       NO_COLOR: '1',
-      // Built once above: wrangler's [build] step (scripts/build.sh) must not rebuild mid-test when
-      // someone edits src/ meanwhile.
-      BUILD_SKIP_IF_PRESENT: build ? '1' : (process.env.BUILD_SKIP_IF_PRESENT ?? '0'),
+      // The generated config has no [build] step; should one ever run, it must not rebuild.
+      BUILD_SKIP_IF_PRESENT: '1',
       ...env,
     },
   });

@@ -219,6 +219,16 @@ impl FakeNotion {
         )
     }
 
+    /// An edit the sync does not care about (another property, a comment, the page body):
+    /// only `last_edited_time` moves.
+    pub fn touch(&self, id: &str) -> bool {
+        let now = self.time.now();
+        let mut db = self.db.borrow_mut();
+        let Some(page) = db.pages.get_mut(id) else { return false };
+        page.edited = now;
+        true
+    }
+
     pub fn trash(&self, id: &str) -> bool {
         self.set_trash(id, true)
     }

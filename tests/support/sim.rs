@@ -226,7 +226,7 @@ impl Faults {
         if service == Service::Notion {
             if let Some(every) = inner.notion_429_every {
                 let notion_calls = inner.counts.get(&service).map_or(0, |c| c.calls) + 1;
-                if notion_calls % every == 0 {
+                if notion_calls.is_multiple_of(every) {
                     attempts = 2;
                 }
             }

@@ -57,10 +57,13 @@ impl StateStore for FakeState {
     }
 }
 
+/// A lease: holder, since, until.
+type Held = (String, DateTime<Utc>, DateTime<Utc>);
+
 /// The Durable Object: one lease with a TTL, and the create-intent journal (by row id).
 #[derive(Default)]
 pub struct FakeLock {
-    lease: RefCell<Option<(String, DateTime<Utc>, DateTime<Utc>)>>,
+    lease: RefCell<Option<Held>>,
     intents: RefCell<BTreeMap<String, CreateIntent>>,
     /// Writes (acquire, release, record/clear intents) so far.
     pub writes: Cell<u64>,

@@ -344,6 +344,24 @@ impl PgCluster {
             util::stop_group(&mut child, libc::SIGINT, Duration::from_secs(10));
         }
     }
+
+    /// True while the server this cluster started is running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Starts the stopped server again on the same port and data (an outage that ends, for
+    /// tests). A no-op while it runs. Call it from the thread that started the cluster.
+    pub fn restart(&mut self) -> Result<(), SandboxError> {
+        if self.is_running() {
+            return Ok(());
+        }
+        self.stop();
+        self.launch()
+    }
 }
 
 impl Drop for PgCluster {

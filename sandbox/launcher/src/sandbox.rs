@@ -130,6 +130,10 @@ impl Sandbox {
         &self.supabase
     }
 
+    pub fn supabase_mut(&mut self) -> &mut SupabaseSandbox {
+        &mut self.supabase
+    }
+
     pub fn notion(&self) -> Option<&RunningEmulator> {
         self.notion.as_ref()
     }

@@ -127,6 +127,11 @@ impl SupabaseSandbox {
         Postrust::start(&self.pg, &options.database, &self.jwt_secret)
     }
 
+    /// The cluster, to stop and restart PostgreSQL alone (postrust stays up and reconnects).
+    pub fn pg_mut(&mut self) -> &mut PgCluster {
+        &mut self.pg
+    }
+
     /// Stops postrust and PostgreSQL now (also done on drop).
     pub fn stop(&mut self) {
         self.rest.stop();

@@ -14,6 +14,8 @@ usage: sandbox [--env-file PATH] [--seed] [--notion-rate-limit off|N|N/BURST] [-
 Starts an ephemeral PostgreSQL 15 cluster (with Supabase's roles and the migration),
 postrust-server (PostgREST-compatible) in front of it, and the Notion emulator, then prints
 the settings for .dev.vars as KEY=VALUE lines and stays up until stopped (Ctrl-C / SIGTERM).
+SIGUSR1 stops PostgreSQL alone (a Supabase outage), SIGUSR2 starts it again (same port and
+data); the printed SANDBOX_PG_STOP / SANDBOX_PG_START lines are those commands.
 
   --env-file PATH           also write the settings to PATH (mode 0600; removed on exit)
   --seed                    insert a few example decisions on each side
@@ -96,8 +98,12 @@ async fn main() -> ExitCode {
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()),
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()),
     );
-    let (mut term, mut hup, mut int) = match signals {
-        (Ok(term), Ok(hup), Ok(int)) => (term, hup, int),
+    let outage = (
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()),
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined2()),
+    );
+    let (mut term, mut hup, mut int, mut usr1, mut usr2) = match (signals, outage) {
+        ((Ok(term), Ok(hup), Ok(int)), (Ok(usr1), Ok(usr2))) => (term, hup, int, usr1, usr2),
         _ => {
             eprintln!("sandbox: cannot install signal handlers");
             return ExitCode::from(1);
@@ -105,14 +111,15 @@ async fn main() -> ExitCode {
     };
 
     eprintln!("sandbox: starting PostgreSQL 15, postrust-server and the Notion emulator…");
-    let sandbox = match Sandbox::start(args.options).await {
+    let mut sandbox = match Sandbox::start(args.options).await {
         Ok(sandbox) => sandbox,
         Err(e) => {
             eprintln!("sandbox: {e}");
             return ExitCode::from(1);
         }
     };
-    let lines = sandbox.env_lines();
+    let pid = std::process::id();
+    let lines = format!("{}SANDBOX_PG_STOP=kill -USR1 {pid}\nSANDBOX_PG_START=kill -USR2 {pid}\n", sandbox.env_lines());
     print!("{lines}");
     let _ = std::io::stdout().flush();
     if let Some(path) = &args.env_file {
@@ -136,11 +143,23 @@ async fn main() -> ExitCode {
             None => std::future::pending::<()>().await,
         }
     };
-    let reason = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = hup.recv() => "SIGHUP",
-        _ = int.recv() => "Ctrl-C",
-        _ = deadline => "--exit-after",
+    tokio::pin!(deadline);
+    let reason = loop {
+        tokio::select! {
+            _ = term.recv() => break "SIGTERM",
+            _ = hup.recv() => break "SIGHUP",
+            _ = int.recv() => break "Ctrl-C",
+            _ = &mut deadline => break "--exit-after",
+            // On this (the main) thread, which started PostgreSQL: its children are tied to it.
+            _ = usr1.recv() => {
+                sandbox.supabase_mut().pg_mut().stop();
+                eprintln!("sandbox: SIGUSR1: PostgreSQL stopped (SIGUSR2 starts it again)");
+            }
+            _ = usr2.recv() => match sandbox.supabase_mut().pg_mut().restart() {
+                Ok(()) => eprintln!("sandbox: SIGUSR2: PostgreSQL running"),
+                Err(e) => eprintln!("sandbox: SIGUSR2: PostgreSQL did not start again: {e}"),
+            },
+        }
     };
     eprintln!("sandbox: {reason}: stopping");
     sandbox.shutdown().await;

@@ -1,0 +1,208 @@
+// End-to-end: the real Worker under pressure. A backlog larger than one run's budget, Notion rate
+// limits and server errors, workerd killed mid-run, PostgreSQL stopped mid-run. In every case the
+// sync converges (both sides equal) and never creates a page twice.
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+import { openWorld, sleep } from './world.mjs';
+
+const sh = promisify(execFile);
+
+function rowsNamed(prefix, count, type = 'Ops') {
+  return Array.from({ length: count }, (_, i) => ({
+    decision: `${prefix} ${String(i + 1).padStart(2, '0')}`,
+    type,
+    date: `2025-01-${String((i % 28) + 1).padStart(2, '0')}`,
+  }));
+}
+
+/** Waits until `check()` is truthy (polling), or fails with `what`. */
+async function until(check, what, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** No two pages (live or trashed) carry the same content: nothing was created twice. */
+function assertNoDuplicatePages(pages) {
+  const seen = new Map();
+  for (const page of pages) {
+    const key = `${page.decision}|${page.types.join(',')}|${page.date}`;
+    assert.ok(!seen.has(key), `pages ${seen.get(key)} and ${page.id} are duplicates (${key})`);
+    seen.set(key, page.id);
+  }
+}
+
+describe('resilience', { timeout: 600_000 }, () => {
+  let world;
+  before(async () => {
+    world = await openWorld();
+  });
+  after(async () => {
+    await world?.close();
+  });
+  beforeEach(async () => {
+    await world.reset();
+  });
+  afterEach(async () => {
+    await world.cleanup();
+  });
+
+  test('a backlog larger than one run\'s budget drains over several runs, without duplicates', async () => {
+    await world.insertRows(rowsNamed('Backlog row', 30));
+    for (const page of rowsNamed('Backlog page', 5, 'UX')) await world.notion.createPage(page);
+    const worker = await world.worker({ SYNC_SUBREQUEST_BUDGET: '12' });
+    const runs = await world.syncUntilQuiet(worker, { max: 25 });
+    assert.equal(runs[0].outcome.status, 'partial', JSON.stringify(runs[0]));
+    assert.ok(runs.length >= 4, `drained in ${runs.length} runs`);
+    for (const run of runs) assert.ok(run.subrequests <= 12, `a run used ${run.subrequests} subrequests (budget 12)`);
+    const partial = runs.find((run) => run.outcome.status === 'partial');
+    assert.ok(partial.pending > 0 || /budget/.test(partial.outcome.reason), JSON.stringify(partial));
+    const total = runs.reduce((sum, run) => sum + run.counts.pages_created, 0);
+    assert.equal(total, 30, 'each row got exactly one create');
+    const { liveRows, livePages, pages } = await world.assertInSync();
+    assert.equal(liveRows.length, 35);
+    assert.equal(livePages.length, 35);
+    assertNoDuplicatePages(pages);
+    const health = await world.health(worker);
+    assert.equal(health.status, 'ok', JSON.stringify(health));
+    assert.equal(health.pending, 0);
+  });
+
+  test('a 429 storm (2 requests/s, burst 2) and 529s are waited out; converges, no duplicates', async () => {
+    await world.insertRows(rowsNamed('Storm row', 12));
+    for (const page of rowsNamed('Storm page', 3, 'Policy')) await world.notion.createPage(page);
+    await world.notion.rateLimit({ per_second: 2, burst: 2 });
+    await world.notion.faults([
+      { kind: 'status', status: 529, retry_after: 1 },
+      { kind: 'status', status: 529, retry_after: 1, route: 'POST /v1/pages' },
+      { kind: 'status', status: 529, retry_after: 1, route: 'PATCH /v1/pages/{page_id}' },
+    ]);
+    const worker = await world.worker();
+    await world.syncUntilQuiet(worker, { max: 10 });
+    const counters = await world.notion.counters();
+    assert.ok(counters.rate_limited > 0, `the storm happened: ${JSON.stringify(counters)}`);
+    assert.equal(counters.by_status['529'], 3, JSON.stringify(counters));
+    const { liveRows, livePages, pages } = await world.assertInSync();
+    assert.equal(liveRows.length, 15);
+    assert.equal(livePages.length, 15);
+    assertNoDuplicatePages(pages);
+  });
+
+  test('5xx bursts, a hang and creates whose answer is lost are survived; converges, no duplicates', async () => {
+    await world.insertRows(rowsNamed('Burst row', 10));
+    for (const page of rowsNamed('Burst page', 3, 'Other')) await world.notion.createPage(page);
+    await world.notion.faults([
+      { kind: 'status', status: 500 },
+      { kind: 'status', status: 502 },
+      { kind: 'status', status: 503 },
+      { kind: 'status', status: 504 },
+      { kind: 'hang', millis: 500 },
+      { kind: 'malformed_json', route: 'POST /v1/data_sources/{data_source_id}/query' },
+      // The page is created, the client never sees the answer: the intent journal must link it.
+      { kind: 'status', status: 500, route: 'POST /v1/pages', after_commit: true },
+      { kind: 'status', status: 502, route: 'POST /v1/pages', after_commit: true },
+      { kind: 'status', status: 503, route: 'PATCH /v1/pages/{page_id}' },
+      { kind: 'status', status: 503, route: 'PATCH /v1/pages/{page_id}' },
+    ]);
+    const worker = await world.worker();
+    const runs = await world.syncUntilQuiet(worker, { max: 10 });
+    assert.deepEqual((await world.notion.pendingFaults()).pending, [], 'every fault was hit');
+    const counters = await world.notion.counters();
+    assert.ok(counters.faults_injected >= 10, JSON.stringify(counters));
+    const { liveRows, livePages, pages } = await world.assertInSync();
+    assert.equal(liveRows.length, 13);
+    assert.equal(livePages.length, 13, `13 pages, not more (runs: ${JSON.stringify(runs.map((r) => r.counts))})`);
+    assertNoDuplicatePages(pages);
+    const health = await world.health(worker);
+    assert.equal(health.status, 'ok', JSON.stringify(health));
+    assert.deepEqual(health.orphans, []);
+  });
+
+  test('workerd killed mid-run: after a restart the sync converges without a second page', async () => {
+    const ids = await world.insertRows(rowsNamed('Crash row', 15));
+    let worker = await world.worker({ SYNC_LEASE_TTL_SECONDS: '20' });
+    const started = Date.now();
+    const inFlight = world.syncNow(worker).then(
+      (res) => ({ answered: res.status }),
+      (error) => ({ error }),
+    );
+    await until(async () => (await world.notion.counters()).by_route['POST /v1/pages'] >= 3, '3 page creates');
+    process.kill(-worker.pid, 'SIGKILL'); // wrangler, workerd and all: the whole process group
+    const outcome = await inFlight;
+    assert.ok(outcome.error, `the run was cut off (it answered ${outcome.answered})`);
+    const createdBeforeKill = (await world.notion.pages()).length;
+    assert.ok(createdBeforeKill >= 3 && createdBeforeKill < 15, `${createdBeforeKill} pages before the kill`);
+    assert.equal((await world.rows()).filter((r) => r.notion_page_id).length, 0, 'no row was linked yet');
+
+    // A row whose page was created is edited before the next run: still no second page for it.
+    const created = (await world.notion.pages()).map((p) => p.properties.Decision.title[0].plain_text);
+    const editedRow = (await world.rows()).find((r) => r.decision === created[0]);
+    await world.updateRow(editedRow.id, { decision: `${editedRow.decision} (edited after the crash)` });
+
+    worker = await world.restartWorker(worker);
+    // The dead run's lease is still held (persisted in the Durable Object): 409 naming it.
+    const blocked = await world.syncNow(worker);
+    if (Date.now() - started < 17_000) {
+      assert.equal(blocked.status, 409, blocked.text);
+      assert.equal(blocked.body.outcome.status, 'skipped');
+      assert.match(blocked.body.outcome.running_run_id, /^[0-9a-f]{11}-[0-9a-f]{12}$/);
+    }
+    const runs = await world.syncUntilQuiet(worker, { max: 30 });
+    const { liveRows, livePages, pages } = await world.assertInSync();
+    assert.equal(liveRows.length, 15);
+    assert.equal(livePages.length, 15, `15 pages, not more (runs: ${JSON.stringify(runs)})`);
+    assert.equal(pages.length, 15);
+    assertNoDuplicatePages(pages);
+    assert.ok(ids.includes(editedRow.id));
+    const edited = await world.row(editedRow.id);
+    assert.match(edited.decision, /edited after the crash/);
+    const health = await world.health(worker);
+    assert.equal(health.status, 'ok', JSON.stringify(health));
+    assert.deepEqual(health.orphans, []);
+  });
+
+  test('PostgreSQL stopped mid-run: /health says failing and names Supabase; the next run converges', async () => {
+    const { SANDBOX_PG_STOP, SANDBOX_PG_START } = world.env;
+    assert.ok(SANDBOX_PG_STOP && SANDBOX_PG_START, 'the launcher prints the PostgreSQL stop/start commands');
+    await world.insertRows(rowsNamed('Outage row', 10));
+    const worker = await world.worker({ SYNC_MAX_RETRIES: '2' });
+    const pgUp = () => world.sql('select 1').then(() => true, () => false);
+    let stopped = false;
+    try {
+      const inFlight = world.syncNow(worker);
+      await until(async () => (await world.notion.counters()).by_route['POST /v1/pages'] >= 2, '2 page creates');
+      await sh('sh', ['-c', SANDBOX_PG_STOP]);
+      stopped = true;
+      await until(async () => !(await pgUp()), 'PostgreSQL to stop', 20_000);
+      const res = await inFlight;
+      assert.equal(res.status, 502, res.text);
+      assert.equal(res.body.outcome.status, 'failed', res.text);
+      assert.match(res.body.outcome.message, /supabase/i);
+
+      const health = await world.health(worker);
+      assert.equal(health.status, 'failing', JSON.stringify(health));
+      assert.match(health.summary, /supabase/i);
+      assert.equal(health.last_run.outcome.status, 'failed');
+      assert.ok(health.fix.some((line) => /supabase/i.test(line)), JSON.stringify(health.fix));
+    } finally {
+      if (stopped) {
+        await sh('sh', ['-c', SANDBOX_PG_START]);
+        await until(pgUp, 'PostgreSQL to start again', 30_000);
+      }
+    }
+    const runs = await world.syncUntilQuiet(worker, { max: 8 });
+    const { liveRows, livePages, pages } = await world.assertInSync();
+    assert.equal(liveRows.length, 10);
+    assert.equal(livePages.length, 10, `10 pages, not more (runs: ${JSON.stringify(runs)})`);
+    assertNoDuplicatePages(pages);
+    const health = await world.health(worker);
+    assert.equal(health.status, 'ok', JSON.stringify(health));
+  });
+});

@@ -1,0 +1,332 @@
+// End-to-end: the real Worker (wrangler dev) syncing the sandbox's PostgreSQL (through postrust)
+// with the Notion emulator. Every scenario is checked on both sides, directly (psql and the
+// emulator's admin API), never through the Worker's own report alone.
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { checksum, openWorld, pageContent, normalize } from './world.mjs';
+
+describe('sync against the sandbox', { timeout: 600_000 }, () => {
+  let world;
+  before(async () => {
+    world = await openWorld();
+  });
+  after(async () => {
+    await world?.close();
+  });
+  beforeEach(async () => {
+    await world.reset();
+  });
+  afterEach(async () => {
+    await world.cleanup();
+  });
+
+  test('first sync, rows only: one page per row, a second run writes nothing', async () => {
+    const ids = await world.insertRows([
+      { decision: 'Adopt   Rust\tfor the worker ', type: ' architecture', date: '2025-11-03' },
+      { decision: 'Weekly on-call handover', type: 'ops', date: '2025-11-10' },
+      { decision: 'Keep a custom type', type: 'Research', date: '2025-11-17' },
+    ]);
+    const worker = await world.worker();
+    const runs = await world.syncUntilQuiet(worker);
+    assert.equal(runs[0].counts.pages_created, 3, JSON.stringify(runs[0]));
+    assert.equal(runs[0].outcome.status, 'ok');
+    assert.equal(runs.length, 2, 'the second run is quiet (our own echo costs no write)');
+    const { liveRows, livePages } = await world.assertInSync();
+    assert.deepEqual(liveRows.map((r) => r.id).sort(), [...ids].sort());
+    assert.equal(livePages.length, 3);
+    const byRow = new Map(liveRows.map((r) => [r.id, livePages.find((p) => p.id === r.notion_page_id)]));
+    assert.deepEqual(pageContent(byRow.get(ids[0])), { decision: 'Adopt Rust for the worker', type: 'Architecture', date: '2025-11-03' });
+    assert.deepEqual(byRow.get(ids[1]).types, ['Ops'], 'a known type is written in its option spelling');
+    assert.deepEqual(byRow.get(ids[2]).types, ['Research'], 'an unknown type is kept as written');
+    const health = await world.health(worker);
+    assert.equal(health.status, 'ok', JSON.stringify(health));
+    assert.deepEqual(health.errors, []);
+  });
+
+  test('first sync, pages only: one row per page', async () => {
+    const a = await world.notion.createPage({ decision: 'Security reviews before every release', type: 'Policy', date: '2025-11-05' });
+    const b = await world.notion.createPage({ decision: 'Keep meeting notes in Notion', type: 'Other', date: '2025-11-12' });
+    const worker = await world.worker();
+    const runs = await world.syncUntilQuiet(worker);
+    assert.equal(runs[0].counts.rows_inserted, 2, JSON.stringify(runs[0]));
+    const { liveRows, livePages } = await world.assertInSync();
+    assert.equal(liveRows.length, 2);
+    assert.deepEqual(livePages.map((p) => p.id).sort(), [a.id, b.id].sort(), 'no page was created');
+    const row = liveRows.find((r) => r.notion_page_id === a.id);
+    assert.deepEqual(normalize(row), { decision: 'Security reviews before every release', type: 'Policy', date: '2025-11-05' });
+  });
+
+  test('first sync, both sides: equal content is linked, not duplicated; the rest is created', async () => {
+    const [same, rowOnly] = await world.insertRows([
+      { decision: 'Use  PostgreSQL 15 ', type: 'OPS', date: '2025-10-01' },
+      { decision: 'Only in Supabase', type: 'UX', date: '2025-10-02' },
+    ]);
+    const twin = await world.notion.createPage({ decision: 'Use PostgreSQL 15', type: 'Ops', date: '2025-10-01' });
+    const pageOnly = await world.notion.createPage({ decision: 'Only in Notion', type: 'Policy', date: '2025-10-03' });
+    // Same decision and date, different type: not the same content, so not linked.
+    const near = await world.notion.createPage({ decision: 'Use PostgreSQL 15', type: 'Architecture', date: '2025-10-01' });
+    const worker = await world.worker();
+    const runs = await world.syncUntilQuiet(worker);
+    const first = runs[0].counts;
+    assert.deepEqual([first.links, first.pages_created, first.rows_inserted], [1, 1, 2], JSON.stringify(runs[0]));
+    const { liveRows, livePages } = await world.assertInSync();
+    assert.equal(liveRows.length, 4);
+    assert.equal(livePages.length, 4, 'one new page (for the row only in Supabase), none for the linked pair');
+    assert.equal((await world.row(same)).notion_page_id, twin.id, 'linked by content');
+    assert.ok(!livePages.some((p) => p.id !== twin.id && p.decision === 'Use PostgreSQL 15' && p.types[0] === 'Ops'));
+    assert.ok(liveRows.some((r) => r.notion_page_id === pageOnly.id));
+    assert.ok(liveRows.some((r) => r.notion_page_id === near.id));
+    assert.ok((await world.row(rowOnly)).notion_page_id);
+  });
+
+  test('edits on each side reach the other; a case-only edit is an edit', async () => {
+    const [r1, r2, r3] = await world.insertRows([
+      { decision: 'Edited in Supabase', type: 'Ops', date: '2025-09-01' },
+      { decision: 'Edited in Notion', type: 'Ops', date: '2025-09-02' },
+      { decision: 'adopt rust', type: 'Architecture', date: '2025-09-03' },
+    ]);
+    const worker = await world.worker();
+    await world.syncUntilQuiet(worker);
+    const pageOf = async (id) => (await world.row(id)).notion_page_id;
+    const [p1, p2, p3] = [await pageOf(r1), await pageOf(r2), await pageOf(r3)];
+
+    await world.updateRow(r1, { decision: 'Edited in Supabase, again', type: 'UX', date: '2025-09-11' });
+    await world.notion.editPage(p2, { decision: 'Edited in Notion, again', type: 'Policy', date: '2025-09-12' });
+    await world.updateRow(r3, { decision: 'Adopt Rust' }); // case only
+    let runs = await world.syncUntilQuiet(worker);
+    assert.equal(runs[0].counts.pages_updated, 2, JSON.stringify(runs[0]));
+    assert.equal(runs[0].counts.rows_updated, 1, JSON.stringify(runs[0]));
+    assert.equal(runs[0].counts.conflicts, 0);
+    await world.assertInSync();
+    assert.deepEqual(pageContent(await world.notion.page(p1)), { decision: 'Edited in Supabase, again', type: 'UX', date: '2025-09-11' });
+    assert.deepEqual(normalize(await world.row(r2)), { decision: 'Edited in Notion, again', type: 'Policy', date: '2025-09-12' });
+    assert.equal((await world.notion.page(p3)).decision, 'Adopt Rust');
+
+    // Case-only edit in Notion, and a date written with a time and an offset (date part as written).
+    await world.notion.editPage(p3, { decision: 'ADOPT RUST' });
+    await world.notion.editPage(p1, { date: { start: '2025-09-30T23:30:00-05:00' } });
+    runs = await world.syncUntilQuiet(worker);
+    assert.equal(runs[0].counts.rows_updated, 2, JSON.stringify(runs[0]));
+    assert.equal((await world.row(r3)).decision, 'ADOPT RUST');
+    assert.equal((await world.row(r1)).date, '2025-09-30', 'the date part as written, not converted to UTC');
+    await world.assertInSync();
+  });
+
+  test('concurrent edit of the same record: the later side wins, the loser is kept in /conflicts', async () => {
+    const [notionWins, supabaseWins] = await world.insertRows([
+      { decision: 'Conflict A', type: 'Ops', date: '2025-08-01' },
+      { decision: 'Conflict B', type: 'Ops', date: '2025-08-02' },
+    ]);
+    const worker = await world.worker();
+    await world.syncUntilQuiet(worker);
+    const pageA = (await world.row(notionWins)).notion_page_id;
+    const pageB = (await world.row(supabaseWins)).notion_page_id;
+
+    // A: Supabase first, Notion two minutes later (emulator clock ahead) → Notion wins.
+    // B: Notion two minutes earlier (emulator clock behind), then Supabase → Supabase wins.
+    await world.notion.clock({ offset_seconds: -120 });
+    await world.notion.editPage(pageB, { decision: 'Conflict B from Notion' });
+    await world.updateRow(notionWins, { decision: 'Conflict A from Supabase' });
+    await world.updateRow(supabaseWins, { decision: 'Conflict B from Supabase', type: 'UX' });
+    await world.notion.clock({ offset_seconds: 120 });
+    await world.notion.editPage(pageA, { decision: 'Conflict A from Notion', date: '2025-08-11' });
+
+    const runs = await world.syncUntilQuiet(worker);
+    assert.equal(runs[0].counts.conflicts, 2, JSON.stringify(runs[0]));
+    await world.assertInSync();
+    assert.deepEqual(normalize(await world.row(notionWins)), { decision: 'Conflict A from Notion', type: 'Ops', date: '2025-08-11' });
+    assert.deepEqual(pageContent(await world.notion.page(pageB)), { decision: 'Conflict B from Supabase', type: 'UX', date: '2025-08-02' });
+
+    const { count, conflicts } = await world.conflicts(worker);
+    assert.equal(count, 2, JSON.stringify(conflicts));
+    const a = conflicts.find((c) => c.row_id === notionWins);
+    const b = conflicts.find((c) => c.row_id === supabaseWins);
+    assert.equal(a.page_id, pageA);
+    assert.equal(a.winner, 'notion');
+    assert.deepEqual(a.lost, { decision: 'Conflict A from Supabase', type: 'Ops', date: '2025-08-01' });
+    assert.deepEqual(a.kept, { decision: 'Conflict A from Notion', type: 'Ops', date: '2025-08-11' });
+    assert.equal(b.winner, 'supabase');
+    assert.deepEqual(b.lost, { decision: 'Conflict B from Notion', type: 'Ops', date: '2025-08-02' });
+    assert.equal((await world.health(worker)).totals.conflicts, 2);
+  });
+
+  test('trash and restore in Notion ⇄ deleted_at, both ways', async () => {
+    const [fromNotion, fromSupabase, keep] = await world.insertRows([
+      { decision: 'Trashed in Notion', type: 'Ops', date: '2025-07-01' },
+      { decision: 'Deleted in Supabase', type: 'Ops', date: '2025-07-02' },
+      { decision: 'Untouched', type: 'Ops', date: '2025-07-03' },
+    ]);
+    const worker = await world.worker();
+    await world.syncUntilQuiet(worker);
+    const pageN = (await world.row(fromNotion)).notion_page_id;
+    const pageS = (await world.row(fromSupabase)).notion_page_id;
+
+    await world.notion.trash(pageN);
+    await world.softDelete(fromSupabase);
+    let runs = await world.syncUntilQuiet(worker);
+    assert.equal(runs[0].counts.rows_deleted, 1, JSON.stringify(runs[0]));
+    assert.equal(runs[0].counts.pages_trashed, 1, JSON.stringify(runs[0]));
+    assert.notEqual((await world.row(fromNotion)).deleted_at, null, 'trash in Notion sets deleted_at');
+    assert.equal((await world.notion.page(pageS)).in_trash, true, 'deleted_at moves the page to the trash');
+    assert.equal((await world.row(keep)).deleted_at, null);
+    let state = await world.assertInSync();
+    assert.equal(state.liveRows.length, 1);
+    assert.equal(state.rows.length, 3, 'soft delete only: no row is removed');
+    assert.equal(state.pages.length, 3, 'no page is removed');
+
+    await world.notion.restore(pageN);
+    await world.restoreRow(fromSupabase);
+    runs = await world.syncUntilQuiet(worker);
+    assert.equal(runs[0].counts.rows_restored, 1, JSON.stringify(runs[0]));
+    assert.equal(runs[0].counts.pages_restored, 1, JSON.stringify(runs[0]));
+    assert.equal((await world.row(fromNotion)).deleted_at, null, 'restore in Notion clears deleted_at');
+    assert.equal((await world.notion.page(pageS)).in_trash, false, 'clearing deleted_at restores the page');
+    state = await world.assertInSync();
+    assert.equal(state.liveRows.length, 3);
+    assert.equal(state.livePages.length, 3);
+  });
+
+  test('a 5,000-character decision goes to Notion in several segments and comes back equal', async () => {
+    // Words, punctuation and astral characters (surrogate pairs) spread over the segment borders.
+    const word = (i) => `word${i}${i % 7 === 0 ? ' 🚀' : ''}${i % 11 === 0 ? ' ünïcödé,' : ''}`;
+    let long = '';
+    for (let i = 0; long.length < 5000; i++) long += (long ? ' ' : '') + word(i);
+    long = long.slice(0, 5000).trimEnd();
+    const id = await world.insertRow({ decision: long, type: 'Other', date: '2025-06-01' });
+    const worker = await world.worker();
+    await world.syncUntilQuiet(worker);
+    const pageId = (await world.row(id)).notion_page_id;
+    const page = await world.notion.page(pageId);
+    assert.ok(page.segments >= 3, `Notion got ${page.segments} rich-text segments`);
+    assert.equal(page.decision, long, 'the segments concatenate to the decision');
+    assert.equal(page.checksum, checksum({ decision: long, type: 'Other', date: '2025-06-01' }));
+
+    // Back from Notion: an edit at the end of the long text, and a long page created in Notion.
+    const edited = `${long.slice(0, -10)} EDITED in Notion`;
+    await world.notion.editPage(pageId, { decision: edited });
+    const longer = `${'Notion side '.repeat(500)}end`.trim();
+    const created = await world.notion.createPage({ decision: longer, type: 'Ops', date: '2025-06-02' });
+    assert.ok(created.segments >= 3);
+    await world.syncUntilQuiet(worker);
+    assert.equal((await world.row(id)).decision, edited);
+    const imported = (await world.rows()).find((r) => r.notion_page_id === created.id);
+    assert.equal(imported.decision, longer);
+    await world.assertInSync();
+  });
+
+  test('a comma in Type is a per-record error in /health (id and field); the other records sync', async () => {
+    const [bad, good] = await world.insertRows([
+      { decision: 'Two types at once', type: 'Ops, UX', date: '2025-05-01' },
+      { decision: 'A fine record', type: 'Ops', date: '2025-05-02' },
+    ]);
+    await world.notion.createPage({ decision: 'A fine page', type: 'Policy', date: '2025-05-03' });
+    const worker = await world.worker();
+    const first = await world.syncNow(worker);
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.body.counts.pages_created, 1, first.text);
+    assert.equal(first.body.counts.rows_inserted, 1, first.text);
+    const health = await world.health(worker);
+    assert.equal(health.status, 'attention', JSON.stringify(health));
+    const issue = health.errors.find((e) => e.id === bad);
+    assert.ok(issue, JSON.stringify(health.errors));
+    assert.equal(issue.side, 'supabase');
+    assert.equal(issue.field, 'type');
+    assert.match(issue.reason, /comma/);
+    assert.ok(health.fix.some((line) => line.includes(bad)), 'the fix list names the record');
+    assert.ok(!JSON.stringify(health).includes('Two types at once'), 'no content in /health');
+
+    // The other records are in sync; the bad one has no page.
+    const rows = await world.rows();
+    assert.equal(rows.find((r) => r.id === bad).notion_page_id, null);
+    assert.ok(rows.find((r) => r.id === good).notion_page_id);
+    const pages = (await world.notion.pages()).length;
+    assert.equal(pages, 2);
+
+    // Fixed by the user → synced, error gone.
+    await world.updateRow(bad, { type: 'UX' });
+    await world.syncUntilQuiet(worker);
+    await world.assertInSync();
+    const healed = await world.health(worker);
+    assert.deepEqual(healed.errors, []);
+    assert.equal(healed.status, 'ok', JSON.stringify(healed));
+  });
+
+  test('the cron trigger (/__scheduled) performs a sync', async () => {
+    await world.insertRows([{ decision: 'Synced by cron', type: 'Ops', date: '2025-04-01' }]);
+    await world.notion.createPage({ decision: 'Imported by cron', type: 'UX', date: '2025-04-02' });
+    const worker = await world.worker();
+    await worker.fireCron();
+    const health = await world.health(worker);
+    assert.equal(health.last_run.trigger, 'cron */15 * * * *');
+    assert.equal(health.last_run.outcome.status, 'ok', JSON.stringify(health.last_run));
+    assert.equal(health.last_run.counts.pages_created, 1);
+    assert.equal(health.last_run.counts.rows_inserted, 1);
+    assert.equal(health.last_success, health.last_run.finished_at);
+    const { liveRows } = await world.assertInSync();
+    assert.equal(liveRows.length, 2);
+    await worker.waitForOutput(/decision-sync run \S+ \(cron \*\/15 \* \* \* \*\): \{"status":"ok"\}/);
+  });
+
+  test('/dry-run returns the plan and writes nothing: Notion, the table, the sync state', async () => {
+    const [rowId] = await world.insertRows([{ decision: 'Planned, not created', type: 'Ops', date: '2025-03-01' }]);
+    const page = await world.notion.createPage({ decision: 'Planned, not imported', type: 'UX', date: '2025-03-02' });
+    const worker = await world.worker();
+    // A real run first, so that the state has a last_run to compare with; then new work.
+    await world.syncUntilQuiet(worker);
+    const linked = (await world.row(rowId)).notion_page_id;
+    await world.updateRow(rowId, { decision: 'Planned push' });
+    const [fresh] = await world.insertRows([{ decision: 'Planned create', type: 'Policy', date: '2025-03-03' }]);
+    const newPage = await world.notion.createPage({ decision: 'Planned import', type: 'Other', date: '2025-03-04' });
+    await world.notion.trash(page.id);
+
+    const healthBefore = await world.health(worker);
+    const tableBefore = await world.tableFingerprint();
+    const pagesBefore = JSON.stringify(await world.notion.pages());
+    await world.notion.resetCounters();
+
+    for (const method of ['POST', 'GET']) {
+      const res = await world.dryRun(worker, method);
+      assert.equal(res.status, 200, res.text);
+      const { summary, plan } = res.body;
+      assert.equal(summary.dry_run, true);
+      const kinds = plan.ops.map((op) => op.kind).sort();
+      assert.deepEqual(kinds, ['create_page', 'delete_row', 'import_page', 'push'], res.text);
+      assert.ok(plan.ops.some((op) => op.kind === 'create_page' && op.row_id === fresh));
+      assert.ok(plan.ops.some((op) => op.kind === 'import_page' && op.page_id === newPage.id));
+      assert.ok(plan.ops.some((op) => op.kind === 'push' && op.row_id === rowId && op.page_id === linked));
+      assert.equal(summary.counts.pages_created, 1);
+      assert.equal(summary.counts.rows_inserted, 1);
+    }
+
+    const counters = await world.notion.counters();
+    assert.equal(counters.by_route['POST /v1/pages'] ?? 0, 0, JSON.stringify(counters));
+    assert.equal(counters.by_route['PATCH /v1/pages/{page_id}'] ?? 0, 0, JSON.stringify(counters));
+    assert.equal(await world.tableFingerprint(), tableBefore, 'the table is unchanged');
+    assert.equal(JSON.stringify(await world.notion.pages()), pagesBefore, 'Notion is unchanged');
+    const healthAfter = await world.health(worker);
+    assert.deepEqual(healthAfter.last_run, healthBefore.last_run, 'the sync state (KV) is unchanged');
+    assert.deepEqual(healthAfter.totals, healthBefore.totals);
+
+    // The plan is what a real run then does.
+    const runs = await world.syncUntilQuiet(worker);
+    const c = runs[0].counts;
+    assert.deepEqual([c.pages_created, c.rows_inserted, c.pages_updated, c.rows_deleted], [1, 1, 1, 1], JSON.stringify(runs[0]));
+    await world.assertInSync();
+  });
+
+  test('no ping-pong: after an edit, exactly one write per side, then quiet', async () => {
+    const [id] = await world.insertRows([{ decision: 'Echo test', type: 'Ops', date: '2025-02-01' }]);
+    const worker = await world.worker();
+    await world.syncUntilQuiet(worker);
+    await world.updateRow(id, { decision: 'Echo test 2' });
+    await world.updateRow(id, { decision: 'Echo test 3', deleted_at: null });
+    await world.notion.resetCounters();
+    const runs = await world.syncUntilQuiet(worker);
+    assert.equal(runs.length, 2, JSON.stringify(runs));
+    assert.equal(await world.notion.writeCount(), 1, 'one PATCH of the page, no echo back');
+    const row = await world.row(id);
+    assert.equal(row.decision, 'Echo test 3');
+    await world.assertInSync();
+  });
+});
