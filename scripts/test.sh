@@ -20,7 +20,9 @@ build_worker() {
 
 e2e_tests() {
   step "end-to-end: node --test tests/e2e/"
-  node --test tests/e2e/
+  # One file at a time: each runs its own sandbox and Workers, and they would fight for the CPU
+  # (and for the emulator's timing) on a small machine.
+  node --test --test-concurrency=1 tests/e2e/
 }
 
 main() {

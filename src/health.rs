@@ -210,4 +210,25 @@ mod tests {
         let health = build(&state, config, SchemaStatus { supabase: skipped.clone(), notion: skipped }, Utc::now());
         assert_eq!(health.fix, vec!["set NOTION_API_KEY: `wrangler secret put NOTION_API_KEY` (or in .dev.vars)".to_string()]);
     }
+
+    #[test]
+    fn a_missing_admin_token_is_named_but_does_not_stop_the_sync() {
+        let config = ConfigStatus { missing: vec!["SYNC_ADMIN_TOKEN".into()], invalid: vec![], admin_routes_enabled: false };
+        let ok = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
+        let health = build(&SyncState::default(), config, ok, Utc::now());
+        assert_eq!(health.status, "never_run");
+        assert!(health.fix.iter().any(|line| line.contains("wrangler secret put SYNC_ADMIN_TOKEN")));
+    }
+
+    #[test]
+    fn an_unreachable_service_is_failing_and_a_warning_only_adds_a_fix() {
+        let down = SchemaCheck::Unreachable { message: "supabase is unavailable: connection refused".into() };
+        let warning = SchemaCheck::Warning { message: "write-back function missing".into() };
+        let health = build(&SyncState::default(), configured(), SchemaStatus { supabase: down, notion: SchemaCheck::Ok }, Utc::now());
+        assert_eq!(health.status, "failing");
+        assert!(health.summary.contains("connection refused"));
+        let health = build(&SyncState::default(), configured(), SchemaStatus { supabase: warning, notion: SchemaCheck::Ok }, Utc::now());
+        assert_eq!(health.status, "never_run");
+        assert_eq!(health.fix, vec!["write-back function missing".to_string()]);
+    }
 }

@@ -33,6 +33,7 @@ const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
 /** Placeholder values for every required setting (enough for "configured"; they reach nothing). */
 export const DUMMY_CONFIG = Object.freeze({
   SUPABASE_URL: 'http://127.0.0.1:9',
+  NOTION_API_BASE: 'http://127.0.0.1:9', // never api.notion.com from a test
   SUPABASE_SERVICE_ROLE_KEY: 'test-service-role-key',
   NOTION_API_KEY: 'test-notion-key',
   NOTION_DATABASE_ID: '00000000000000000000000000000000',

@@ -1,5 +1,6 @@
-// Smoke test of the skeleton in real workerd (wrangler dev --local): /health, the cron handler's
-// record in KV, the 404 answer, and a clean stop.
+// Smoke test in real workerd (wrangler dev --local), without the sandbox: /health, the cron
+// handler's record in KV (not configured; services unreachable), the 404/405 answers, and a
+// clean stop.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -18,15 +19,16 @@ describe('unconfigured worker', () => {
     await worker?.stop();
   });
 
-  test('GET /health before any run: never_run, missing settings named', async () => {
+  test('GET /health before any run: not_configured, missing settings named', async () => {
     const { status, headers, body } = await worker.json('/health');
     assert.equal(status, 200);
     assert.match(headers.get('content-type'), /application\/json/);
-    assert.equal(body.status, 'never_run');
+    assert.equal(body.status, 'not_configured');
     assert.equal(body.last_run, null);
     assert.equal(body.last_success, null);
     assert.deepEqual(body.config.missing, REQUIRED.filter((n) => !(n in vars)));
-    assert.equal(body.config.complete, false);
+    assert.equal(body.config.admin_routes_enabled, false);
+    for (const name of body.config.missing) assert.ok(body.fix.some((line) => line.includes(name)), `fix names ${name}`);
   });
 
   test('cron run is recorded in KV as not_configured and shown by /health', async () => {
@@ -36,10 +38,12 @@ describe('unconfigured worker', () => {
     assert.equal(body.status, 'not_configured');
     const run = body.last_run;
     assert.ok(run, 'last_run is set');
-    assert.equal(run.outcome, 'not_configured');
+    assert.equal(run.outcome.status, 'not_configured');
     assert.equal(run.trigger, 'cron */15 * * * *');
-    assert.deepEqual(run.missing, REQUIRED.filter((n) => !(n in vars)));
-    for (const name of run.missing) assert.match(run.message, new RegExp(name));
+    // The run needs the sync's settings; the admin token only guards the admin routes.
+    for (const name of REQUIRED.filter((n) => !(n in vars) && n !== 'SYNC_ADMIN_TOKEN')) {
+      assert.match(run.outcome.message, new RegExp(name));
+    }
     assert.ok(!Number.isNaN(Date.parse(run.started_at)) && !Number.isNaN(Date.parse(run.finished_at)));
     assert.ok(Date.parse(run.finished_at) >= Date.parse(run.started_at));
     assert.equal(body.last_success, null, 'a not_configured run is no success');
@@ -81,35 +85,48 @@ describe('unconfigured worker', () => {
   });
 });
 
-describe('configured worker', () => {
+describe('configured worker, services unreachable', () => {
+  // DUMMY_CONFIG points both services at 127.0.0.1:9 (nothing listens): every run fails, fast
+  // (no retries), and says which service it could not reach.
+  const vars = { ...DUMMY_CONFIG, SYNC_MAX_RETRIES: '0' };
+  const SECRETS = ['SUPABASE_SERVICE_ROLE_KEY', 'NOTION_API_KEY', 'SYNC_ADMIN_TOKEN'];
   let worker;
   before(async () => {
-    worker = await startWorker({ vars: DUMMY_CONFIG });
+    worker = await startWorker({ vars });
   });
   after(async () => {
     await worker?.stop();
   });
 
-  test('/health reports nothing missing, and never leaks a value', async () => {
+  test('/health reports nothing missing, the services unreachable, and never leaks a secret', async () => {
     const { body, text } = await worker.json('/health');
-    assert.equal(body.status, 'never_run');
     assert.deepEqual(body.config.missing, []);
-    assert.equal(body.config.complete, true);
-    for (const value of Object.values(DUMMY_CONFIG)) assert.ok(!text.includes(value), 'value leaked');
+    assert.equal(body.config.admin_routes_enabled, true);
+    assert.equal(body.last_run, null);
+    assert.equal(body.schema.supabase.status, 'unreachable', JSON.stringify(body.schema));
+    assert.match(body.schema.supabase.message, /supabase/i);
+    assert.equal(body.status, 'failing', JSON.stringify(body));
+    for (const name of SECRETS) assert.ok(!text.includes(vars[name]), `${name} leaked`);
   });
 
-  test('cron run takes and releases the lease, records ok and last_success', async () => {
+  test('a cron run fails with a message naming Supabase, records it, and releases the lease', async () => {
     await worker.fireCron();
     const first = (await worker.json('/health')).body;
-    assert.equal(first.status, 'ok', JSON.stringify(first));
-    assert.equal(first.last_run.outcome, 'ok');
-    assert.deepEqual(first.last_run.missing, []);
-    assert.equal(first.last_success, first.last_run.finished_at);
+    assert.equal(first.last_run.outcome.status, 'failed', JSON.stringify(first.last_run));
+    assert.match(first.last_run.outcome.message, /supabase is unavailable/i);
+    assert.match(first.last_run.outcome.message, /127\.0\.0\.1:9/, 'the message says what was tried');
+    assert.equal(first.last_run.trigger, 'cron */15 * * * *');
+    assert.equal(first.status, 'failing');
+    assert.equal(first.last_success, null, 'a failed run is no success');
+    assert.ok(first.fix.some((line) => /supabase/i.test(line)), JSON.stringify(first.fix));
+    await worker.waitForOutput(/decision-sync run \S+ \(cron [^)]*\): \{"status":"failed"/);
 
     // The lease was released: a second run is not skipped.
     await worker.fireCron();
     const second = (await worker.json('/health')).body;
-    assert.equal(second.last_run.outcome, 'ok', JSON.stringify(second));
+    assert.equal(second.last_run.outcome.status, 'failed', JSON.stringify(second.last_run));
     assert.notEqual(second.last_run.run_id, first.last_run.run_id);
+    assert.equal(second.totals.runs, 2);
+    for (const name of SECRETS) assert.ok(!worker.output().includes(vars[name]), `${name} in the Worker's output`);
   });
 });

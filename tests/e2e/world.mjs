@@ -203,6 +203,13 @@ export class World {
     return worker;
   }
 
+  /** A fresh Worker with exactly these vars (e.g. one setting left out). */
+  async workerWith(vars, options = {}) {
+    const worker = await startWorker({ ...options, vars });
+    this.workers.push(worker);
+    return worker;
+  }
+
   /** Replaces `worker` by a restarted instance on the same state (tracked for cleanup). */
   async restartWorker(worker, overrides = {}) {
     const next = await worker.restart(overrides);

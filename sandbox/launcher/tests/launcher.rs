@@ -175,6 +175,30 @@ fn binary_prints_settings_writes_the_env_file_and_cleans_up_on_sigterm() {
     let rest_port = port_of(&env["SUPABASE_REST_URL"]);
     assert!(listening(pg_port) && listening(rest_port));
 
+    // SIGUSR1 / SIGUSR2 (the printed SANDBOX_PG_STOP / SANDBOX_PG_START): a PostgreSQL outage.
+    assert_eq!(env["SANDBOX_PG_STOP"], format!("kill -USR1 {}", child.id()));
+    assert_eq!(env["SANDBOX_PG_START"], format!("kill -USR2 {}", child.id()));
+    let wait_for = |up: bool, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while listening(pg_port) != up {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // SAFETY: plain syscall on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGUSR1);
+    }
+    wait_for(false, "PostgreSQL still listening after SIGUSR1");
+    assert!(listening(rest_port), "postrust stays up during the outage");
+    // SAFETY: plain syscall on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGUSR2);
+    }
+    wait_for(true, "PostgreSQL not back after SIGUSR2");
+    let (status, body) = get(&format!("{}/decision_vault?select=id", env["SUPABASE_REST_URL"]), Some(&env["SUPABASE_SERVICE_ROLE_KEY"]));
+    assert_eq!((status, body.as_str()), (200, "[]"), "postrust reaches PostgreSQL again");
+
     // SAFETY: plain syscall on our own child.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
