@@ -1,9 +1,9 @@
 // End-to-end: the token-protected routes (/sync-now, /dry-run, /conflicts), one run at a time,
 // and secrets kept out of everything the Worker says, against the real Worker and the sandbox.
-import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { openWorld, sleep } from './world.mjs';
+import { sleep, useWorld } from './world.mjs';
 
 const ADMIN_ROUTES = [
   ['POST', '/sync-now'],
@@ -13,19 +13,7 @@ const ADMIN_ROUTES = [
 ];
 
 describe('admin routes and secrets', { timeout: 300_000 }, () => {
-  let world;
-  before(async () => {
-    world = await openWorld();
-  });
-  after(async () => {
-    await world?.close();
-  });
-  beforeEach(async () => {
-    await world.reset();
-  });
-  afterEach(async () => {
-    await world.cleanup();
-  });
+  const world = useWorld();
 
   test('without the token, or with a wrong one: 401, and nothing runs', async () => {
     await world.insertRows([{ decision: 'Must not sync', type: 'Ops', date: '2025-01-01' }]);

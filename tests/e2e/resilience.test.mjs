@@ -1,12 +1,12 @@
 // End-to-end: the real Worker under pressure. A backlog larger than one run's budget, Notion rate
 // limits and server errors, workerd killed mid-run, PostgreSQL stopped mid-run. In every case the
 // sync converges (both sides equal) and never creates a page twice.
-import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
-import { openWorld, sleep } from './world.mjs';
+import { sleep, useWorld } from './world.mjs';
 
 const sh = promisify(execFile);
 
@@ -40,19 +40,7 @@ function assertNoDuplicatePages(pages) {
 }
 
 describe('resilience', { timeout: 600_000 }, () => {
-  let world;
-  before(async () => {
-    world = await openWorld();
-  });
-  after(async () => {
-    await world?.close();
-  });
-  beforeEach(async () => {
-    await world.reset();
-  });
-  afterEach(async () => {
-    await world.cleanup();
-  });
+  const world = useWorld();
 
   test('a backlog larger than one run\'s budget drains over several runs, without duplicates', async () => {
     await world.insertRows(rowsNamed('Backlog row', 30));

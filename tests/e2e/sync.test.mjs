@@ -1,25 +1,13 @@
 // End-to-end: the real Worker (wrangler dev) syncing the sandbox's PostgreSQL (through postrust)
 // with the Notion emulator. Every scenario is checked on both sides, directly (psql and the
 // emulator's admin API), never through the Worker's own report alone.
-import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { checksum, openWorld, pageContent, normalize } from './world.mjs';
+import { checksum, pageContent, normalize, useWorld } from './world.mjs';
 
 describe('sync against the sandbox', { timeout: 600_000 }, () => {
-  let world;
-  before(async () => {
-    world = await openWorld();
-  });
-  after(async () => {
-    await world?.close();
-  });
-  beforeEach(async () => {
-    await world.reset();
-  });
-  afterEach(async () => {
-    await world.cleanup();
-  });
+  const world = useWorld();
 
   test('first sync, rows only: one page per row, a second run writes nothing', async () => {
     const ids = await world.insertRows([

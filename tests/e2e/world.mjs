@@ -15,6 +15,7 @@
 // emulator's admin API (SANDBOX_NOTION_ADMIN), never through the Worker.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { after, afterEach, before, beforeEach } from 'node:test';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 
@@ -98,6 +99,25 @@ export function lit(value) {
 export async function openWorld({ rateLimit = 'off' } = {}) {
   const sandbox = await startSandbox({ rateLimit });
   return new World(sandbox);
+}
+
+/**
+ * One sandbox + World per `describe` block: opened before its tests, reset before each test,
+ * cleaned up after each and closed at the end. Returns a stand-in that forwards to the World.
+ */
+export function useWorld(options) {
+  let world = null;
+  before(async () => { world = await openWorld(options); });
+  after(async () => { await world?.close(); });
+  beforeEach(async () => { await world.reset(); });
+  afterEach(async () => { await world.cleanup(); });
+  return new Proxy({}, {
+    get(_, name) {
+      if (!world) throw new Error(`the World is not open yet (asked for ${String(name)})`);
+      const value = world[name];
+      return typeof value === 'function' ? value.bind(world) : value;
+    },
+  });
 }
 
 export class World {
