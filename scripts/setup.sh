@@ -10,6 +10,7 @@
 #   - postrust-server (PostgREST-compatible) and PostgreSQL 15, for the sandbox (scripts/ensure-postrust.sh)
 #   - node_modules from package-lock.json (wrangler, esbuild, binaryen's wasm-opt, ...) (npm ci)
 #   - Chromium (/usr/bin/chromium), for the dashboard's browser test       (apt-get, as root)
+#   - jq, for README_SYNC.md's examples and their test                     (apt-get, as root)
 #
 # Prerequisites (not installed here): Rust via rustup, Node.js >= 20.3 with npm.
 # Set SETUP_QUIET=1 to print only what is installed.
@@ -111,25 +112,39 @@ ensure_wasm_opt() {
   fi
 }
 
-ensure_chromium() {
-  # Headless Chromium for tests/e2e/dashboard.test.mjs (the dashboard seen in a real browser).
-  # CHROMIUM_BIN overrides where it is looked for.
-  local bin="${CHROMIUM_BIN:-/usr/bin/chromium}"
-  if [ -x "$bin" ]; then
-    say "chromium ($bin): ok"
+# Installs Debian package $2 when command $1 is missing (as root, with apt). $3: what needs it.
+# $4 = required|optional: a missing required tool stops setup; an optional one is only reported.
+ensure_apt_tool() {
+  local bin="$1" package="$2" why="$3" need="$4"
+  if [ -x "$bin" ] || command -v "$bin" >/dev/null 2>&1; then
+    say "$package ($bin): ok"
     return
   fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    act "installing chromium (apt-get install chromium)"
+    act "installing $package (apt-get install $package), for $why"
     # Refresh the package lists only when apt does not know the package yet.
-    if ! apt-cache show chromium >/dev/null 2>&1; then
+    if ! apt-cache show "$package" >/dev/null 2>&1; then
       apt-get update -qq
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-    [ -x "$bin" ] || die "chromium installed, but $bin is missing (set CHROMIUM_BIN)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
+    { [ -x "$bin" ] || command -v "$bin" >/dev/null 2>&1; } || die "$package installed, but $bin is missing"
     return
   fi
-  die "Chromium not found at $bin: install it (Debian/Ubuntu: sudo apt-get install chromium) or set CHROMIUM_BIN"
+  if [ "$need" = required ]; then
+    die "$bin not found: install it (Debian/Ubuntu: sudo apt-get install $package); needed for $why"
+  fi
+  say "$bin not found (optional; sudo apt-get install $package): needed for $why"
+}
+
+ensure_chromium() {
+  # Headless Chromium for tests/e2e/dashboard.test.mjs (the dashboard seen in a real browser).
+  # CHROMIUM_BIN overrides where it is looked for.
+  ensure_apt_tool "${CHROMIUM_BIN:-/usr/bin/chromium}" chromium "the dashboard's browser test (or set CHROMIUM_BIN)" required
+}
+
+ensure_jq() {
+  # jq: README_SYNC.md's examples pipe through it, and tests/e2e/readme.test.mjs runs them.
+  ensure_apt_tool jq jq "README_SYNC.md's examples and their test (tests/e2e/readme.test.mjs)" optional
 }
 
 main() {
@@ -141,6 +156,7 @@ main() {
   ensure_node_modules
   ensure_wasm_opt
   ensure_chromium
+  ensure_jq
 }
 
 main "$@"

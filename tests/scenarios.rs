@@ -886,6 +886,33 @@ fn creates_cut_short_by_the_budget_leave_no_intent_behind() {
 }
 
 #[test]
+fn run_counts_match_what_was_written_even_when_the_budget_cuts_an_op_in_half() {
+    // Regression (bench): rows inserted in bulk were counted only when their page's PATCH (storing
+    // the base) happened in the same run; a free-plan first sync of 1,000 pages reported 19.
+    let w = World::new();
+    for i in 0..150 {
+        w.notion.create(&format!("page {i}"), &["Policy"], Some(DAY));
+    }
+    let (mut reported, mut runs) = (0, 0);
+    loop {
+        runs += 1;
+        assert!(runs < 40, "the backlog does not drain");
+        let inserted_before = w.supabase.inserted_by_sync().len();
+        let run = w.sync();
+        let inserted = w.supabase.inserted_by_sync().len() - inserted_before;
+        assert_eq!(run.summary.counts.rows_inserted as usize, inserted, "run {runs}: reported vs inserted");
+        reported += inserted;
+        if run.summary.outcome == RunOutcome::Ok && inserted == 0 {
+            break;
+        }
+        w.time.advance_secs(60);
+    }
+    assert_eq!(reported, 150);
+    w.sync_until_quiet();
+    w.assert_converged();
+}
+
+#[test]
 fn an_older_orphan_page_with_the_same_base_is_not_taken_for_the_created_page() {
     // Regression (model test): an intent whose create never reached Notion found, by its base,
     // an orphan page (its row deleted for real) and linked the new row to it.

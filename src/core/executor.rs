@@ -61,6 +61,9 @@ struct Run<'p> {
     created: BTreeMap<usize, String>,
     /// Creates sent to Notion (whatever came back: a page may exist even after an error).
     attempted_creates: BTreeSet<usize>,
+    /// Ops whose first half (the one a user sees: the page write of a Notion-first op, the row
+    /// write of a Supabase-first op) was written, whatever became of the second half.
+    first_half_written: BTreeSet<usize>,
     stopped_by: Option<PortError>,
 }
 
@@ -119,6 +122,7 @@ where
         queued: Vec::new(),
         created: BTreeMap::new(),
         attempted_creates: BTreeSet::new(),
+        first_half_written: BTreeSet::new(),
         stopped_by: None,
     };
     keep_conflicts(plan, w, &mut run).await;
@@ -192,7 +196,9 @@ async fn insert_chunk<S: SupabasePort, N, St, L, C>(
         Ok(inserted) => {
             let linked: BTreeSet<&str> = inserted.iter().filter_map(|row| row.notion_page_id.as_deref()).collect();
             for (index, row) in chunk {
-                if !linked.contains(row.notion_page_id.as_str()) {
+                if linked.contains(row.notion_page_id.as_str()) {
+                    run.first_half_written.insert(*index);
+                } else {
                     run.settle(*index, OpOutcome::Failed("the inserted row was not returned".into()));
                 }
             }
@@ -236,7 +242,9 @@ async fn update_chunk<S: SupabasePort, N, St, L, C>(
             for (index, write) in chunk {
                 if !applied.contains(write.id.as_str()) {
                     run.settle(*index, OpOutcome::ConcurrentEdit);
-                } else if !supabase_first {
+                } else if supabase_first {
+                    run.first_half_written.insert(*index);
+                } else {
                     run.settle(*index, OpOutcome::Done);
                 }
             }
@@ -312,6 +320,9 @@ async fn notion_halves<S, N: NotionPort, St, L, C: Clock>(w: &Writers<'_, S, N, 
                 consecutive_failures = 0;
                 if let Some(page) = created {
                     run.created.insert(index, page.id);
+                }
+                if op.order == Order::NotionFirst {
+                    run.first_half_written.insert(index);
                 }
                 queue_or_finish(run, index);
             }
@@ -394,24 +405,22 @@ fn finish(run: Run<'_>) -> Execution {
     let mut counts = RunCounts::default();
     let outcomes: Vec<OpOutcome> =
         run.outcomes.into_iter().map(|outcome| outcome.unwrap_or(OpOutcome::NotRun)).collect();
-    for (op, outcome) in run.ops.iter().zip(&outcomes) {
-        count(&mut counts, op, outcome);
+    for (index, (op, outcome)) in run.ops.iter().zip(&outcomes).enumerate() {
+        count(&mut counts, op, outcome, run.first_half_written.contains(&index));
     }
     Execution { outcomes, counts, stopped_by: run.stopped_by }
 }
 
-fn count(counts: &mut RunCounts, op: &Op, outcome: &OpOutcome) {
+/// Counts what an op changed: an op whose second half did not follow (budget, failure, a
+/// concurrent edit) still counts for the half that was written; the next run finishes it.
+fn count(counts: &mut RunCounts, op: &Op, outcome: &OpOutcome, first_half_written: bool) {
     match outcome {
-        OpOutcome::Done => {}
-        OpOutcome::ConcurrentEdit => {
-            counts.skipped_concurrent_edits += 1;
-            return;
-        }
-        OpOutcome::Rejected(_) => {
-            counts.record_errors += 1;
-            return;
-        }
-        OpOutcome::NotRun | OpOutcome::Failed(_) => return,
+        OpOutcome::ConcurrentEdit => counts.skipped_concurrent_edits += 1,
+        OpOutcome::Rejected(_) => counts.record_errors += 1,
+        OpOutcome::Done | OpOutcome::NotRun | OpOutcome::Failed(_) => {}
+    }
+    if *outcome != OpOutcome::Done && !first_half_written {
+        return;
     }
     if op.conflict.is_some() {
         counts.conflicts += 1;

@@ -1,0 +1,175 @@
+// README_SYNC.md's "A tour with the sandbox", run as a newcomer runs it: `npm start`'s program
+// (scripts/start.mjs, no .dev.vars) in one process, then every shell block of the tour, in order,
+// in bash with the `export …` line `npm start` printed, each output compared with the sample
+// output printed under it in the README. Ctrl-C (SIGINT) must then stop everything.
+//
+// How outputs are compared (the README shows what a person sees, not a byte-exact transcript):
+// - ids (UUIDs) are equal to any id;
+// - a ```json sample is a sequence of JSON values that must equal the output's, value by value;
+// - a ```text sample: every line of it (but `…`) is a line of the output (psql's row-count footer
+//   and pages listed beyond the sample may be extra; the emulator lists pages in no fixed order).
+// jq and psql must be on PATH (scripts/setup.sh installs jq when it can).
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { ROOT, freePort, groupAlive, processesMatching } from './harness.mjs';
+
+const PG_BIN = process.env.SANDBOX_PG_BIN || '/usr/lib/postgresql/15/bin';
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The fenced blocks of one `## ` section of a Markdown text, in order: `{ lang, body }`. */
+export function sectionBlocks(markdown, heading) {
+  const start = markdown.indexOf(`\n## ${heading}\n`);
+  if (start < 0) throw new Error(`README_SYNC.md has no "## ${heading}" section`);
+  const end = markdown.indexOf('\n## ', start + 4);
+  const section = markdown.slice(start, end < 0 ? undefined : end);
+  return [...section.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map(([, lang, body]) => ({ lang, body }));
+}
+
+/** Shell blocks paired with the sample output block that follows each (or null). */
+export function tourSteps(blocks) {
+  const steps = [];
+  blocks.forEach((block, i) => {
+    if (block.lang !== 'sh') return;
+    const next = blocks[i + 1];
+    steps.push({ script: block.body, sample: next && next.lang !== 'sh' ? next : null });
+  });
+  return steps;
+}
+
+/** Splits a text into its top-level JSON values (pretty-printed or one per line). */
+export function jsonValues(text) {
+  const values = [];
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let begin = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    if (c === '{' || c === '[') {
+      if (depth === 0) begin = i;
+      depth += 1;
+    } else if (c === '}' || c === ']') {
+      depth -= 1;
+      if (depth === 0) values.push(JSON.parse(text.slice(begin, i + 1)));
+    }
+  }
+  return values;
+}
+
+const anyId = (text) => text.replace(UUID, '<id>');
+const lines = (text) => anyId(text).split('\n').map((line) => line.trimEnd());
+
+function assertLike(sample, output, context) {
+  if (sample.lang === 'json') {
+    assert.deepEqual(jsonValues(anyId(output)), jsonValues(anyId(sample.body)), context);
+    return;
+  }
+  const seen = new Set(lines(output));
+  const missing = lines(sample.body).filter((line) => line.trim() && line.trim() !== '…' && !seen.has(line));
+  assert.deepEqual(missing, [], context);
+}
+
+/** `export A='x' B='y'` (as start.mjs prints it) → { A: 'x', B: 'y' }. */
+function exportedVars(text) {
+  const line = text.split('\n').find((l) => /^\s*export \w+='/.test(l));
+  if (!line) return null;
+  return Object.fromEntries([...line.matchAll(/(\w+)='([^']*)'/g)].map(([, k, v]) => [k, v]));
+}
+
+/** Runs `npm start`'s program until it prints its guide; returns the process and its settings. */
+async function startLikeNpmStart(port) {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d) => { out.stdout += d; });
+  child.stderr.on('data', (d) => { out.stderr += d; });
+  const exited = new Promise((r) => child.on('close', (code, signal) => r({ code, signal })));
+  const deadline = Date.now() + 240_000;
+  for (;;) {
+    const vars = exportedVars(out.stdout);
+    if (vars && /Ctrl-C stops everything\.\n={10,}\n/.test(out.stdout)) return { child, exited, vars, out };
+    if (child.exitCode !== null || Date.now() > deadline) {
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      throw new Error(`npm start did not print its guide:\n${out.stdout.slice(-3000)}\n${out.stderr.slice(-3000)}`);
+    }
+    await sleep(200);
+  }
+}
+
+function runStep(script, vars) {
+  const res = spawnSync('bash', ['-o', 'pipefail', '-c', script], {
+    cwd: ROOT,
+    env: { ...process.env, ...vars, PATH: `${PG_BIN}:${process.env.PATH}`, PAGER: 'cat' },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return res;
+}
+
+const devVars = existsSync(join(ROOT, '.dev.vars'));
+
+describe('README_SYNC.md: the tour with the sandbox, as written', { timeout: 600_000, skip: devVars && 'a .dev.vars exists: `npm start` would use it instead of the sandbox' }, () => {
+  let started = null;
+
+  before(async () => {
+    for (const tool of ['jq', 'psql']) {
+      const found = spawnSync('bash', ['-c', `command -v ${tool}`], { env: { ...process.env, PATH: `${PG_BIN}:${process.env.PATH}` } });
+      assert.equal(found.status, 0, `${tool} is not installed: the README's tour uses it (run \`npm run setup\` as root, or install ${tool})`);
+    }
+    started = await startLikeNpmStart(await freePort());
+  });
+
+  after(async () => {
+    if (started && started.child.exitCode === null) {
+      try { process.kill(-started.child.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  });
+
+  test('npm start prints the settings the tour uses, after a first sync that succeeded', () => {
+    for (const name of ['W', 'SYNC_ADMIN_TOKEN', 'SANDBOX_PG_URI', 'SANDBOX_NOTION_ADMIN']) {
+      assert.ok(started.vars[name], `the export line lacks ${name}:\n${started.out.stdout}`);
+    }
+    assert.match(started.out.stdout, /first sync: HTTP 200/, started.out.stdout);
+  });
+
+  test('every command of the tour gives the output the README shows', () => {
+    const readme = readFileSync(join(ROOT, 'README_SYNC.md'), 'utf8');
+    const steps = tourSteps(sectionBlocks(readme, 'A tour with the sandbox'))
+      .filter((step) => step.script.trim() !== 'npm start');
+    assert.ok(steps.length >= 10, `only ${steps.length} steps found in the tour`);
+    for (const [i, { script, sample }] of steps.entries()) {
+      const res = runStep(script, started.vars);
+      const context = `tour step ${i + 1}:\n${script}\n--- output ---\n${res.stdout}\n--- stderr ---\n${res.stderr}`;
+      assert.equal(res.status, 0, context);
+      if (sample) assertLike(sample, res.stdout, context);
+    }
+  });
+
+  test('Ctrl-C stops the Worker and the sandbox, and leaves no process behind', async () => {
+    const { child, exited, vars } = started;
+    const pgPort = new URL(vars.SANDBOX_PG_URI).port;
+    process.kill(child.pid, 'SIGINT');
+    const { code } = await Promise.race([exited, sleep(30_000).then(() => ({ code: 'timeout' }))]);
+    assert.equal(code, 130, `npm start after Ctrl-C (128 + SIGINT expected): ${code}\n${started.out.stderr.slice(-2000)}`);
+    for (let i = 0; i < 50 && groupAlive(child.pid); i++) await sleep(100);
+    assert.equal(groupAlive(child.pid), false, 'processes of npm start are still running');
+    assert.deepEqual(processesMatching(`-p ${pgPort}`), [], 'PostgreSQL is still running');
+    assert.deepEqual(processesMatching(`--port ${new URL(vars.W).port}`), [], 'wrangler dev is still running');
+  });
+});
