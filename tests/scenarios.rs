@@ -872,6 +872,29 @@ fn a_created_page_trashed_before_its_row_was_linked_is_found_not_created_again()
 }
 
 #[test]
+fn a_created_page_trashed_out_of_the_windows_sight_is_found_by_its_base_in_the_trash() {
+    // Notion's query answers live pages only unless asked for `in_trash`: the page created before
+    // the crash and trashed since must be searched for in the trash too, even when the trashed
+    // window does not show it (here: a state whose trashed cursor is already past it).
+    let w = World::new();
+    let row = w.supabase.insert("Crash me", "Ops", DAY);
+    w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
+    assert!(w.run(DEFAULT_BUDGET, false).is_err());
+    w.wait_for_lease_expiry();
+    let page = w.notion.pages()[0].id.clone();
+    w.notion.trash(&page);
+    w.time.advance_secs(300);
+    let mut state = w.state.state();
+    state.cursors.trashed_pages = Some(w.time.now());
+    (state.full_pass, state.last_full_pass) = (None, Some(w.time.now()));
+    w.state.set_state(&state);
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 1, "no second page");
+    assert_eq!(w.page_of(&row).map(|p| p.id), Some(page));
+    w.assert_converged();
+}
+
+#[test]
 fn creates_cut_short_by_the_budget_leave_no_intent_behind() {
     // Regression: every planned create was journaled, even those the budget never reached; each
     // left-over intent then cost a query per run, and could adopt an unrelated page.

@@ -72,9 +72,11 @@ pub enum PageQuery {
     TrashedSince(Option<DateTime<Utc>>),
     /// Live pages whose `Checksum` is empty: never synced, the candidates to match or import.
     Unsynced,
-    /// Pages whose `Checksum` equals this base, live **or trashed** (finds a page created before
-    /// a crash, even if a user trashed it since: otherwise its row would get a second page).
+    /// Live pages whose `Checksum` equals this base (finds a page created before a crash).
     WithBase(String),
+    /// Trashed pages whose `Checksum` equals this base (`in_trash: true`): a page created before a
+    /// crash and trashed by a user since must be found too, or its row would get a second page.
+    TrashedWithBase(String),
 }
 
 /// The Supabase table, through PostgREST.

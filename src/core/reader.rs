@@ -247,9 +247,15 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             if result.stopped_by.is_some() {
                 return;
             }
-            let PagesRead { pages, complete, .. } = self.read_pages(&PageQuery::WithBase(base.clone()), None, result).await;
-            pages.into_iter().for_each(|page| result.snapshot.add_page(page));
-            if complete {
+            // Notion answers live and trashed pages in separate queries; a user may have trashed
+            // the page since it was created.
+            let mut searched = true;
+            for query in [PageQuery::WithBase(base.clone()), PageQuery::TrashedWithBase(base.clone())] {
+                let PagesRead { pages, complete, .. } = self.read_pages(&query, None, result).await;
+                pages.into_iter().for_each(|page| result.snapshot.add_page(page));
+                searched &= complete;
+            }
+            if searched {
                 result.snapshot.intent_bases_searched.insert(base);
             }
         }

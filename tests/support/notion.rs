@@ -2,8 +2,8 @@
 //! - `created_time` / `last_edited_time` are reported rounded DOWN to the minute;
 //! - queries answer at most 100 pages with a `next_cursor`, sorted by `last_edited_time`
 //!   ascending; trashed pages are excluded except from `TrashedSince`;
-//! - `Unsynced` = `Checksum` empty and live; `WithBase(b)` = `Checksum` equals `b`, live or
-//!   trashed (as `ports.rs` documents it);
+//! - `Unsynced` = `Checksum` empty and live; `WithBase(b)` = `Checksum` equals `b` and live,
+//!   `TrashedWithBase(b)` the same among trashed pages (as `ports.rs` documents it);
 //! - a title segment over 2,000 UTF-16 units or more than 100 segments, a comma in a `Type`
 //!   option, a malformed date, or editing a trashed page → `PortError::Record`;
 //! - `get_page` answers `None` for an unknown (or permanently deleted) id, trashed pages included.
@@ -318,8 +318,10 @@ impl FakeNotion {
                     page.in_trash && since.is_none_or(|since| floor_minute(page.edited) >= since)
                 }
                 PageQuery::Unsynced => !page.in_trash && page.checksum.as_deref().is_none_or(str::is_empty),
-                // Live or trashed (ports.rs): a real client needs `in_trash` for the trashed ones.
-                PageQuery::WithBase(base) => page.checksum.as_deref() == Some(base.as_str()),
+                PageQuery::WithBase(base) => !page.in_trash && page.checksum.as_deref() == Some(base.as_str()),
+                PageQuery::TrashedWithBase(base) => {
+                    page.in_trash && page.checksum.as_deref() == Some(base.as_str())
+                }
             })
             .collect();
         // Notion sorts by the reported (minute) value; ties come in no particular order.

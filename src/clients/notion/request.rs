@@ -74,7 +74,11 @@ pub fn query_body(query: &PageQuery, cursor: Option<&str>) -> Value {
             edited_since(since)
         }
         PageQuery::Unsynced => Some(json!({ "property": PROP_CHECKSUM, "rich_text": { "is_empty": true } })),
-        PageQuery::WithBase(base) => Some(json!({ "property": PROP_CHECKSUM, "rich_text": { "equals": base } })),
+        PageQuery::WithBase(base) => with_base(base),
+        PageQuery::TrashedWithBase(base) => {
+            body.insert("in_trash".into(), json!(true));
+            with_base(base)
+        }
     };
     if let Some(filter) = filter {
         body.insert("filter".into(), filter);
@@ -85,6 +89,10 @@ pub fn query_body(query: &PageQuery, cursor: Option<&str>) -> Value {
     Value::Object(body)
 }
 
+fn with_base(base: &str) -> Option<Value> {
+    Some(json!({ "property": PROP_CHECKSUM, "rich_text": { "equals": base } }))
+}
+
 /// `POST /v1/data_sources/{id}/query`.
 pub fn query(config: &NotionConfig, data_source_id: &str, query: &PageQuery, cursor: Option<&str>) -> HttpRequest {
     let path = format!("/v1/data_sources/{}/query", path_segment(data_source_id));
@@ -92,13 +100,11 @@ pub fn query(config: &NotionConfig, data_source_id: &str, query: &PageQuery, cur
 }
 
 /// Whether a page belongs in the answer to `query` whatever Notion's filtering did:
-/// `TrashedSince` keeps trashed pages only, `EditedSince` and `Unsynced` live pages only,
-/// `WithBase` keeps both.
+/// the trashed queries keep trashed pages only, the others live pages only.
 pub fn keeps(query: &PageQuery, in_trash: bool) -> bool {
     match query {
-        PageQuery::TrashedSince(_) => in_trash,
-        PageQuery::EditedSince(_) | PageQuery::Unsynced => !in_trash,
-        PageQuery::WithBase(_) => true,
+        PageQuery::TrashedSince(_) | PageQuery::TrashedWithBase(_) => in_trash,
+        PageQuery::EditedSince(_) | PageQuery::Unsynced | PageQuery::WithBase(_) => !in_trash,
     }
 }
 
@@ -217,6 +223,13 @@ mod tests {
         assert_eq!(
             query_body(&PageQuery::WithBase("abc".into()), None),
             json!({ "page_size": 100, "sorts": sorts, "filter": { "property": "Checksum", "rich_text": { "equals": "abc" } } })
+        );
+        assert_eq!(
+            query_body(&PageQuery::TrashedWithBase("abc".into()), None),
+            json!({
+                "page_size": 100, "sorts": sorts, "in_trash": true,
+                "filter": { "property": "Checksum", "rich_text": { "equals": "abc" } }
+            })
         );
     }
 

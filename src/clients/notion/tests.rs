@@ -196,7 +196,7 @@ fn each_query_kind_sends_its_filter() {
 #[test]
 fn trashed_query_keeps_only_trashed_pages_and_live_queries_only_live_ones() {
     let mixed = || list(vec![fixture("page_multi_type"), fixture("page_trashed")], None);
-    let c = client(vec![ok(mixed()), ok(mixed()), ok(mixed())]);
+    let c = client(vec![ok(mixed()), ok(mixed()), ok(mixed()), ok(mixed())]);
     let trashed = block_on(c.query(&PageQuery::TrashedSince(None), None)).unwrap();
     assert_eq!(
         trashed.pages.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
@@ -208,7 +208,10 @@ fn trashed_query_keeps_only_trashed_pages_and_live_queries_only_live_ones() {
         live.pages.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
         vec!["7b2d1c3e-5f6a-4b8c-9d0e-1f2a3b4c5d6e"]
     );
-    assert_eq!(block_on(c.query(&PageQuery::WithBase("x".into()), None)).unwrap().pages.len(), 2);
+    let with_base = block_on(c.query(&PageQuery::WithBase("x".into()), None)).unwrap();
+    assert_eq!(with_base.pages.iter().map(|p| p.in_trash).collect::<Vec<_>>(), vec![false]);
+    let trashed_with_base = block_on(c.query(&PageQuery::TrashedWithBase("x".into()), None)).unwrap();
+    assert_eq!(trashed_with_base.pages.iter().map(|p| p.in_trash).collect::<Vec<_>>(), vec![true]);
 }
 
 #[test]
