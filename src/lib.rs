@@ -8,6 +8,7 @@ pub mod clients;
 pub mod core;
 pub mod dashboard;
 pub mod health;
+pub mod run_log;
 pub mod service;
 pub mod settings;
 #[cfg(target_arch = "wasm32")]

@@ -3,6 +3,8 @@
 //! errors; values of secrets are kept out of every message (see [`Settings::redact`]).
 use std::fmt;
 
+use crate::run_log::LogLevel;
+
 /// Secrets the sync cannot run without.
 pub const SYNC_SECRETS: [&str; 4] = ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "NOTION_API_KEY", "NOTION_DATABASE_ID"];
 /// The secret protecting `/sync-now`, `/dry-run` and `/conflicts`.
@@ -38,7 +40,8 @@ pub struct Settings {
     pub subrequest_budget: u32,
     /// `SYNC_LEASE_TTL_SECONDS`: how long a run's lease lasts unless released.
     pub lease_ttl_seconds: u32,
-    pub log_level: String,
+    /// `LOG_LEVEL`: what a run logs (see [`LogLevel`]).
+    pub log_level: LogLevel,
 }
 
 impl fmt::Debug for Settings {
@@ -83,6 +86,15 @@ fn number<F: Fn(&str) -> Option<String>, T: std::str::FromStr + PartialOrd>(
     }
 }
 
+fn log_level<F: Fn(&str) -> Option<String>>(lookup: &F) -> Result<LogLevel, SettingsError> {
+    let Some(raw) = value(lookup, "LOG_LEVEL") else { return Ok(LogLevel::default()) };
+    raw.parse().map_err(|()| SettingsError::Invalid {
+        name: "LOG_LEVEL".to_string(),
+        problem: format!("{raw:?}, not a log level"),
+        fix: format!("set LOG_LEVEL to one of {}, or remove it to use info", LogLevel::NAMES),
+    })
+}
+
 fn url<F: Fn(&str) -> Option<String>>(lookup: &F, name: &str, default: Option<String>) -> Result<String, SettingsError> {
     let raw = value(lookup, name).or(default).unwrap_or_default();
     if !(raw.starts_with("https://") || raw.starts_with("http://")) {
@@ -116,7 +128,7 @@ impl Settings {
             max_retries: number(&lookup, "SYNC_MAX_RETRIES", 3, 0, 10, "0 to 10")?,
             subrequest_budget: number(&lookup, "SYNC_SUBREQUEST_BUDGET", DEFAULT_SUBREQUEST_BUDGET, 10, 10_000, "10 to 10000")?,
             lease_ttl_seconds: number(&lookup, "SYNC_LEASE_TTL_SECONDS", DEFAULT_LEASE_TTL_SECONDS, 10, 3_600, "10 to 3600")?,
-            log_level: value(&lookup, "LOG_LEVEL").unwrap_or_else(|| "info".into()),
+            log_level: log_level(&lookup)?,
         })
     }
 
@@ -169,6 +181,18 @@ mod tests {
         pairs.push(("SYNC_LEASE_TTL_SECONDS", "5"));
         let err = Settings::from_lookup(env(&pairs)).unwrap_err().to_string();
         assert!(err.contains("SYNC_LEASE_TTL_SECONDS") && err.contains("10 to 3600"), "{err}");
+    }
+
+    #[test]
+    fn log_level_defaults_to_info_and_a_bad_one_names_the_choices() {
+        assert_eq!(Settings::from_lookup(env(&BASE)).unwrap().log_level, LogLevel::Info);
+        let mut pairs = BASE.to_vec();
+        pairs.push(("LOG_LEVEL", "Debug"));
+        assert_eq!(Settings::from_lookup(env(&pairs)).unwrap().log_level, LogLevel::Debug);
+        let mut pairs = BASE.to_vec();
+        pairs.push(("LOG_LEVEL", "loud"));
+        let err = Settings::from_lookup(env(&pairs)).unwrap_err().to_string();
+        assert!(err.contains("LOG_LEVEL") && err.contains("error, warn, info, debug"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Runs the sync from the Worker: wires KV, the Durable Object lock, `fetch` and the clock into
 //! the [`Service`], logs one line per run and records failures instead of losing them.
-use worker::{console_error, console_log, Env};
+use worker::{console_error, console_log, console_warn, Env};
 
 use super::clock::WorkerClock;
 use super::env;
@@ -10,6 +10,7 @@ use super::time;
 use super::transport::FetchTransport;
 use crate::core::engine::RunResult;
 use crate::core::report::{RunOutcome, RunSummary};
+use crate::run_log::{run_log_lines, LogLevel, Severity};
 use crate::service::{record_summary, unconfigured_summary, Service};
 
 /// The state store behind the `SYNC_STATE` binding.
@@ -30,7 +31,7 @@ pub async fn run(env: &Env, trigger: &str, dry_run: bool) -> Result<RunResult, S
             if !dry_run {
                 record(&store, &summary).await;
             }
-            log(&summary);
+            log(&summary, LogLevel::default());
             return Ok(RunResult { summary, plan: Default::default() });
         }
     };
@@ -39,7 +40,7 @@ pub async fn run(env: &Env, trigger: &str, dry_run: bool) -> Result<RunResult, S
     let service = Service { settings: &settings, transport: FetchTransport, store: &store, lock: &lock, clock: &clock };
     match service.run(&run_id, trigger, dry_run).await {
         Ok(result) => {
-            log(&result.summary);
+            log(&result.summary, settings.log_level);
             Ok(result)
         }
         Err(error) => {
@@ -48,7 +49,7 @@ pub async fn run(env: &Env, trigger: &str, dry_run: bool) -> Result<RunResult, S
             if !dry_run {
                 record(&store, &summary).await;
             }
-            log(&summary);
+            log(&summary, settings.log_level);
             Ok(RunResult { summary, plan: Default::default() })
         }
     }
@@ -60,20 +61,13 @@ async fn record(store: &KvStateStore, summary: &RunSummary) {
     }
 }
 
-/// One line per run: id, trigger, outcome, counts; never content or secrets.
-fn log(summary: &RunSummary) {
-    let outcome = serde_json::to_string(&summary.outcome).unwrap_or_default();
-    let counts = serde_json::to_string(&summary.counts).unwrap_or_default();
-    let line = format!(
-        "decision-sync run {} ({}): {outcome} counts={counts} subrequests={} pending={} errors={}",
-        summary.run_id,
-        summary.trigger,
-        summary.subrequests,
-        summary.pending,
-        summary.errors.len()
-    );
-    match summary.outcome {
-        RunOutcome::Failed { .. } | RunOutcome::NotConfigured { .. } => console_error!("{line}"),
-        _ => console_log!("{line}"),
+/// The run's lines at the configured `LOG_LEVEL` (see [`run_log_lines`]).
+fn log(summary: &RunSummary, level: LogLevel) {
+    for (severity, line) in run_log_lines(summary, level) {
+        match severity {
+            Severity::Error => console_error!("{line}"),
+            Severity::Warn => console_warn!("{line}"),
+            Severity::Info => console_log!("{line}"),
+        }
     }
 }
