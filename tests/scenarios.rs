@@ -852,11 +852,9 @@ fn a_row_reverted_while_its_push_was_written_is_not_left_diverged() {
     w.assert_converged();
 }
 
-#[test]
-fn a_created_page_trashed_before_its_row_was_linked_is_found_not_created_again() {
-    // Regression (model test): crash after the create; the user trashes the new page; the runs
-    // that see the trash have no budget left to look for the page; later runs must still find it.
-    let w = World::new();
+/// A run crashes right after Notion created the row's page (nothing linked); a user then trashes
+/// that page. Returns the row and the page.
+fn crash_after_create_then_trash_the_page(w: &World) -> (String, String) {
     let row = w.supabase.insert("Crash me", "Ops", DAY);
     w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
     assert!(w.run(DEFAULT_BUDGET, false).is_err());
@@ -864,6 +862,15 @@ fn a_created_page_trashed_before_its_row_was_linked_is_found_not_created_again()
     let page = w.notion.pages()[0].id.clone();
     w.notion.trash(&page);
     w.time.advance_secs(300);
+    (row, page)
+}
+
+#[test]
+fn a_created_page_trashed_before_its_row_was_linked_is_found_not_created_again() {
+    // Regression (model test): crash after the create; the user trashes the new page; the runs
+    // that see the trash have no budget left to look for the page; later runs must still find it.
+    let w = World::new();
+    let (row, page) = crash_after_create_then_trash_the_page(&w);
     w.sync_until_quiet();
     assert_eq!(w.notion.pages().len(), 1, "no second page");
     assert_eq!(w.page_of(&row).map(|p| p.id), Some(page));
@@ -877,13 +884,7 @@ fn a_created_page_trashed_out_of_the_windows_sight_is_found_by_its_base_in_the_t
     // the crash and trashed since must be searched for in the trash too, even when the trashed
     // window does not show it (here: a state whose trashed cursor is already past it).
     let w = World::new();
-    let row = w.supabase.insert("Crash me", "Ops", DAY);
-    w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
-    assert!(w.run(DEFAULT_BUDGET, false).is_err());
-    w.wait_for_lease_expiry();
-    let page = w.notion.pages()[0].id.clone();
-    w.notion.trash(&page);
-    w.time.advance_secs(300);
+    let (row, page) = crash_after_create_then_trash_the_page(&w);
     let mut state = w.state.state();
     state.cursors.trashed_pages = Some(w.time.now());
     (state.full_pass, state.last_full_pass) = (None, Some(w.time.now()));
