@@ -9,6 +9,9 @@
 // - a ```text sample: every line of it (but `…`) is a line of the output (psql's row-count footer
 //   and pages listed beyond the sample may be extra; the emulator lists pages in no fixed order).
 // jq and psql must be on PATH (scripts/setup.sh installs jq when it can).
+//
+// Also, without any service: the README's copy of the migration, and its configuration table
+// (against .dev.vars.example and the settings the Worker reads), are checked to be current.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -123,6 +126,33 @@ function runStep(script, vars) {
 }
 
 const devVars = existsSync(join(ROOT, '.dev.vars'));
+
+const read = (path) => readFileSync(join(ROOT, path), 'utf8');
+const MIGRATION = 'supabase/migrations/20251123000000_decision_vault_sync.sql';
+
+/** Names in the README's configuration table. */
+function documentedSettings(readme) {
+  const start = readme.indexOf('\n## Configuration\n');
+  const table = readme.slice(start, readme.indexOf('\n## ', start + 4));
+  return [...table.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map(([, name]) => name).sort();
+}
+
+describe('README_SYNC.md agrees with the code', () => {
+  test('the Supabase setup shows the migration file verbatim', () => {
+    const shown = [...read('README_SYNC.md').matchAll(/^```sql\n([\s\S]*?)^```$/gm)].map(([, body]) => body.trim());
+    assert.ok(shown.includes(read(MIGRATION).trim()), `README_SYNC.md must show ${MIGRATION} as it is (copy it again)`);
+  });
+
+  test('the configuration table, .dev.vars.example and the settings the Worker reads name the same settings', () => {
+    const documented = documentedSettings(read('README_SYNC.md'));
+    const example = [...read('.dev.vars.example').matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map(([, name]) => name).sort();
+    const code = read('src/settings.rs').split('#[cfg(test)]')[0];
+    const readByWorker = [...new Set([...code.matchAll(/"([A-Z][A-Z0-9_]{3,})"/g)].map(([, name]) => name))].sort();
+    assert.ok(documented.length >= 13, documented.join(', '));
+    assert.deepEqual(documented, readByWorker, 'README configuration table vs src/settings.rs');
+    assert.deepEqual([...new Set(example)].sort(), readByWorker, '.dev.vars.example vs src/settings.rs');
+  });
+});
 
 describe('README_SYNC.md: the tour with the sandbox, as written', { timeout: 600_000, skip: devVars && 'a .dev.vars exists: `npm start` would use it instead of the sandbox' }, () => {
   let started = null;
