@@ -10,6 +10,9 @@
 //   and pages listed beyond the sample may be extra; the emulator lists pages in no fixed order).
 // jq and psql must be on PATH (scripts/setup.sh installs jq when it can).
 //
+// Then every example under "## Routes": each answer must have the fields its sample shows, with
+// the same JSON types (values such as times and counts differ).
+//
 // Also, without any service: the README's copy of the migration, and its configuration table
 // (against .dev.vars.example and the settings the Worker reads), are checked to be current.
 import assert from 'node:assert/strict';
@@ -72,15 +75,40 @@ export function jsonValues(text) {
 }
 
 const anyId = (text) => text.replace(UUID, '<id>');
+
+const typeOf = (value) => (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value);
+
+/**
+ * The README's sample `documented` has the shape of `actual`: every key it shows (but `…`) is
+ * there with a value of the same JSON type (a sample `null` matches anything); array elements are
+ * compared through their first element. Values may differ (times, ids, counts).
+ */
+export function shapeProblems(documented, actual, path = '$') {
+  if (documented === null || typeOf(documented) === 'string' && documented === '…') return [];
+  if (typeOf(documented) !== typeOf(actual)) return [`${path}: README shows ${typeOf(documented)}, the Worker answers ${typeOf(actual)}`];
+  if (Array.isArray(documented)) {
+    return documented.length && actual.length ? shapeProblems(documented[0], actual[0], `${path}[0]`) : [];
+  }
+  if (typeOf(documented) !== 'object') return [];
+  return Object.keys(documented)
+    .filter((key) => key !== '…')
+    .flatMap((key) => (key in actual ? shapeProblems(documented[key], actual[key], `${path}.${key}`) : [`${path}.${key}: not in the answer`]));
+}
 const lines = (text) => anyId(text).split('\n').map((line) => line.trimEnd());
 
-function assertLike(sample, output, context) {
+function assertLike(sample, output, context, { shape = false } = {}) {
+  if (sample.lang === 'json' && shape) {
+    const [documented, actual] = [jsonValues(sample.body), jsonValues(output)];
+    assert.equal(actual.length, documented.length, context);
+    assert.deepEqual(documented.flatMap((value, i) => shapeProblems(value, actual[i])), [], context);
+    return;
+  }
   if (sample.lang === 'json') {
     assert.deepEqual(jsonValues(anyId(output)), jsonValues(anyId(sample.body)), context);
     return;
   }
-  const seen = new Set(lines(output));
-  const missing = lines(sample.body).filter((line) => line.trim() && line.trim() !== '…' && !seen.has(line));
+  const seen = new Set(lines(output).map((line) => line.toLowerCase()));
+  const missing = lines(sample.body).filter((line) => line.trim() && line.trim() !== '…' && !seen.has(line.toLowerCase()));
   assert.deepEqual(missing, [], context);
 }
 
@@ -188,6 +216,20 @@ describe('README_SYNC.md: the tour with the sandbox, as written', { timeout: 600
       const context = `tour step ${i + 1}:\n${script}\n--- output ---\n${res.stdout}\n--- stderr ---\n${res.stderr}`;
       assert.equal(res.status, 0, context);
       if (sample) assertLike(sample, res.stdout, context);
+    }
+  });
+
+  test('every route example answers with the fields the README shows', () => {
+    // After the tour: a conflict is kept, so /conflicts has an element to compare.
+    const readme = readFileSync(join(ROOT, 'README_SYNC.md'), 'utf8');
+    const steps = tourSteps(sectionBlocks(readme, 'Routes'));
+    assert.ok(steps.length >= 6, `only ${steps.length} route examples found`);
+    for (const [i, { script, sample }] of steps.entries()) {
+      const res = runStep(script, started.vars);
+      const context = `route example ${i + 1}:\n${script}\n--- output ---\n${res.stdout}\n--- stderr ---\n${res.stderr}`;
+      assert.equal(res.status, 0, context);
+      assert.ok(sample, `route example ${i + 1} has no sample output under it`);
+      assertLike(sample, res.stdout.replace(/\r\n/g, '\n'), context, { shape: true });
     }
   });
 
