@@ -1,5 +1,5 @@
 //! Runs the sync from the Worker: wires KV, the Durable Object lock, `fetch` and the clock into
-//! the [`Service`], logs one line per run and records failures instead of losing them.
+//! the [`Service`], logs each run at `LOG_LEVEL` and records failures instead of losing them.
 use worker::{console_error, console_log, console_warn, Env};
 
 use super::clock::WorkerClock;
