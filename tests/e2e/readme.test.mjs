@@ -119,6 +119,24 @@ function exportedVars(text) {
   return Object.fromEntries([...line.matchAll(/(\w+)='([^']*)'/g)].map(([, k, v]) => [k, v]));
 }
 
+/**
+ * Stops `npm start`'s program as a person does (Ctrl-C), so that it stops wrangler (its own
+ * process group) and the sandbox; only if that hangs, kills it and whatever serves `port`.
+ * Returns the exit code (or 'killed').
+ */
+async function stopNpmStart(child, exited, port) {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  try { process.kill(child.pid, 'SIGINT'); } catch { /* gone */ }
+  const { code } = await Promise.race([exited, sleep(30_000).then(() => ({ code: 'killed' }))]);
+  if (code === 'killed') {
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    for (const pid of [...processesMatching(`--port ${port}`), ...processesMatching(`entry=127.0.0.1:${port}`)]) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+  return code;
+}
+
 /** Runs `npm start`'s program until it prints its guide; returns the process and its settings. */
 async function startLikeNpmStart(port) {
   const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs')], {
@@ -134,9 +152,9 @@ async function startLikeNpmStart(port) {
   const deadline = Date.now() + 240_000;
   for (;;) {
     const vars = exportedVars(out.stdout);
-    if (vars && /Ctrl-C stops everything\.\n={10,}\n/.test(out.stdout)) return { child, exited, vars, out };
+    if (vars && /Ctrl-C stops everything\.\n={10,}\n/.test(out.stdout)) return { child, exited, vars, out, port };
     if (child.exitCode !== null || Date.now() > deadline) {
-      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      await stopNpmStart(child, exited, port);
       throw new Error(`npm start did not print its guide:\n${out.stdout.slice(-3000)}\n${out.stderr.slice(-3000)}`);
     }
     await sleep(200);
@@ -194,9 +212,8 @@ describe('README_SYNC.md: the tour with the sandbox, as written', { timeout: 600
   });
 
   after(async () => {
-    if (started && started.child.exitCode === null) {
-      try { process.kill(-started.child.pid, 'SIGKILL'); } catch { /* gone */ }
-    }
+    // Also when a test failed, or none ran (a --test-name-pattern that skips them all).
+    if (started) await stopNpmStart(started.child, started.exited, started.port);
   });
 
   test('npm start prints the settings the tour uses, after a first sync that succeeded', () => {
@@ -234,14 +251,14 @@ describe('README_SYNC.md: the tour with the sandbox, as written', { timeout: 600
   });
 
   test('Ctrl-C stops the Worker and the sandbox, and leaves no process behind', async () => {
-    const { child, exited, vars } = started;
+    const { child, exited, vars, port } = started;
     const pgPort = new URL(vars.SANDBOX_PG_URI).port;
-    process.kill(child.pid, 'SIGINT');
-    const { code } = await Promise.race([exited, sleep(30_000).then(() => ({ code: 'timeout' }))]);
+    const code = await stopNpmStart(child, exited, port);
     assert.equal(code, 130, `npm start after Ctrl-C (128 + SIGINT expected): ${code}\n${started.out.stderr.slice(-2000)}`);
     for (let i = 0; i < 50 && groupAlive(child.pid); i++) await sleep(100);
     assert.equal(groupAlive(child.pid), false, 'processes of npm start are still running');
     assert.deepEqual(processesMatching(`-p ${pgPort}`), [], 'PostgreSQL is still running');
     assert.deepEqual(processesMatching(`--port ${new URL(vars.W).port}`), [], 'wrangler dev is still running');
+    assert.deepEqual(processesMatching(`entry=127.0.0.1:${port}`), [], 'workerd is still running');
   });
 });
