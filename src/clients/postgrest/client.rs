@@ -230,6 +230,10 @@ impl<T: HttpTransport> SupabasePort for PostgrestClient<T> {
         }
         self.write_rows_with_patch(writes).await
     }
+
+    fn schema_warning(&self) -> Option<String> {
+        self.write_back_note().filter(|_| self.write_back_function() == Some(false))
+    }
 }
 
 #[cfg(test)]
