@@ -845,6 +845,29 @@ fn runs_record_their_schema_checks_for_health_with_the_time() {
 }
 
 #[test]
+fn a_supabase_outage_is_named_even_when_the_budget_also_ran_out() {
+    // Regression (issue 11, item 5): pages were created, linking their rows failed (Supabase
+    // down) and the budget ran out too: the run said only "partial: budget spent", errors [].
+    let w = World::new();
+    for i in 0..30 {
+        w.supabase.insert(&format!("row {i}"), "Ops", DAY);
+    }
+    w.faults.inject_on("write_rows", 1, Fault::Fail);
+    let run = w.sync_with(20);
+    assert!(!w.notion.pages().is_empty(), "pages were created before the outage");
+    assert!(w.notion.pages().len() < 30, "the budget ran out too");
+    let RunOutcome::Failed { message } = &run.summary.outcome else {
+        panic!("the outage is not named: {:?}", run.summary.outcome)
+    };
+    assert!(message.starts_with("supabase is unavailable: "), "{message}");
+    assert!(run.summary.warnings.iter().any(|warning| warning.contains("budget")), "{:?}", run.summary.warnings);
+    assert!(w.state.state().last_success.is_none(), "a run whose writes failed is no success");
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 30, "each row got one page");
+    w.assert_converged();
+}
+
+#[test]
 fn a_created_page_whose_row_lookup_fails_is_not_created_again() {
     // Regression (model test): the page created for a row was found by its base, but looking up
     // whether a row links to it failed; the row was then planned for a second create.

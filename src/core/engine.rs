@@ -156,12 +156,17 @@ where
         let pending = pending_ids(&planned, &execution, &read);
         let next = self.next_state(state, &read, &planned, &execution, &pending);
         let mut outcome = outcome_of(stopped_by.as_ref(), !pending.is_empty() || !read_is_complete(&read));
-        if outcome == RunOutcome::Ok {
-            // A write that failed (and is retried next run) is not a success, whatever the cursors say.
+        let mut stopped_early = None;
+        if let RunOutcome::Ok | RunOutcome::Partial { .. } = &outcome {
+            // A write that failed (and is retried next run) is not a success, whatever the cursors
+            // say; it is named even when the budget ran out too ("supabase is unavailable: …").
             if let Some(message) = execution.outcomes.iter().find_map(|outcome| match outcome {
                 OpOutcome::Failed(message) => Some(message.clone()),
                 _ => None,
             }) {
+                if let RunOutcome::Partial { reason } = &outcome {
+                    stopped_early = Some(format!("the run also stopped early: {reason}"));
+                }
                 outcome = RunOutcome::Failed { message };
             }
         }
@@ -173,6 +178,7 @@ where
         summary.counts.pages_read = read.pages_count;
         summary.subrequests = request.budget.used();
         summary.warnings = planned.warnings.clone();
+        summary.warnings.extend(stopped_early);
         summary.errors = next.errors.clone();
         summary.pending = backlog(&planned, &execution);
         self.save(next, &summary).await?;
