@@ -1,7 +1,7 @@
 //! `GET /`: a small HTML page showing `/health` to a person; refreshes every 30 seconds.
 //! Static HTML (no script), everything escaped; the raw status is in `data-status` of `#status`.
 use crate::core::report::{RunCounts, RunOutcome, RunSummary};
-use crate::health::{count_of, issue_line, orphan_line, Health, SchemaCheck, FIX_ITEMS_PER_KIND};
+use crate::health::{count_of, issue_line, orphan_line, Health, SchemaAge, SchemaCheck, FIX_ITEMS_PER_KIND};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -97,6 +97,17 @@ fn schema(check: &SchemaCheck) -> String {
     }
 }
 
+/// ` (checked 5 min ago)`: when a run (or the admin check) last checked this side.
+fn checked_ago(age: &SchemaAge) -> String {
+    match age.age_seconds {
+        None => String::new(),
+        Some(seconds) if seconds < 60 => format!(" (checked {seconds} s ago)"),
+        Some(seconds) if seconds < 2 * 3600 => format!(" (checked {} min ago)", seconds / 60),
+        Some(seconds) if seconds < 2 * 86_400 => format!(" (checked {} h ago)", seconds / 3600),
+        Some(seconds) => format!(" (checked {} days ago)", seconds / 86_400),
+    }
+}
+
 fn facts(health: &Health) -> String {
     let mut facts = Vec::new();
     match &health.last_run {
@@ -154,7 +165,13 @@ fn facts(health: &Health) -> String {
     facts.push(row(
         "schema",
         "Schema check",
-        &format!("Supabase: {} · Notion: {}", schema(&health.schema.supabase), schema(&health.schema.notion)),
+        &format!(
+            "Supabase: {}{} · Notion: {}{}",
+            schema(&health.schema.supabase),
+            checked_ago(&health.schema_checked.supabase),
+            schema(&health.schema.notion),
+            checked_ago(&health.schema_checked.notion)
+        ),
     ));
     let admin = if health.config.admin_routes_enabled {
         "enabled (/sync-now, /dry-run, /conflicts)"
@@ -305,6 +322,20 @@ mod tests {
         assert!(html.contains("1 record error (") && html.contains("1 orphan ("), "{html}");
         assert!(!html.contains("id=\"fix\""), "per-record items are only in the tables: {html}");
         assert!(!html.contains("Nothing to fix"));
+    }
+
+    #[test]
+    fn shows_the_stored_schema_check_and_its_age() {
+        let now = chrono::Utc::now();
+        let mut state = SyncState::default();
+        state.schema.record_notion(SchemaCheck::Ok, now - chrono::Duration::seconds(150));
+        state.schema.record_supabase(SchemaCheck::Ok, now - chrono::Duration::hours(5));
+        let config = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
+        let health = build(&state, config, crate::health::stored_schema(&state), now);
+        let html = render(&health);
+        assert!(html.contains("Supabase: ok (checked 5 h ago) · Notion: ok (checked 2 min ago)"), "{html}");
+        let never = render(&build(&SyncState::default(), health.config.clone(), crate::health::stored_schema(&SyncState::default()), now));
+        assert!(never.contains("Supabase: not checked (no run has checked it yet)"), "{never}");
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! `/health`: what the sync is doing and, when something is wrong, exactly what to fix.
-//! Built from the saved state and live checks; ids, names and counts only (no secrets, no content).
+//! Built from the saved state only (the schema as the runs last checked it); ids, names and
+//! counts only (no secrets, no content).
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::core::report::{RunOutcome, RunSummary};
+use crate::core::schema_check::CheckedSchema;
 use crate::core::state::{Orphan, RecordIssue, SyncState, Totals};
 
 /// A run older than this without success makes the sync `stale` (cron runs every 15 minutes).
@@ -11,19 +13,7 @@ pub fn stale_after() -> Duration {
     Duration::minutes(65)
 }
 
-/// Result of a live schema check of one side.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum SchemaCheck {
-    Ok,
-    /// Set up wrongly: the sync cannot run until this is fixed.
-    Problem { message: String },
-    /// Works, in a degraded way (e.g. the write-back function is missing: one request per row).
-    Warning { message: String },
-    /// The service could not be reached or failed (not a configuration problem).
-    Unreachable { message: String },
-    NotChecked { reason: String },
-}
+pub use crate::core::schema_check::SchemaCheck;
 
 /// The `/health` document.
 #[derive(Debug, Clone, Serialize)]
@@ -45,8 +35,44 @@ pub struct Health {
     pub full_pass_in_progress: bool,
     pub last_full_pass: Option<DateTime<Utc>>,
     pub schema: SchemaStatus,
+    /// When each side's schema was last checked (`schema` is that check's result).
+    pub schema_checked: SchemaAges,
     pub config: ConfigStatus,
     pub checked_at: DateTime<Utc>,
+}
+
+/// When each side's schema was checked, by a run or by the admin check.
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaAges {
+    pub supabase: SchemaAge,
+    pub notion: SchemaAge,
+}
+
+/// One side's check time and its age in seconds (`None`: never checked).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SchemaAge {
+    pub at: Option<DateTime<Utc>>,
+    pub age_seconds: Option<i64>,
+}
+
+fn age_of(checked: &Option<CheckedSchema>, now: DateTime<Utc>) -> SchemaAge {
+    let at = checked.as_ref().map(|checked| checked.checked_at);
+    SchemaAge { at, age_seconds: at.map(|at| (now - at).num_seconds().max(0)) }
+}
+
+/// The schema as the runs last checked it, from the saved state only (no request is made). A
+/// check that could not reach a side no longer counts once a run has succeeded since.
+pub fn stored_schema(state: &SyncState) -> SchemaStatus {
+    let side = |checked: &Option<CheckedSchema>| match checked {
+        Some(CheckedSchema { check: SchemaCheck::Unreachable { .. }, checked_at })
+            if state.last_success.is_some_and(|success| success > *checked_at) =>
+        {
+            SchemaCheck::NotChecked { reason: "the last check could not reach it; a run has reached it since".into() }
+        }
+        Some(checked) => checked.check.clone(),
+        None => SchemaCheck::NotChecked { reason: "no run has checked it yet".into() },
+    };
+    SchemaStatus { supabase: side(&state.schema.supabase), notion: side(&state.schema.notion) }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -118,6 +144,7 @@ pub fn build(state: &SyncState, config: ConfigStatus, schema: SchemaStatus, now:
         full_pass_in_progress: state.full_pass.is_some(),
         last_full_pass: state.last_full_pass,
         schema,
+        schema_checked: SchemaAges { supabase: age_of(&state.schema.supabase, now), notion: age_of(&state.schema.notion, now) },
         config,
         checked_at: now,
     }
@@ -170,6 +197,19 @@ mod tests {
 
     fn configured() -> ConfigStatus {
         ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true }
+    }
+
+    #[test]
+    fn an_unreachable_check_stops_counting_once_a_run_succeeded_since() {
+        let now = Utc::now();
+        let mut state = SyncState::default();
+        let down = SchemaCheck::Unreachable { message: "supabase is unavailable: 503".into() };
+        state.schema.record_supabase(down.clone(), now - Duration::minutes(10));
+        state.schema.record_notion(SchemaCheck::Ok, now - Duration::minutes(1));
+        assert_eq!(stored_schema(&state).supabase, down);
+        state.last_success = Some(now - Duration::minutes(1));
+        assert!(matches!(stored_schema(&state).supabase, SchemaCheck::NotChecked { .. }));
+        assert_eq!(stored_schema(&state).notion, SchemaCheck::Ok);
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub mod clients;
 pub mod core;
 pub mod dashboard;
 pub mod health;
+pub mod live_check;
+pub mod public;
 pub mod run_log;
 pub mod service;
 pub mod settings;

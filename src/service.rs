@@ -15,9 +15,10 @@ use crate::core::ports::{Clock, RunLock, StateStore, SupabasePort};
 use crate::core::report::{RunCounts, RunOutcome, RunSummary};
 use crate::core::state::SyncState;
 use crate::health::{self, ConfigStatus, Health, SchemaCheck, SchemaStatus};
+use crate::public;
 use crate::settings::{Settings, SettingsError};
 
-/// Budget for the live schema checks of `/health` (Notion discovery + schema, Supabase check).
+/// Budget for a live schema check (Notion discovery + schema, Supabase check).
 const HEALTH_CHECK_BUDGET: u32 = 16;
 
 /// Everything one run or health check needs.
@@ -95,11 +96,17 @@ where
         RunResult { summary, plan: Default::default() }
     }
 
-    /// `/health`, with live schema checks of both sides.
+    /// `/health` from the saved state only (the schema as the runs last checked it): no request
+    /// to Notion or Supabase, whoever asks and however often.
     pub async fn health(&self, config: ConfigStatus) -> Health {
         let state = self.store.load().await.unwrap_or_default();
-        let schema = self.schema_status(state.data_source_id.as_deref()).await;
-        health::build(&state, config, schema, self.clock.now())
+        self.report(&state, config)
+    }
+
+    /// The report of `state`, secrets redacted.
+    pub(crate) fn report(&self, state: &SyncState, config: ConfigStatus) -> Health {
+        let health = health::build(state, config, health::stored_schema(state), self.clock.now());
+        public::map_text(health, &|text| self.settings.redact(text))
     }
 
     /// A configuration error is a problem to fix; anything else means the service is unreachable.
@@ -111,7 +118,8 @@ where
         }
     }
 
-    async fn schema_status(&self, cached_data_source: Option<&str>) -> SchemaStatus {
+    /// Live schema checks of both sides (the admin's `POST /health/check`; see `live_check`).
+    pub(crate) async fn schema_status(&self, cached_data_source: Option<&str>) -> SchemaStatus {
         let budget = Budget::new(HEALTH_CHECK_BUDGET);
         let (postgrest, notion) = match self.clients(&budget, cached_data_source) {
             Ok(clients) => clients,

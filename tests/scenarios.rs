@@ -5,6 +5,8 @@ use chrono::Duration;
 use decision_sync::core::content::Content;
 use decision_sync::core::model::Side;
 use decision_sync::core::report::RunOutcome;
+use decision_sync::core::schema_check::SchemaCheck;
+use decision_sync::health::{self, ConfigStatus};
 use support::notion::PageEdit;
 use support::supabase::RowEdit;
 use support::world::{Writes, DEFAULT_BUDGET};
@@ -811,6 +813,57 @@ fn a_run_whose_write_back_failed_is_not_reported_ok() {
     assert!(w.state.state().last_success.is_none());
     w.sync_until_quiet();
     assert_eq!(w.notion.pages().len(), 1, "the created page is linked next run, not created again");
+    w.assert_converged();
+}
+
+#[test]
+fn runs_record_their_schema_checks_for_health_with_the_time() {
+    // Issue 11, item 3: /health shows the schema as the runs checked it (it makes no request).
+    let w = World::new();
+    w.supabase.insert("A", "Ops", DAY);
+    let first_at = w.time.now();
+    w.sync();
+    let checks = w.state.state().schema;
+    let (supabase, notion) = (checks.supabase.expect("checked at the full pass"), checks.notion.expect("checked"));
+    assert_eq!((&supabase.check, &notion.check), (&SchemaCheck::Ok, &SchemaCheck::Ok));
+    assert!(supabase.checked_at >= first_at && notion.checked_at >= first_at);
+
+    // An incremental run checks Notion again, not Supabase; a failed check is recorded.
+    w.time.advance_secs(300);
+    w.faults.inject_on("check_schema", 1, Fault::Fail);
+    let run = w.sync();
+    assert!(matches!(run.summary.outcome, RunOutcome::Failed { .. }), "{:?}", run.summary.outcome);
+    let state = w.state.state();
+    let notion = state.schema.notion.clone().expect("checked");
+    assert!(matches!(&notion.check, SchemaCheck::Unreachable { message } if message.starts_with("notion is unavailable")), "{notion:?}");
+    assert!(notion.checked_at >= first_at + Duration::seconds(300));
+    assert_eq!(state.schema.supabase.as_ref().map(|s| s.checked_at), Some(supabase.checked_at));
+    let config = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
+    let health = health::build(&state, config, health::stored_schema(&state), w.time.now());
+    assert_eq!(health.status, "failing");
+    assert_eq!(health.schema_checked.notion.age_seconds, Some((w.time.now() - notion.checked_at).num_seconds()));
+}
+
+#[test]
+fn a_supabase_outage_is_named_even_when_the_budget_also_ran_out() {
+    // Regression (issue 11, item 5): pages were created, linking their rows failed (Supabase
+    // down) and the budget ran out too: the run said only "partial: budget spent", errors [].
+    let w = World::new();
+    for i in 0..30 {
+        w.supabase.insert(&format!("row {i}"), "Ops", DAY);
+    }
+    w.faults.inject_on("write_rows", 1, Fault::Fail);
+    let run = w.sync_with(20);
+    assert!(!w.notion.pages().is_empty(), "pages were created before the outage");
+    assert!(w.notion.pages().len() < 30, "the budget ran out too");
+    let RunOutcome::Failed { message } = &run.summary.outcome else {
+        panic!("the outage is not named: {:?}", run.summary.outcome)
+    };
+    assert!(message.starts_with("supabase is unavailable: "), "{message}");
+    assert!(run.summary.warnings.iter().any(|warning| warning.contains("budget")), "{:?}", run.summary.warnings);
+    assert!(w.state.state().last_success.is_none(), "a run whose writes failed is no success");
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 30, "each row got one page");
     w.assert_converged();
 }
 

@@ -69,6 +69,12 @@ impl HttpResponse {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
+    /// A web page rather than an API answer (`Content-Type: text/html`, or a body starting with
+    /// `<`): the base URL points at a website, not at the API.
+    pub fn looks_like_html(&self) -> bool {
+        let html_type = self.header("content-type").is_some_and(|kind| kind.to_ascii_lowercase().contains("html"));
+        html_type || self.body.trim_start().starts_with('<')
+    }
 }
 
 /// Why no response arrived.

@@ -14,6 +14,7 @@ use crate::core::planner::plan;
 use crate::core::ports::{Clock, Lease, NotionPort, RunLock, StateStore, SupabasePort};
 use crate::core::reader::{ReadLimits, ReadResult, Readers};
 use crate::core::report::{RunCounts, RunOutcome, RunSummary};
+use crate::core::schema_check::{SchemaCheck, SchemaChecks};
 use crate::core::state::{FullPass, Orphan, QueryResume, RecordIssue, SyncState};
 use crate::core::time::floor_minute;
 
@@ -105,7 +106,7 @@ where
             Err(error) => return self.failed_before_reading(request, started_at, error),
         };
         let starts_full_pass = self.start_full_pass_if_due(&mut state, started_at);
-        if let Err(error) = self.check_schemas(starts_full_pass).await {
+        if let Err(error) = self.check_schemas(starts_full_pass, &mut state.schema).await {
             return self.finish_without_plan(request, started_at, state, error).await;
         }
         let readers = Readers {
@@ -155,12 +156,17 @@ where
         let pending = pending_ids(&planned, &execution, &read);
         let next = self.next_state(state, &read, &planned, &execution, &pending);
         let mut outcome = outcome_of(stopped_by.as_ref(), !pending.is_empty() || !read_is_complete(&read));
-        if outcome == RunOutcome::Ok {
-            // A write that failed (and is retried next run) is not a success, whatever the cursors say.
+        let mut stopped_early = None;
+        if let RunOutcome::Ok | RunOutcome::Partial { .. } = &outcome {
+            // A write that failed (and is retried next run) is not a success, whatever the cursors
+            // say; it is named even when the budget ran out too ("supabase is unavailable: …").
             if let Some(message) = execution.outcomes.iter().find_map(|outcome| match outcome {
                 OpOutcome::Failed(message) => Some(message.clone()),
                 _ => None,
             }) {
+                if let RunOutcome::Partial { reason } = &outcome {
+                    stopped_early = Some(format!("the run also stopped early: {reason}"));
+                }
                 outcome = RunOutcome::Failed { message };
             }
         }
@@ -172,6 +178,7 @@ where
         summary.counts.pages_read = read.pages_count;
         summary.subrequests = request.budget.used();
         summary.warnings = planned.warnings.clone();
+        summary.warnings.extend(stopped_early);
         summary.errors = next.errors.clone();
         summary.pending = backlog(&planned, &execution);
         self.save(next, &summary).await?;
@@ -197,11 +204,28 @@ where
     /// Notion's schema every run (one request; it also confirms the cached data source id and
     /// whether `Synced` exists); Supabase's at the start of a full pass (its reads name a missing
     /// table or column anyway).
-    async fn check_schemas(&self, full_pass: bool) -> Result<(), PortError> {
+    /// Each result is recorded (with its time) for `/health`.
+    async fn check_schemas(&self, full_pass: bool, checks: &mut SchemaChecks) -> Result<(), PortError> {
         if full_pass {
-            self.supabase.check_schema().await?;
+            let result = self.supabase.check_schema().await;
+            let check = match &result {
+                Ok(()) => Some(self.supabase.schema_warning().map_or(SchemaCheck::Ok, |message| SchemaCheck::Warning { message })),
+                Err(error) => SchemaCheck::from_error(error),
+            };
+            if let Some(check) = check {
+                checks.record_supabase(check, self.clock.now());
+            }
+            result?;
         }
-        self.notion.check_schema().await
+        let result = self.notion.check_schema().await;
+        let check = match &result {
+            Ok(()) => Some(SchemaCheck::Ok),
+            Err(error) => SchemaCheck::from_error(error),
+        };
+        if let Some(check) = check {
+            checks.record_notion(check, self.clock.now());
+        }
+        result
     }
 
     async fn finish_without_plan(&self, request: &RunRequest, started_at: DateTime<Utc>, mut state: SyncState, error: PortError) -> Result<RunResult, PortError> {

@@ -8,6 +8,7 @@ pub mod ports;
 pub mod report;
 pub mod rich_text;
 pub mod state;
+pub mod schema_check;
 pub mod matching;
 pub mod pair;
 pub mod plan;

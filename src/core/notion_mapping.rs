@@ -111,8 +111,13 @@ pub enum MappingError {
 }
 
 impl From<MappingError> for PortError {
+    /// A malformed answer from a Notion that otherwise answers is transient (the next run
+    /// retries); the others name what to fix in the data source.
     fn from(error: MappingError) -> Self {
-        PortError::config(error.to_string())
+        match error {
+            MappingError::Malformed { .. } => PortError::transient("notion", error.to_string()),
+            _ => PortError::config(error.to_string()),
+        }
     }
 }
 

@@ -94,6 +94,11 @@ pub trait SupabasePort {
     async fn insert_rows(&self, rows: &[NewRow]) -> Result<Vec<Row>, PortError>;
     /// Applies conditional updates in bulk (one request where the write-back function exists).
     async fn write_rows(&self, writes: &[RowWrite]) -> Result<Vec<WriteResult>, PortError>;
+    /// After a successful `check_schema`: a way the table works only in a degraded way (e.g. the
+    /// write-back function is missing), recorded as a warning of the schema check.
+    fn schema_warning(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The Notion data source.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::content::Content;
 use crate::core::model::{RowCursor, Side};
 use crate::core::report::RunSummary;
+use crate::core::schema_check::SchemaChecks;
 
 /// Incremental positions on both sides.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -75,6 +76,9 @@ pub struct SyncState {
     /// Notion data source id found from the database id (saves a request per run).
     pub data_source_id: Option<String>,
     pub totals: Totals,
+    /// The last schema check of each side (by a run or the admin check), shown by `/health`.
+    #[serde(default)]
+    pub schema: SchemaChecks,
 }
 
 /// Counts since the sync was installed.

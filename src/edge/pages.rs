@@ -1,4 +1,6 @@
-//! `GET /health` (JSON) and `GET /` (the dashboard): the same report, live schema checks included.
+//! `GET /health` (JSON) and `GET /` (the dashboard): the same report, from the saved state only
+//! (no request to Notion or Supabase) and without internal URLs; `POST /health/check` (admin
+//! token): a live schema check, at most once a minute.
 use worker::{Env, Response, Result};
 
 use super::clock::WorkerClock;
@@ -10,6 +12,7 @@ use super::time;
 use super::transport::FetchTransport;
 use crate::core::ports::StateStore;
 use crate::health::{self, Health, SchemaCheck, SchemaStatus};
+use crate::public;
 use crate::service::Service;
 
 async fn report(env: &Env) -> std::result::Result<Health, String> {
@@ -20,13 +23,13 @@ async fn report(env: &Env) -> std::result::Result<Health, String> {
             let lock = SyncLockClient::from_env(env).map_err(|e| e.to_string())?;
             let clock = WorkerClock;
             let service = Service { settings: &settings, transport: FetchTransport, store: &store, lock: &lock, clock: &clock };
-            Ok(service.health(config).await)
+            Ok(public::for_visitors(service.health(config).await))
         }
         Err(_) => {
             let state = store.load().await.map_err(|e| e.to_string())?;
             let skipped = SchemaCheck::NotChecked { reason: "settings are missing or invalid".into() };
             let schema = SchemaStatus { supabase: skipped.clone(), notion: skipped };
-            Ok(health::build(&state, config, schema, time::now()))
+            Ok(public::for_visitors(health::build(&state, config, schema, time::now())))
         }
     }
 }
@@ -35,6 +38,30 @@ pub async fn health(env: &Env) -> Result<Response> {
     match report(env).await {
         Ok(health) => json::json(200, &health),
         Err(message) => json::json(503, &serde_json::json!({ "status": "error", "error": message })),
+    }
+}
+
+/// `POST /health/check`: the full report after a live schema check (or the last one's result
+/// when it is less than a minute old).
+pub async fn check(env: &Env) -> Result<Response> {
+    let store = match sync::store(env) {
+        Ok(store) => store,
+        Err(message) => return json::error(503, message),
+    };
+    let (settings, config) = env::status(env);
+    let settings = match settings {
+        Ok(settings) => settings,
+        Err(error) => return json::error(503, error.to_string()),
+    };
+    let lock = match SyncLockClient::from_env(env) {
+        Ok(lock) => lock,
+        Err(error) => return json::error(503, error.to_string()),
+    };
+    let clock = WorkerClock;
+    let service = Service { settings: &settings, transport: FetchTransport, store: &store, lock: &lock, clock: &clock };
+    match service.check_now(config).await {
+        Ok(checked) => json::json(200, &checked),
+        Err(error) => json::error(503, settings.redact(&error.to_string())),
     }
 }
 

@@ -8,6 +8,7 @@ use super::{admin, json, pages};
 pub enum Route {
     Dashboard,
     Health,
+    HealthCheck,
     SyncNow,
     DryRun,
     Conflicts,
@@ -15,7 +16,7 @@ pub enum Route {
 
 impl Route {
     fn needs_token(self) -> bool {
-        matches!(self, Route::SyncNow | Route::DryRun | Route::Conflicts)
+        matches!(self, Route::HealthCheck | Route::SyncNow | Route::DryRun | Route::Conflicts)
     }
 }
 
@@ -23,6 +24,7 @@ impl Route {
 pub const ROUTES: &[(&str, Route, &[Method])] = &[
     ("/", Route::Dashboard, &[Method::Get]),
     ("/health", Route::Health, &[Method::Get]),
+    ("/health/check", Route::HealthCheck, &[Method::Post]),
     ("/sync-now", Route::SyncNow, &[Method::Post]),
     ("/dry-run", Route::DryRun, &[Method::Post, Method::Get]),
     ("/conflicts", Route::Conflicts, &[Method::Get]),
@@ -58,6 +60,7 @@ async fn answer(route: Route, req: &Request, env: &Env) -> worker::Result<Respon
     match route {
         Route::Dashboard => pages::dashboard(env).await,
         Route::Health => pages::health(env).await,
+        Route::HealthCheck => pages::check(env).await,
         Route::SyncNow => admin::run(env, false).await,
         Route::DryRun => admin::run(env, true).await,
         Route::Conflicts => admin::conflicts(env).await,

@@ -2,6 +2,7 @@
 // and secrets kept out of everything the Worker says, against the real Worker and the sandbox.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, request as httpRequest } from 'node:http';
 
 import { sleep, useWorld } from './world.mjs';
 
@@ -10,7 +11,31 @@ const ADMIN_ROUTES = [
   ['POST', '/dry-run'],
   ['GET', '/dry-run'],
   ['GET', '/conflicts'],
+  ['POST', '/health/check'],
 ];
+
+/**
+ * A counting HTTP proxy in front of PostgREST (postrust has no request counter): the Worker is
+ * pointed at it, every request it forwards is counted in `count`.
+ */
+async function countingProxy(target) {
+  const base = new URL(target);
+  const proxy = { count: 0, requests: [] };
+  const server = createServer((req, res) => {
+    proxy.count += 1;
+    proxy.requests.push(`${req.method} ${req.url}`);
+    const upstream = httpRequest(
+      { host: base.hostname, port: base.port, method: req.method, path: req.url, headers: { ...req.headers, host: base.host } },
+      (answer) => { res.writeHead(answer.statusCode, answer.headers); answer.pipe(res); },
+    );
+    upstream.on('error', (error) => { res.writeHead(502); res.end(String(error)); });
+    req.pipe(upstream);
+  });
+  await new Promise((done) => server.listen(0, '127.0.0.1', done));
+  proxy.url = `http://127.0.0.1:${server.address().port}${base.pathname.replace(/\/$/, '')}`;
+  proxy.close = () => new Promise((done) => { server.closeAllConnections(); server.close(done); });
+  return proxy;
+}
 
 describe('admin routes and secrets', { timeout: 300_000 }, () => {
   const world = useWorld();
@@ -39,10 +64,71 @@ describe('admin routes and secrets', { timeout: 300_000 }, () => {
     assert.equal((await world.rows())[0].notion_page_id, null);
     assert.equal((await world.health(worker)).last_run, null, 'no run was recorded');
 
-    // The right token passes on every route.
+    // The right token passes on every route, whatever the case of the scheme (RFC 7235).
     for (const [method, path] of ADMIN_ROUTES) {
       const res = await world.call(worker, path, { method, headers: world.auth() });
       assert.equal(res.status, 200, `${method} ${path}: ${res.text}`);
+    }
+    for (const scheme of ['bearer', 'BEARER']) {
+      const res = await world.call(worker, '/conflicts', { headers: { authorization: `${scheme} ${world.token}` } });
+      assert.equal(res.status, 200, `${scheme}: ${res.text}`);
+    }
+  });
+
+  test('anonymous /health and / make no request to Notion or PostgREST; the live check is admin-only, once a minute', async () => {
+    await world.insertRows([{ decision: 'Budget kept', type: 'Ops', date: '2025-01-07' }]);
+    const proxy = await countingProxy(world.vars.SUPABASE_REST_URL);
+    try {
+      const worker = await world.worker({ SUPABASE_URL: proxy.url, SUPABASE_REST_URL: proxy.url });
+      const requests = async () => ({ notion: (await world.notion.counters()).total, postgrest: proxy.count });
+      const anonymousBurst = async () => {
+        const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => world.call(worker, i % 2 ? '/' : '/health')));
+        for (const res of answers) assert.equal(res.status, 200, res.text);
+        return answers;
+      };
+      await anonymousBurst();
+      assert.deepEqual(await requests(), { notion: 0, postgrest: 0 }, 'a public page spends no request');
+      const before = await world.health(worker);
+      assert.equal(before.schema.notion.status, 'not_checked', JSON.stringify(before.schema));
+      assert.equal(before.schema_checked.notion.at, null);
+
+      // Without the token, no live check.
+      const refused = await world.call(worker, '/health/check', { method: 'POST' });
+      assert.equal(refused.status, 401, refused.text);
+      assert.deepEqual(await requests(), { notion: 0, postgrest: 0 });
+
+      // The first admin check is live; a second one within the minute answers the stored result.
+      const first = await world.call(worker, '/health/check', { method: 'POST', headers: world.auth() });
+      assert.equal(first.status, 200, first.text);
+      assert.equal(first.body.live, true, first.text);
+      assert.equal(first.body.schema.supabase.status, 'ok', first.text);
+      assert.equal(first.body.schema.notion.status, 'ok', first.text);
+      const afterLive = await requests();
+      assert.ok(afterLive.notion > 0 && afterLive.postgrest > 0, JSON.stringify(afterLive));
+      const again = await world.call(worker, '/health/check', { method: 'POST', headers: world.auth() });
+      assert.equal(again.status, 200, again.text);
+      assert.equal(again.body.live, false, again.text);
+      assert.equal(again.body.schema_checked.notion.at, first.body.schema_checked.notion.at);
+      assert.ok(Date.parse(again.body.next_live_check_after) - Date.parse(first.body.schema_checked.notion.at) === 60_000, again.text);
+      assert.deepEqual(await requests(), afterLive, 'no request within the minute');
+
+      // /health shows the stored check and its age, still without a request.
+      await anonymousBurst();
+      const shown = await world.health(worker);
+      assert.equal(shown.schema.notion.status, 'ok');
+      assert.equal(shown.schema_checked.notion.at, first.body.schema_checked.notion.at);
+      assert.equal(typeof shown.schema_checked.notion.age_seconds, 'number');
+      assert.deepEqual(await requests(), afterLive, 'a public page spends no request');
+
+      // After a run, too.
+      const run = await world.syncNow(worker);
+      assert.equal(run.status, 200, run.text);
+      const afterRun = await requests();
+      const pages = await anonymousBurst();
+      assert.match(pages.find((res) => res.headers.get('content-type').includes('html')).text, /Notion: ok \(checked \d+ s ago\)/);
+      assert.deepEqual(await requests(), afterRun, 'a public page spends no request');
+    } finally {
+      await proxy.close();
     }
   });
 

@@ -159,6 +159,32 @@ describe('resilience', { timeout: 600_000 }, () => {
     assert.deepEqual(health.orphans, []);
   });
 
+  test('one malformed JSON answer from Notion is retried, not a configuration error', async () => {
+    // Regression (issue 11, item 6): it was `not_configured`, 503, "check NOTION_API_BASE".
+    await world.insertRows(rowsNamed('Malformed row', 3));
+    const query = 'POST /v1/data_sources/{data_source_id}/query';
+    await world.notion.faults([{ kind: 'malformed_json', route: query }]);
+    const worker = await world.worker();
+    const retried = await world.syncNow(worker);
+    assert.equal(retried.status, 200, retried.text);
+    assert.equal(retried.body.outcome.status, 'ok', retried.text);
+    assert.deepEqual((await world.notion.pendingFaults()).pending, [], 'the fault was hit');
+
+    // Without retries the run fails naming Notion (transient), and the next run is fine.
+    await world.notion.faults([{ kind: 'malformed_json', route: query }]);
+    const once = await world.worker({ SYNC_MAX_RETRIES: '0' });
+    const failed = await world.syncNow(once);
+    assert.equal(failed.status, 502, failed.text);
+    assert.equal(failed.body.outcome.status, 'failed', failed.text);
+    assert.match(failed.body.outcome.message, /^notion is unavailable: .*not valid JSON/, failed.text);
+    const health = await world.health(once);
+    assert.equal(health.status, 'failing', JSON.stringify(health));
+    const next = await world.syncNow(once);
+    assert.equal(next.status, 200, next.text);
+    assert.equal(next.body.outcome.status, 'ok', next.text);
+    await world.assertInSync();
+  });
+
   test('PostgreSQL stopped mid-run: /health says failing and names Supabase; the next run converges', async () => {
     const { SANDBOX_PG_STOP, SANDBOX_PG_START } = world.env;
     assert.ok(SANDBOX_PG_STOP && SANDBOX_PG_START, 'the launcher prints the PostgreSQL stop/start commands');
@@ -176,9 +202,19 @@ describe('resilience', { timeout: 600_000 }, () => {
       const res = await inFlight;
       assert.equal(res.status, 502, res.text);
       assert.equal(res.body.outcome.status, 'failed', res.text);
-      assert.match(res.body.outcome.message, /supabase/i);
+      assert.match(res.body.outcome.message, /supabase is unavailable: /i, 'the run report names the outage');
 
-      const health = await world.health(worker);
+      // /health answers at once from the saved state (it took 43 s with live checks), and shows
+      // anonymous visitors no internal URL.
+      const asked = Date.now();
+      const answer = await world.call(worker, '/health');
+      const took = Date.now() - asked;
+      assert.equal(answer.status, 200, answer.text);
+      assert.ok(took < 2_000, `/health took ${took} ms during the outage`);
+      assert.ok(!answer.text.includes('http://127.0.0.1'), answer.text);
+      const page = await world.call(worker, '/');
+      assert.ok(!page.text.includes('http://127.0.0.1'), 'the dashboard shows no internal URL');
+      const health = answer.body;
       assert.equal(health.status, 'failing', JSON.stringify(health));
       assert.match(health.summary, /supabase/i);
       assert.equal(health.last_run.outcome.status, 'failed');

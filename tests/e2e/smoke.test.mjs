@@ -98,14 +98,15 @@ describe('configured worker, services unreachable', () => {
     await worker?.stop();
   });
 
-  test('/health reports nothing missing, the services unreachable, and never leaks a secret', async () => {
+  test('/health reports nothing missing, checks nothing itself, and never leaks a secret', async () => {
     const { body, text } = await worker.json('/health');
     assert.deepEqual(body.config.missing, []);
     assert.equal(body.config.admin_routes_enabled, true);
     assert.equal(body.last_run, null);
-    assert.equal(body.schema.supabase.status, 'unreachable', JSON.stringify(body.schema));
-    assert.match(body.schema.supabase.message, /supabase/i);
-    assert.equal(body.status, 'failing', JSON.stringify(body));
+    // Served from the saved state only: no run has checked the schema yet.
+    assert.equal(body.schema.supabase.status, 'not_checked', JSON.stringify(body.schema));
+    assert.equal(body.schema_checked.supabase.at, null);
+    assert.equal(body.status, 'never_run', JSON.stringify(body));
     for (const name of SECRETS) assert.ok(!text.includes(vars[name]), `${name} leaked`);
   });
 
@@ -114,7 +115,15 @@ describe('configured worker, services unreachable', () => {
     const first = (await worker.json('/health')).body;
     assert.equal(first.last_run.outcome.status, 'failed', JSON.stringify(first.last_run));
     assert.match(first.last_run.outcome.message, /supabase is unavailable/i);
-    assert.match(first.last_run.outcome.message, /127\.0\.0\.1:9/, 'the message says what was tried');
+    assert.equal(first.schema.supabase.status, 'unreachable', 'the run recorded its schema check');
+    // Anonymous visitors do not see the internal URL; the admin's live check shows it.
+    const anonymous = JSON.stringify(first);
+    assert.ok(!/https?:\/\/127\.0\.0\.1/.test(anonymous), anonymous);
+    assert.match(first.last_run.outcome.message, /\[URL hidden\]/);
+    const checked = await worker.json('/health/check', { method: 'POST', headers: { authorization: `Bearer ${vars.SYNC_ADMIN_TOKEN}` } });
+    assert.equal(checked.status, 200, checked.text);
+    assert.match(checked.body.last_run.outcome.message, /127\.0\.0\.1:9/, 'the message says what was tried');
+    for (const name of SECRETS) assert.ok(!checked.text.includes(vars[name]), `${name} leaked`);
     assert.equal(first.last_run.trigger, 'cron */15 * * * *');
     assert.equal(first.status, 'failing');
     assert.equal(first.last_success, null, 'a failed run is no success');

@@ -11,6 +11,8 @@
 //!   errors and timeouts: jittered exponential backoff, `max_retries` retries, then `Transient`.
 //!   A page create is retried only when Notion certainly did not process it (429, 529, 409):
 //!   after a timeout or a 5xx it may exist, and the engine's create-intent journal finds it.
+//! - A 2xx whose body is not JSON: a web page (wrong `NOTION_API_BASE`) is a configuration
+//!   error; anything else is a broken answer, retried like a 5xx, then `Transient`.
 //! - Error answers keep Notion's message ([`NotionApiError`]) and become [`PortError`]s by
 //!   status and target (see [`NotionApiError::to_port_error`]).
 pub mod config;
@@ -268,21 +270,42 @@ impl<T: HttpTransport> NotionClient<T> {
     }
 
     /// One logical request: budget, pacing, send, retries. `Ok` carries the parsed JSON body.
+    ///
+    /// A success whose body is not JSON is a web page (wrong `NOTION_API_BASE`: configuration) or
+    /// a broken answer (transient: retried like a 5xx). A budget that ends while a failure is
+    /// being retried ends the request as that failure, so the run names it.
     async fn exchange(&self, request: &HttpRequest, replay: Replay) -> Result<Value, CallError> {
         let mut state = RetryState::default();
+        let mut failed: Option<String> = None;
         loop {
-            self.budget.take().map_err(CallError::Port)?;
+            if let Err(spent) = self.budget.take() {
+                return Err(CallError::Port(match failed {
+                    Some(last) => PortError::transient(
+                        SERVICE,
+                        format!("{} failed ({last}); the run's budget ended before a retry; the next run retries", request.describe()),
+                    ),
+                    None => spent,
+                }));
+            }
             self.pace().await;
             let (failure, last) = match self.transport.send(request).await {
-                Ok(response) if response.is_success() => {
-                    return serde_json::from_str(&response.body).map_err(|_| {
-                        CallError::Port(PortError::config(format!(
-                            "Notion answered {} with a body that is not JSON: check that NOTION_API_BASE ({}) points at the Notion API",
+                Ok(response) if response.is_success() => match serde_json::from_str(&response.body) {
+                    Ok(value) => return Ok(value),
+                    Err(_) if response.looks_like_html() => {
+                        return Err(CallError::Port(PortError::config(format!(
+                            "Notion answered {} with a web page, not JSON: check that NOTION_API_BASE ({}) points at the Notion API",
                             request.describe(),
                             self.config.api_base
-                        )))
-                    });
-                }
+                        ))));
+                    }
+                    Err(error) => {
+                        let last = format!("Notion answered {} with a body that is not valid JSON: {error}", response.status);
+                        if replay != Replay::Safe {
+                            return Err(CallError::Port(not_replayed(request, &last)));
+                        }
+                        (Failure::Server { retry_after_ms: None }, last)
+                    }
+                },
                 Ok(response) => {
                     let error = NotionApiError::from_response(&response);
                     let retry_after = response.header("Retry-After");
@@ -304,6 +327,7 @@ impl<T: HttpTransport> NotionClient<T> {
                     (Failure::Network, error.to_string())
                 }
             };
+            failed = Some(last.clone());
             match self.policy.next(&mut state, failure, self.transport.jitter()) {
                 RetryDecision::Retry { after_ms } => self.sleep(after_ms).await,
                 RetryDecision::GiveUp(reason) => {

@@ -289,7 +289,10 @@ fn budget_is_taken_before_each_attempt_and_exhaustion_stops_at_once() {
     let budget = Budget::new(2);
     let c = client_with(config(), budget.clone(), vec![unavailable(), unavailable(), unavailable()]);
     let err = block_on(c.query(&PageQuery::Unsynced, None)).unwrap_err();
-    assert_eq!(err, PortError::BudgetExhausted { limit: 2 });
+    // The budget ended while a 503 was being retried: the run names Notion's failure.
+    let PortError::Transient { service, message } = &err else { panic!("{err:?}") };
+    assert_eq!(service, "notion");
+    assert!(message.contains("503") && message.contains("budget ended before a retry"), "{message}");
     assert_eq!(c.transport().requests.borrow().len(), 2, "no request without budget");
     assert_eq!(budget.used(), 2, "the run's budget is shared");
 
@@ -593,6 +596,50 @@ fn check_schema_lists_every_problem_and_learns_about_synced() {
 fn a_success_body_that_is_not_json_is_a_config_error() {
     let c = client(vec![Ok(HttpResponse { status: 200, headers: vec![], body: "<html>hello</html>".into() })]);
     assert!(config_message(block_on(c.query(&PageQuery::Unsynced, None))).contains("NOTION_API_BASE"));
+}
+
+fn truncated(status: u16) -> Answer {
+    Ok(HttpResponse { status, headers: vec![], body: r#"{"object":"list","results":[{"object":"page","id":"#.into() })
+}
+
+#[test]
+fn a_broken_json_success_is_retried_like_a_5xx_then_transient_naming_notion() {
+    // Regression: one malformed answer was a configuration error ("check NOTION_API_BASE").
+    let c = client(vec![truncated(200), ok(list(vec![fixture("page_multi_type")], None))]);
+    let batch = block_on(c.query(&PageQuery::Unsynced, None)).unwrap();
+    assert_eq!(batch.pages.len(), 1);
+    assert_eq!(c.transport().sleeps(), vec![250], "one backoff, as for a 5xx");
+
+    let c = client(vec![truncated(200), truncated(200), truncated(200), truncated(200)]);
+    let err = block_on(c.query(&PageQuery::Unsynced, None)).unwrap_err();
+    let PortError::Transient { service, message } = &err else { panic!("{err:?}") };
+    assert_eq!(service, "notion");
+    assert!(message.contains("not valid JSON") && message.contains("gave up after 4 attempts"), "{message}");
+    assert!(err.to_string().starts_with("notion is unavailable: "), "{err}");
+
+    // A create that Notion answered 2xx was processed: never sent twice.
+    let c = client(vec![truncated(200)]);
+    let content = Content::normalize("x", "Ops", "2025-08-07").unwrap();
+    let err = block_on(c.create_page(&content, "b")).unwrap_err();
+    assert!(matches!(&err, PortError::Transient { message, .. } if message.contains("not repeated")), "{err:?}");
+    assert_eq!(c.transport().requests.borrow().len(), 1);
+}
+
+#[test]
+fn an_answer_of_the_wrong_shape_is_transient_a_web_page_is_configuration() {
+    let c = client(vec![ok(json!({ "object": "list", "has_more": false }))]);
+    let err = block_on(c.query(&PageQuery::Unsynced, None)).unwrap_err();
+    assert!(matches!(&err, PortError::Transient { service, .. } if service == "notion"), "{err:?}");
+
+    let html = Ok(HttpResponse {
+        status: 200,
+        headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
+        body: "  <!doctype html><title>Notion</title>".into(),
+    });
+    let c = client(vec![html]);
+    let err = block_on(c.query(&PageQuery::Unsynced, None)).unwrap_err();
+    assert!(matches!(&err, PortError::Config { message } if message.contains("NOTION_API_BASE")), "{err:?}");
+    assert_eq!(c.transport().requests.borrow().len(), 1, "a web page is not retried");
 }
 
 #[test]

@@ -57,14 +57,30 @@ impl<T: HttpTransport> PostgrestClient<T> {
     }
 
     /// Sends `request`, retrying what may pass; returns the first response that is not retried.
+    /// A success with a broken JSON body is retried like a 5xx (a web page is returned as is:
+    /// the callers name the wrong URL). A budget that ends while a failure is being retried ends
+    /// the request as that failure, so the run names it.
     async fn exchange(&self, request: &HttpRequest) -> Result<HttpResponse, PortError> {
         let mut state = RetryState::default();
+        let mut failed: Option<String> = None;
         loop {
-            self.budget.take()?;
+            if let Err(spent) = self.budget.take() {
+                return Err(match failed {
+                    Some(last) => PortError::transient(
+                        SERVICE,
+                        format!("{}: {last} (the run's budget ended before a retry)", request.describe()),
+                    ),
+                    None => spent,
+                });
+            }
             let (failure, last) = match self.transport.send(request).await {
-                Ok(response) => match classify_status(response.status, response.header("retry-after")) {
-                    None => return Ok(response),
-                    Some(failure) => (
+                Ok(response) => match (broken_json(&response), classify_status(response.status, response.header("retry-after"))) {
+                    (Some(error), _) => (
+                        Failure::Server { retry_after_ms: None },
+                        format!("HTTP {} with a body that is not valid JSON ({error})", response.status),
+                    ),
+                    (None, None) => return Ok(response),
+                    (None, Some(failure)) => (
                         failure,
                         format!(
                             "HTTP {}: {}",
@@ -75,6 +91,7 @@ impl<T: HttpTransport> PostgrestClient<T> {
                 },
                 Err(error) => (Failure::Network, error.to_string()),
             };
+            failed = Some(last.clone());
             match self.config.retry.next(&mut state, failure, self.transport.jitter()) {
                 RetryDecision::Retry { after_ms } => self.transport.sleep(after_ms).await,
                 RetryDecision::GiveUp(reason) => {
@@ -121,6 +138,15 @@ impl<T: HttpTransport> PostgrestClient<T> {
         }
         Ok(results)
     }
+}
+
+/// Why a success's body is a broken answer (not JSON, and not a web page or an empty body, which
+/// the callers explain themselves).
+fn broken_json(response: &HttpResponse) -> Option<String> {
+    if !response.is_success() || response.body.trim().is_empty() || response.looks_like_html() {
+        return None;
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(&response.body).err().map(|error| error.to_string())
 }
 
 impl<T: HttpTransport> SupabasePort for PostgrestClient<T> {
@@ -203,6 +229,10 @@ impl<T: HttpTransport> SupabasePort for PostgrestClient<T> {
             self.mode.set(WriteBackMode::Patch);
         }
         self.write_rows_with_patch(writes).await
+    }
+
+    fn schema_warning(&self) -> Option<String> {
+        self.write_back_note().filter(|_| self.write_back_function() == Some(false))
     }
 }
 
@@ -323,12 +353,37 @@ mod tests {
     #[test]
     fn the_budget_stops_before_an_attempt() {
         let budget = Budget::new(1);
-        let client = client(vec![Ok((503, "")), Ok((200, "[]"))], budget.clone());
-        assert_eq!(
-            run(client.rows_changed_after(None, 10)),
-            Err(PortError::BudgetExhausted { limit: 1 })
-        );
-        assert_eq!(client.transport().sent.borrow().len(), 1);
+        let retried = client(vec![Ok((503, "")), Ok((200, "[]"))], budget.clone());
+        // The budget ended while a 503 was being retried: the run names Supabase's failure
+        // (it said only "budget spent" before).
+        let error = run(retried.rows_changed_after(None, 10)).unwrap_err();
+        assert!(matches!(error, PortError::Transient { ref service, .. } if service == "supabase"), "{error:?}");
+        let text = error.to_string();
+        assert!(text.starts_with("supabase is unavailable: ") && text.contains("HTTP 503"), "{text}");
+        assert!(text.contains("budget ended before a retry"), "{text}");
+        assert_eq!(retried.transport().sent.borrow().len(), 1);
+        let spent = client(vec![], Budget::new(0));
+        assert_eq!(run(spent.rows_changed_after(None, 10)), Err(PortError::BudgetExhausted { limit: 0 }));
+    }
+
+    #[test]
+    fn a_broken_json_success_is_retried_like_a_5xx() {
+        let truncated = r#"[{"id":"r1","decision":"D","#;
+        let retried = client(vec![Ok((200, truncated)), Ok((200, "[]"))], Budget::new(9));
+        assert_eq!(run(retried.rows_changed_after(None, 100)), Ok(vec![]));
+        assert_eq!(*retried.transport().slept.borrow(), vec![250]);
+
+        let broken = client(vec![Ok((200, truncated)); 4], Budget::new(9));
+        let error = run(broken.rows_changed_after(None, 100)).unwrap_err();
+        let text = error.to_string();
+        assert!(matches!(error, PortError::Transient { .. }), "{text}");
+        assert!(text.contains("not valid JSON") && text.contains("gave up after 4 attempts"), "{text}");
+
+        // A web page is not retried: the caller names the wrong URL.
+        let page = client(vec![Ok((200, "<html>Welcome</html>"))], Budget::new(9));
+        let error = run(page.rows_changed_after(None, 100)).unwrap_err();
+        assert!(error.to_string().contains("PostgREST endpoint"), "{error}");
+        assert_eq!(page.transport().sent.borrow().len(), 1);
     }
 
     #[test]
