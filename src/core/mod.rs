@@ -3,6 +3,7 @@
 pub mod budget;
 pub mod content;
 pub mod error;
+pub mod link;
 pub mod model;
 pub mod ports;
 pub mod report;
@@ -11,6 +12,7 @@ pub mod state;
 pub mod matching;
 pub mod pair;
 pub mod plan;
+pub mod rejection;
 pub mod planner;
 pub mod snapshot;
 pub mod time;

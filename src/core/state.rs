@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::content::Content;
 use crate::core::model::{RowCursor, Side};
+use crate::core::rejection::Rejection;
 use crate::core::report::RunSummary;
 
 /// Incremental positions on both sides.
@@ -75,6 +76,9 @@ pub struct SyncState {
     /// Notion data source id found from the database id (saves a request per run).
     pub data_source_id: Option<String>,
     pub totals: Totals,
+    /// What was rejected for the records in `errors` a service refused (not sent again unchanged).
+    #[serde(default)]
+    pub rejections: Vec<Rejection>,
 }
 
 /// Counts since the sync was installed.
