@@ -458,6 +458,23 @@ fn a_malformed_notion_page_id_is_a_per_record_error_and_the_run_goes_on() {
 }
 
 #[test]
+fn a_row_given_a_malformed_link_after_a_crashed_create_keeps_its_intent_and_gets_no_second_page() {
+    let w = World::new();
+    let row = w.supabase.insert("Crash me", "Ops", DAY);
+    w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
+    assert!(w.run(DEFAULT_BUDGET, false).is_err(), "the run is aborted");
+    w.wait_for_lease_expiry();
+    w.supabase.user_update(&row, |row| row.notion_page_id = Some("oops".into()));
+    assert_eq!(w.sync().summary.outcome, RunOutcome::Ok);
+    assert_eq!(w.lock.intents().len(), 1, "the row still exists: its intent is kept");
+    w.time.advance_secs(60);
+    w.supabase.user_update(&row, |row| row.notion_page_id = None);
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 1, "the page created before the crash is linked, not a second one");
+    w.assert_converged();
+}
+
+#[test]
 fn a_page_notion_refuses_to_read_is_a_per_record_error_for_its_row() {
     let w = World::new();
     let (row, _page) = linked_pair(&w, "Linked", "Ops");

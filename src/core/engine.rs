@@ -271,7 +271,8 @@ fn stale_intents(read: &ReadResult, read_whole_table: bool) -> Vec<String> {
     let snapshot = &read.snapshot;
     let stale = |row_id: &String| match snapshot.rows.get(row_id) {
         Some(row) => row.notion_page_id.is_some(),
-        None => read_whole_table,
+        // A row kept out for a malformed link still exists: once corrected, it adopts its page.
+        None => read_whole_table && !snapshot.record_issues.contains_key(row_id),
     };
     snapshot.intents.iter().filter(|intent| stale(&intent.row_id)).map(|intent| intent.row_id.clone()).collect()
 }

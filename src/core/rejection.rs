@@ -145,6 +145,14 @@ mod tests {
     }
 
     #[test]
+    fn a_state_saved_before_rejections_existed_still_loads() {
+        let mut saved = serde_json::to_value(crate::core::state::SyncState::default()).expect("json");
+        saved.as_object_mut().expect("object").remove("rejections");
+        let state: crate::core::state::SyncState = serde_json::from_value(saved).expect("old state loads");
+        assert!(state.rejections.is_empty());
+    }
+
+    #[test]
     fn rejections_are_remembered_and_forgotten_with_their_error() {
         let op = create(&"a".repeat(150));
         let plan = Plan { ops: vec![op.clone()], ..Plan::default() };
