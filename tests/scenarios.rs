@@ -415,6 +415,180 @@ fn comma_in_type_of_a_linked_row_is_reported_and_the_page_untouched() {
     assert!(w.state.state().errors.iter().any(|e| e.id == row && e.field.as_deref() == Some("type")));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Malformed links and records Notion rejects
+
+/// The issue's repro: a row whose `notion_page_id` is not a Notion id (inserted by hand).
+fn insert_with_bad_link(w: &World, link: &str) -> String {
+    let row = w.supabase.insert("x", "Ops", "2025-01-15");
+    w.supabase.user_update(&row, |row| row.notion_page_id = Some(link.to_string()));
+    row
+}
+
+#[test]
+fn a_malformed_notion_page_id_is_a_per_record_error_and_the_run_goes_on() {
+    let w = World::new();
+    let good = w.supabase.insert("Good row", "UX", DAY);
+    let bad = insert_with_bad_link(&w, "not-a-page-id");
+    let page = w.notion.create("From Notion", &["Policy"], Some(DAY));
+    let run = w.sync();
+    assert_eq!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary);
+    assert!(w.page_of(&good).is_some() && w.row_of(&page).is_some(), "the other records sync");
+    assert!(w.state.state().last_success.is_some());
+    let errors = w.state.state().errors;
+    let issue = errors.iter().find(|e| e.id == bad).unwrap_or_else(|| panic!("the row is named: {errors:?}"));
+    assert_eq!((issue.side, issue.field.as_deref()), (Side::Supabase, Some("notion_page_id")));
+    assert!(issue.reason.contains("not-a-page-id") && issue.reason.contains("null"), "{}", issue.reason);
+    assert_eq!(run.summary.errors, errors, "the run report names it too");
+    // Not matched by content, not given a second page, never sent to Notion.
+    assert_eq!(w.notion.pages().len(), 2);
+    assert_eq!(w.supabase.row(&bad).unwrap().notion_page_id.as_deref(), Some("not-a-page-id"));
+    // Later runs (incremental and the daily full pass) stay ok and keep reporting it.
+    w.time.advance_secs(60);
+    assert_eq!(w.sync().summary.outcome, RunOutcome::Ok);
+    w.wait_a_day();
+    let run = w.sync();
+    assert_eq!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary);
+    assert!(w.state.state().errors.iter().any(|e| e.id == bad));
+    // The fix the message gives: null creates a page, and the error clears.
+    w.time.advance_secs(60);
+    w.supabase.user_update(&bad, |row| row.notion_page_id = None);
+    w.sync_until_quiet();
+    assert!(w.page_of(&bad).is_some());
+    assert!(w.state.state().errors.is_empty(), "{:?}", w.state.state().errors);
+    w.assert_converged();
+}
+
+#[test]
+fn a_row_given_a_malformed_link_after_a_crashed_create_keeps_its_intent_and_gets_no_second_page() {
+    let w = World::new();
+    let row = w.supabase.insert("Crash me", "Ops", DAY);
+    w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
+    assert!(w.run(DEFAULT_BUDGET, false).is_err(), "the run is aborted");
+    w.wait_for_lease_expiry();
+    w.supabase.user_update(&row, |row| row.notion_page_id = Some("oops".into()));
+    assert_eq!(w.sync().summary.outcome, RunOutcome::Ok);
+    assert_eq!(w.lock.intents().len(), 1, "the row still exists: its intent is kept");
+    w.time.advance_secs(60);
+    w.supabase.user_update(&row, |row| row.notion_page_id = None);
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 1, "the page created before the crash is linked, not a second one");
+    w.assert_converged();
+}
+
+#[test]
+fn a_page_notion_refuses_to_read_is_a_per_record_error_for_its_row() {
+    let w = World::new();
+    let (row, _page) = linked_pair(&w, "Linked", "Ops");
+    // Later, when the page is no longer in the Notion window: the run reads it by id.
+    w.time.advance_secs(600);
+    w.sync();
+    w.time.advance_secs(600);
+    w.supabase.edit(&row, RowEdit::decision("Edited"));
+    let other = w.supabase.insert("Other", "UX", DAY);
+    w.faults.inject_on("get_page", 1, Fault::Reject);
+    let run = w.sync();
+    assert_eq!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary);
+    assert!(w.page_of(&other).is_some(), "the other records sync");
+    let errors = w.state.state().errors;
+    assert!(
+        errors.iter().any(|e| e.id == row && e.field.as_deref() == Some("notion_page_id")),
+        "the row is named: {errors:?}"
+    );
+    // Its outcome is final (the cursor moves on); the daily full pass reads it again.
+    w.wait_a_day();
+    w.sync_until_quiet();
+    assert_eq!(row_content_of(&w, &row).decision, "Edited");
+    assert_eq!(page_content_of(&w, &w.page_of(&row).unwrap().id).decision, "Edited");
+    assert!(w.state.state().errors.is_empty(), "{:?}", w.state.state().errors);
+}
+
+/// A `type` Notion refuses (option names are limited to 100 characters).
+fn too_long_type() -> String {
+    "T".repeat(150)
+}
+
+/// Notion requests of one run.
+fn notion_calls_of(w: &World) -> (u64, u64) {
+    let before = w.faults.counts(Service::Notion);
+    w.sync();
+    let after = w.faults.counts(Service::Notion);
+    (after.calls - before.calls, after.write_calls - before.write_calls)
+}
+
+#[test]
+fn a_record_notion_rejected_costs_no_request_while_unchanged() {
+    // The same world without the rejected row: what an idle run costs.
+    let idle = World::new();
+    idle.supabase.insert("Good", "Ops", DAY);
+    idle.sync();
+    idle.time.advance_secs(60);
+    let idle_calls = notion_calls_of(&idle);
+
+    let w = World::new();
+    w.supabase.insert("Good", "Ops", DAY);
+    let bad = w.supabase.insert("Rejected", &too_long_type(), DAY);
+    let run = w.sync();
+    assert_eq!(run.summary.counts.record_errors, 1);
+    assert!(w.state.state().errors.iter().any(|e| e.id == bad && e.field.as_deref() == Some("type")));
+    assert!(w.lock.intents().is_empty(), "a refused create leaves no intent to search for");
+    w.time.advance_secs(60);
+    assert_eq!(notion_calls_of(&w), idle_calls, "an unchanged rejected record is not sent again");
+    let run = w.sync();
+    assert_eq!((run.summary.outcome, run.summary.pending), (RunOutcome::Ok, 0));
+    assert!(run.summary.errors.iter().any(|e| e.id == bad), "still reported");
+    // After the back-off it is tried once more.
+    w.time.advance(Duration::hours(25));
+    let before = w.faults.counts(Service::Notion).write_calls;
+    w.sync();
+    assert_eq!(w.faults.counts(Service::Notion).write_calls - before, 1);
+    assert_eq!(notion_calls_of(&w).1, 0);
+}
+
+#[test]
+fn a_fixed_rejected_record_syncs_next_run_and_its_error_clears() {
+    let w = World::new();
+    let bad = w.supabase.insert("Rejected", &too_long_type(), DAY);
+    w.sync();
+    w.sync();
+    assert!(w.page_of(&bad).is_none());
+    w.time.advance_secs(60);
+    w.supabase.edit(&bad, RowEdit::kind("Ops"));
+    let run = w.sync();
+    assert_eq!(run.summary.counts.pages_created, 1);
+    assert!(w.page_of(&bad).is_some());
+    let state = w.state.state();
+    assert!(state.errors.is_empty() && state.rejections.is_empty(), "{:?} {:?}", state.errors, state.rejections);
+    w.assert_converged();
+}
+
+#[test]
+fn rejected_records_are_not_backlog_and_fixed_ones_drain_at_full_speed() {
+    let w = World::new();
+    let rows: Vec<String> =
+        (0..50).map(|i| w.supabase.insert(&format!("Rejected {i}"), &too_long_type(), DAY)).collect();
+    for _ in 0..5 {
+        w.sync();
+        w.time.advance_secs(60);
+    }
+    assert_eq!(w.state.state().errors.len(), 50, "every row was tried once");
+    let (calls, writes) = notion_calls_of(&w);
+    let run = w.state.state().last_run.expect("a run");
+    assert_eq!((run.outcome, run.pending, writes), (RunOutcome::Ok, 0, 0), "idle: {calls} Notion calls");
+    assert!(calls <= 7, "an idle run costs a few reads, not retries: {calls}");
+    // All fixed at once: they drain as fast as the budget allows, and their errors go.
+    w.time.advance_secs(60);
+    for row in &rows {
+        w.supabase.edit(row, RowEdit::kind("Ops"));
+    }
+    let run = w.sync();
+    assert!(run.summary.counts.pages_created >= 25, "created {} in one run", run.summary.counts.pages_created);
+    w.sync_until_quiet();
+    assert_eq!(w.live_counts(), (50, 50));
+    assert!(w.state.state().errors.is_empty());
+    w.assert_converged();
+}
+
 #[test]
 fn five_thousand_char_decision_round_trips() {
     let w = World::new();

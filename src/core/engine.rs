@@ -13,6 +13,7 @@ use crate::core::plan::{OpKind, Plan};
 use crate::core::planner::plan;
 use crate::core::ports::{Clock, Lease, NotionPort, RunLock, StateStore, SupabasePort};
 use crate::core::reader::{ReadLimits, ReadResult, Readers};
+use crate::core::rejection::{hold_rejected, update_rejections};
 use crate::core::report::{RunCounts, RunOutcome, RunSummary};
 use crate::core::schema_check::{SchemaCheck, SchemaChecks};
 use crate::core::state::{FullPass, Orphan, QueryResume, RecordIssue, SyncState};
@@ -124,7 +125,9 @@ where
         let stale_intents = stale_intents(&read, read_whole_table);
         // A stale intent no longer shields the page it names from being reported as an orphan.
         read.snapshot.intents.retain(|intent| !stale_intents.contains(&intent.row_id));
-        let planned = plan(&read.snapshot);
+        let mut planned = plan(&read.snapshot);
+        // Records rejected earlier and unchanged since are not sent again (no request, no backlog).
+        hold_rejected(&mut planned, &state.errors, &state.rejections, started_at);
         if request.dry_run {
             let outcome = outcome_of(read.stopped_by.as_ref(), !planned.deferred.is_empty());
             let mut summary = summary(request, started_at, self.clock.now(), outcome, state.full_pass.is_some());
@@ -277,6 +280,7 @@ where
         update_full_pass(&mut state, read, pending);
         let settled = settled_ids(planned, execution, read, pending);
         update_issues(&mut state.errors, planned, execution, &settled);
+        update_rejections(&mut state.rejections, planned, &execution.outcomes, &state.errors, read.snapshot.now);
         update_orphans(&mut state.orphans, &planned.orphans, &settled);
         add_totals(&mut state, &execution.counts);
         state
@@ -291,7 +295,8 @@ fn stale_intents(read: &ReadResult, read_whole_table: bool) -> Vec<String> {
     let snapshot = &read.snapshot;
     let stale = |row_id: &String| match snapshot.rows.get(row_id) {
         Some(row) => row.notion_page_id.is_some(),
-        None => read_whole_table,
+        // A row kept out for a malformed link still exists: once corrected, it adopts its page.
+        None => read_whole_table && !snapshot.record_issues.contains_key(row_id),
     };
     snapshot.intents.iter().filter(|intent| stale(&intent.row_id)).map(|intent| intent.row_id.clone()).collect()
 }

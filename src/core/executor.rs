@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::core::budget::Budget;
 use crate::core::error::PortError;
-use crate::core::model::Side;
 use crate::core::plan::{NotionWrite, Op, OpKind, Order, Plan, SupabaseWrite};
 use crate::core::ports::{Clock, CreateIntent, NewRow, NotionPort, RowWrite, RunLock, StateStore, SupabasePort, PAGE_SIZE};
+use crate::core::rejection::op_record;
 use crate::core::report::RunCounts;
 use crate::core::state::RecordIssue;
 
@@ -89,12 +89,7 @@ impl<'p> Run<'p> {
 }
 
 fn record_issue(op: &Op, error: &PortError) -> RecordIssue {
-    let (side, id) = match (&op.row_id, &op.page_id, op.order) {
-        (Some(row), _, Order::NotionFirst) => (Side::Supabase, row.clone()),
-        (_, Some(page), _) => (Side::Notion, page.clone()),
-        (Some(row), None, _) => (Side::Supabase, row.clone()),
-        (None, None, _) => (Side::Supabase, String::new()),
-    };
+    let (side, id) = op_record(op);
     let field = match error {
         PortError::Record { field, .. } => field.clone(),
         _ => None,
@@ -383,15 +378,17 @@ async fn clear_finished_intents<S, N, St, L: RunLock, C>(w: &Writers<'_, S, N, S
     if matches!(run.stopped_by, Some(PortError::Crash { .. })) {
         return;
     }
-    // Done: the row is linked. Never sent: no page can exist, and a journaled intent left behind
-    // would make later runs search for it (one query each) or adopt an unrelated page.
+    // Done: the row is linked. Never sent, or refused by Notion (a validation error: nothing was
+    // created): no page can exist, and a journaled intent left behind would make later runs search
+    // for it (two queries each) or adopt an unrelated page.
     let linked: Vec<String> = run
         .ops
         .iter()
         .enumerate()
         .filter(|(index, op)| {
+            let refused = matches!(run.outcomes[*index], Some(OpOutcome::Rejected(_))) && !run.created.contains_key(index);
             op.kind == OpKind::CreatePage
-                && (run.outcomes[*index] == Some(OpOutcome::Done) || !run.attempted_creates.contains(index))
+                && (run.outcomes[*index] == Some(OpOutcome::Done) || !run.attempted_creates.contains(index) || refused)
         })
         .filter_map(|(_, op)| op.row_id.clone())
         .collect();

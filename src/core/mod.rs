@@ -3,6 +3,7 @@
 pub mod budget;
 pub mod content;
 pub mod error;
+pub mod link;
 pub mod model;
 pub mod ports;
 pub mod report;
@@ -12,6 +13,7 @@ pub mod schema_check;
 pub mod matching;
 pub mod pair;
 pub mod plan;
+pub mod rejection;
 pub mod planner;
 pub mod snapshot;
 pub mod time;

@@ -14,6 +14,7 @@ use crate::core::time::notion_overlap;
 /// Plans one run. Pure: the same snapshot always gives the same plan.
 pub fn plan(snapshot: &Snapshot) -> Plan {
     let mut plan = Plan { planned_at: Some(snapshot.now), ..Plan::default() };
+    plan.issues.extend(snapshot.record_issues.values().cloned());
     plan_linked_rows(snapshot, &mut plan);
     plan_unlinked(snapshot, &mut plan);
     plan_pages_without_row(snapshot, &mut plan);
@@ -29,6 +30,10 @@ fn deferred(row_id: Option<&str>, page_id: Option<&str>, reason: &str) -> Deferr
 fn plan_linked_rows(snapshot: &Snapshot, plan: &mut Plan) {
     for row in snapshot.rows.values() {
         let Some(page_id) = row.notion_page_id.as_deref() else { continue };
+        if snapshot.record_issues.contains_key(&row.id) {
+            // Refused while reading (its page could not be read): reported, not waited for.
+            continue;
+        }
         if let Some(page) = snapshot.pages.get(page_id) {
             match pair::decide(row, page, snapshot.page_recently_edited(page), snapshot.now) {
                 PairDecision::Nothing => {}

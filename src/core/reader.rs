@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 
 use crate::core::budget::Budget;
 use crate::core::error::PortError;
-use crate::core::model::{Page, Row, RowCursor};
+use crate::core::link::LINK_COLUMN;
+use crate::core::model::{Page, Row, RowCursor, Side};
 use crate::core::planner::row_needs_its_page;
 use crate::core::ports::{NotionPort, PageQuery, RunLock, SupabasePort, PAGE_SIZE};
 use crate::core::snapshot::Snapshot;
-use crate::core::state::{QueryResume, SyncState};
+use crate::core::state::{QueryResume, RecordIssue, SyncState};
 use crate::core::time::notion_overlap;
 
 /// How much one run reads per source.
@@ -288,7 +289,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
     async fn get_pages_of_changed_rows(&self, state: &SyncState, result: &mut ReadResult) {
         let seen = state.full_pass.as_ref().map(|pass| &pass.seen_pages);
         let check_unseen = notion_side_done(state, result) && state.full_pass.is_some();
-        let wanted: Vec<String> = result
+        let wanted: Vec<(String, String)> = result
             .snapshot
             .row_window
             .iter()
@@ -299,10 +300,10 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
                     return None;
                 }
                 let unseen = check_unseen && !seen.is_some_and(|seen| seen.contains(page_id));
-                (row_needs_its_page(row) || unseen).then(|| page_id.clone())
+                (row_needs_its_page(row) || unseen).then(|| (row.id.clone(), page_id.clone()))
             })
             .collect();
-        for page_id in wanted {
+        for (row_id, page_id) in wanted {
             if result.stopped_by.is_some() || self.budget.remaining() <= 1 {
                 return;
             }
@@ -315,9 +316,24 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
                 Ok(None) => {
                     result.snapshot.missing_pages.insert(page_id);
                 }
+                // Notion refused to read this one page: a per-record error for the row linking
+                // to it, not the end of the run.
+                Err(error @ PortError::Record { .. }) => result.snapshot.refuse(unreadable_page(&row_id, &error)),
                 Err(error) => result.stopped_by = Some(error),
             }
         }
+    }
+}
+
+/// The per-record error of a row whose linked page Notion refused to read.
+fn unreadable_page(row_id: &str, error: &PortError) -> RecordIssue {
+    RecordIssue {
+        side: Side::Supabase,
+        id: row_id.to_string(),
+        field: Some(LINK_COLUMN.to_string()),
+        reason: format!(
+            "{error}; check that `{LINK_COLUMN}` is the id of the row's Notion page, or set it to null to create a new page"
+        ),
     }
 }
 

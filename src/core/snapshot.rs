@@ -4,8 +4,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::core::link::malformed_link;
 use crate::core::model::{Page, Row};
 use crate::core::ports::CreateIntent;
+use crate::core::state::RecordIssue;
 use crate::core::time::notion_overlap;
 
 /// What was read, and how complete each source is.
@@ -36,6 +38,10 @@ pub struct Snapshot {
     pub intents: Vec<CreateIntent>,
     /// Bases whose `WithBase` query ran (their pages are in `pages`).
     pub intent_bases_searched: BTreeSet<String>,
+    /// Records refused while reading, by record id (a row whose `notion_page_id` is not a Notion
+    /// id, a page Notion would not read): per-record errors, final for this run.
+    #[serde(default)]
+    pub record_issues: BTreeMap<String, RecordIssue>,
 }
 
 impl Snapshot {
@@ -55,8 +61,20 @@ impl Snapshot {
         }
     }
 
+    /// Adds a row read from Supabase. A row with a malformed link is kept out of `rows` (so its
+    /// value never reaches a request) and reported in `record_issues` instead.
     pub fn add_row(&mut self, row: Row) {
+        if let Some(issue) = malformed_link(&row) {
+            self.rows.remove(&row.id);
+            self.record_issues.insert(row.id.clone(), issue);
+            return;
+        }
         self.rows.insert(row.id.clone(), row);
+    }
+
+    /// A record refused while reading: reported, not planned.
+    pub fn refuse(&mut self, issue: RecordIssue) {
+        self.record_issues.insert(issue.id.clone(), issue);
     }
 
     pub fn add_page(&mut self, page: Page) {

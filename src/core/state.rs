@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::content::Content;
 use crate::core::model::{RowCursor, Side};
+use crate::core::rejection::Rejection;
 use crate::core::report::RunSummary;
 use crate::core::schema_check::SchemaChecks;
 
@@ -79,6 +80,9 @@ pub struct SyncState {
     /// The last schema check of each side (by a run or the admin check), shown by `/health`.
     #[serde(default)]
     pub schema: SchemaChecks,
+    /// What was rejected for the records in `errors` a service refused (not sent again unchanged).
+    #[serde(default)]
+    pub rejections: Vec<Rejection>,
 }
 
 /// Counts since the sync was installed.

@@ -240,6 +240,62 @@ describe('sync against the sandbox', { timeout: 600_000 }, () => {
     assert.equal(healed.status, 'ok', JSON.stringify(healed));
   });
 
+  test('a row whose notion_page_id is not a Notion id is a per-record error; the run is ok and the rest syncs', async () => {
+    // The issue's exact repro.
+    await world.sql("insert into decision_vault (decision, type, date, notion_page_id) values ('x','Ops','2025-01-15','not-a-page-id')");
+    const bad = (await world.query("select id from decision_vault where notion_page_id = 'not-a-page-id'"))[0].id;
+    const [good] = await world.insertRows([{ decision: 'A fine record', type: 'UX', date: '2025-01-16' }]);
+    const page = await world.notion.createPage({ decision: 'A fine page', type: 'Policy', date: '2025-01-17' });
+    const worker = await world.worker();
+    const res = await world.syncNow(worker);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.outcome.status, 'ok', res.text);
+    const issue = res.body.errors.find((e) => e.id === bad);
+    assert.ok(issue, res.text);
+    assert.equal(issue.side, 'supabase');
+    assert.equal(issue.field, 'notion_page_id');
+    assert.match(issue.reason, /not a Notion page id/);
+    assert.ok((await world.row(good)).notion_page_id, 'the other row got its page');
+    assert.ok((await world.rows()).some((r) => r.notion_page_id === page.id), 'the page got its row');
+    assert.equal((await world.notion.pages()).length, 2, 'no page for the bad row');
+    const health = await world.health(worker);
+    assert.equal(health.status, 'attention', JSON.stringify(health));
+    assert.equal(health.last_success, health.last_run.finished_at);
+    assert.ok(health.errors.some((e) => e.id === bad && e.field === 'notion_page_id'), JSON.stringify(health.errors));
+    // The fix the message gives: null creates a page.
+    await world.sql(`update decision_vault set notion_page_id = null where id = '${bad}'`);
+    await world.syncUntilQuiet(worker);
+    await world.assertInSync();
+    assert.deepEqual((await world.health(worker)).errors, []);
+  });
+
+  test('a record Notion rejects (a 150-character Type) is not sent again until it changes', async () => {
+    const [bad] = await world.insertRows([
+      { decision: 'Type too long for Notion', type: 'T'.repeat(150), date: '2025-05-01' },
+      { decision: 'A fine record', type: 'Ops', date: '2025-05-02' },
+    ]);
+    const worker = await world.worker();
+    const first = await world.syncNow(worker);
+    assert.equal(first.status, 200, first.text);
+    const issue = first.body.errors.find((e) => e.id === bad);
+    // Named by Notion's property (`Type`).
+    assert.ok(issue && issue.field?.toLowerCase() === 'type', first.text);
+    assert.match(issue.reason, /100/);
+    await world.notion.resetCounters();
+    const again = await world.syncNow(worker);
+    assert.equal(again.body.outcome.status, 'ok', again.text);
+    assert.equal(again.body.pending, 0, again.text);
+    assert.ok(again.body.errors.some((e) => e.id === bad), 'still reported');
+    assert.equal(await world.notion.writeCount(), 0, 'the unchanged record was not sent again');
+    // Fixed → synced at the next run, error gone.
+    await world.updateRow(bad, { type: 'Ops' });
+    const fixed = await world.syncNow(worker);
+    assert.equal(fixed.body.counts.pages_created, 1, fixed.text);
+    await world.syncUntilQuiet(worker);
+    await world.assertInSync();
+    assert.deepEqual((await world.health(worker)).errors, []);
+  });
+
   test('the cron trigger (/__scheduled) performs a sync', async () => {
     await world.insertRows([{ decision: 'Synced by cron', type: 'Ops', date: '2025-04-01' }]);
     await world.notion.createPage({ decision: 'Imported by cron', type: 'UX', date: '2025-04-02' });

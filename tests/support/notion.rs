@@ -5,7 +5,8 @@
 //! - `Unsynced` = `Checksum` empty and live; `WithBase(b)` = `Checksum` equals `b` and live,
 //!   `TrashedWithBase(b)` the same among trashed pages (as `ports.rs` documents it);
 //! - a title segment over 2,000 UTF-16 units or more than 100 segments, a comma in a `Type`
-//!   option, a malformed date, or editing a trashed page → `PortError::Record`;
+//!   option or one over 100 UTF-16 units, a malformed date, editing a trashed page, or a page
+//!   id in a path that is not a uuid → `PortError::Record`;
 //! - `get_page` answers `None` for an unknown (or permanently deleted) id, trashed pages included.
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -123,6 +124,10 @@ fn validate(content: &Content) -> Result<Vec<String>, PortError> {
     if content.kind.contains(',') {
         return Err(record("type", format!("Invalid multi_select option name (commas are not allowed): {:?}", content.kind)));
     }
+    let units = content.kind.encode_utf16().count();
+    if units > 100 {
+        return Err(record("type", format!("body.properties.Type.multi_select[0].name.length should be ≤ `100`, instead was `{units}`.")));
+    }
     chrono::NaiveDate::parse_from_str(&content.date, "%Y-%m-%d")
         .map_err(|_| record("date", format!("{:?} is not a valid ISO 8601 date", content.date)))?;
     let title = segments(&content.decision);
@@ -133,6 +138,15 @@ fn validate(content: &Content) -> Result<Vec<String>, PortError> {
         return Err(record("decision", format!("text.content.length should be ≤ 2000, instead was {}", long.encode_utf16().count())));
     }
     Ok(title)
+}
+
+/// Notion refuses a page id in a path that is not a uuid (dashes optional) with a 400.
+fn check_path_id(id: &str) -> Result<(), PortError> {
+    let hex: String = id.chars().filter(|c| *c != '-').collect();
+    if hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Ok(());
+    }
+    Err(PortError::record("notion", None, format!("path failed validation: path.page_id should be a valid uuid, instead was `{id:?}`.")))
 }
 
 fn types_of(kind: &str) -> Vec<String> {
@@ -354,6 +368,7 @@ impl NotionPort for FakeNotion {
 
     async fn get_page(&self, page_id: &str) -> Result<Option<Page>, PortError> {
         let ticket = self.faults.begin(Service::Notion, "get_page", false)?;
+        check_path_id(page_id)?;
         let page = self.page(page_id);
         self.faults.end(ticket, page)
     }
@@ -379,6 +394,7 @@ impl NotionPort for FakeNotion {
 
     async fn update_page(&self, page_id: &str, write: &PageWrite) -> Result<Page, PortError> {
         let ticket = self.faults.begin(Service::Notion, "update_page", true)?;
+        check_path_id(page_id)?;
         let title = match &write.content {
             Some(content) => Some(validate(content)?),
             None => None,

@@ -80,6 +80,8 @@ pub enum Fault {
     Crash,
     /// The process dies after the request took effect, before the answer is seen.
     CrashAfterEffect,
+    /// The service refuses this one record (a 4xx validation error): `PortError::Record`.
+    Reject,
 }
 
 impl Fault {
@@ -94,6 +96,7 @@ impl Fault {
             Fault::Crash | Fault::CrashAfterEffect => {
                 PortError::Crash { message: format!("injected crash in {} {what}", service.name()) }
             }
+            Fault::Reject => PortError::record(service.name(), None, format!("injected validation error in {what}")),
         }
     }
 }
