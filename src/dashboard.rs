@@ -34,6 +34,7 @@ fn label(status: &str) -> &str {
         "never_run" => "never run",
         "attention" => "needs attention",
         "partial" => "catching up",
+        "halted" => "deletes on hold",
         "stale" => "stale",
         "failing" => "failing",
         "not_configured" => "not configured",
@@ -45,7 +46,7 @@ fn color(status: &str) -> &'static str {
     match status {
         "ok" => "#1a7f37",
         "partial" | "never_run" => "#0969da",
-        "attention" | "stale" => "#9a6700",
+        "attention" | "stale" | "halted" => "#9a6700",
         _ => "#cf222e",
     }
 }
@@ -131,6 +132,16 @@ fn facts(health: &Health) -> String {
             count_of(t.conflicts as usize, "conflict", "conflicts"),
         ),
     ));
+    if let Some(halt) = &health.mass_delete_halt {
+        let mut held = format!("{} of {} linked records held since {}", halt.deletes, halt.linked, when(Some(halt.since)));
+        if !halt.sample_rows.is_empty() {
+            held.push_str(&format!(" · rows e.g. {}", halt.sample_rows.join(", ")));
+        }
+        if !halt.sample_pages.is_empty() {
+            held.push_str(&format!(" · pages e.g. {}", halt.sample_pages.join(", ")));
+        }
+        facts.push(row("mass-delete", "Safety halt", &held));
+    }
     facts.push(row("record-errors", "Record errors", &health.errors.len().to_string()));
     facts.push(row("orphans", "Orphans", &health.orphans.len().to_string()));
     // `pending` is a lower bound: a run stopped by its budget may not know how much is left.

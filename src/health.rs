@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::core::mass_delete::MassDeleteHalt;
 use crate::core::report::{RunOutcome, RunSummary};
 use crate::core::state::{Orphan, RecordIssue, SyncState, Totals};
 
@@ -29,7 +30,7 @@ pub enum SchemaCheck {
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
     /// `never_run`, `ok`, `attention` (record errors or orphans), `partial` (backlog draining),
-    /// `stale`, `failing`, or `not_configured`.
+    /// `halted` (the mass-delete safety halt holds deletes), `stale`, `failing`, or `not_configured`.
     pub status: String,
     /// One line for a person.
     pub summary: String,
@@ -47,6 +48,8 @@ pub struct Health {
     pub schema: SchemaStatus,
     pub config: ConfigStatus,
     pub checked_at: DateTime<Utc>,
+    /// The mass-delete safety halt, while it holds deletes: counts and a sample of ids.
+    pub mass_delete_halt: Option<MassDeleteHalt>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +105,7 @@ pub fn build(state: &SyncState, config: ConfigStatus, schema: SchemaStatus, now:
             fix.push(message.clone());
         }
     }
+    fix.extend(state.mass_delete.halt.iter().map(MassDeleteHalt::fix));
     fix.extend(state.errors.iter().take(FIX_ITEMS_PER_KIND).map(issue_line));
     fix.extend(state.orphans.iter().take(FIX_ITEMS_PER_KIND).map(orphan_line));
     let (status, summary) = status(state, &config, &schema, now);
@@ -120,6 +124,7 @@ pub fn build(state: &SyncState, config: ConfigStatus, schema: SchemaStatus, now:
         schema,
         config,
         checked_at: now,
+        mass_delete_halt: state.mass_delete.halt.clone(),
     }
 }
 
@@ -149,6 +154,9 @@ fn status(state: &SyncState, config: &ConfigStatus, schema: &SchemaStatus, now: 
     let stale = state.last_success.is_none_or(|at| now - at > stale_after());
     if stale {
         return ("stale", "no successful run in the last hour: is the cron trigger deployed?".into());
+    }
+    if let Some(halt) = &state.mass_delete.halt {
+        return ("halted", format!("{}: see `fix`", halt.summary()));
     }
     if !state.errors.is_empty() || !state.orphans.is_empty() {
         let what = match (state.errors.len(), state.orphans.len()) {

@@ -70,6 +70,9 @@ pub fn run_log_lines(summary: &RunSummary, level: LogLevel) -> Vec<(Severity, St
     } else if level >= LogLevel::Info {
         lines.push((Severity::Info, run_line(summary)));
     }
+    if let Some(halt) = summary.mass_delete_halt.as_ref().filter(|_| level >= LogLevel::Warn) {
+        lines.push((Severity::Warn, format!("decision-sync run {}: {} (see /health)", summary.run_id, halt.summary())));
+    }
     if level >= LogLevel::Debug {
         let prefix = format!("decision-sync run {}", summary.run_id);
         for issue in &summary.errors {
@@ -117,6 +120,7 @@ mod tests {
             warnings: Vec::new(),
             errors: Vec::new(),
             pending: 0,
+            mass_delete_halt: None,
         }
     }
 

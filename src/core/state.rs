@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::core::content::Content;
+use crate::core::mass_delete::MassDeleteGuard;
 use crate::core::model::{RowCursor, Side};
 use crate::core::report::RunSummary;
 
@@ -75,6 +76,9 @@ pub struct SyncState {
     /// Notion data source id found from the database id (saves a request per run).
     pub data_source_id: Option<String>,
     pub totals: Totals,
+    /// The mass-delete safety halt: deletes applied in the current episode, an allow, the halt.
+    #[serde(default)]
+    pub mass_delete: MassDeleteGuard,
 }
 
 /// Counts since the sync was installed.
