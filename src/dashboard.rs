@@ -319,6 +319,34 @@ mod tests {
     }
 
     #[test]
+    fn a_mass_delete_halt_shows_its_count_sample_and_fix() {
+        let mut state = SyncState::default();
+        let now = chrono::Utc::now();
+        state.mass_delete.halt = Some(crate::core::mass_delete::MassDeleteHalt {
+            since: now,
+            deletes: 20,
+            linked: 20,
+            share_percent: 50,
+            pages_to_trash: 0,
+            rows_to_delete: 20,
+            sample_rows: vec![],
+            sample_pages: vec!["page-<1>".into()],
+        });
+        state.last_success = Some(now);
+        state.last_run = Some(crate::service::unconfigured_summary("r", "cron", false, now, String::new()));
+        if let Some(run) = state.last_run.as_mut() {
+            run.outcome = RunOutcome::Ok;
+        }
+        let config = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
+        let schema = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
+        let html = render(&build(&state, config, schema, now));
+        assert!(html.contains("data-status=\"halted\"") && html.contains("deletes on hold"), "{html}");
+        assert!(html.contains("id=\"mass-delete\"") && html.contains("20 of 20 linked records held since"), "{html}");
+        assert!(html.contains("pages e.g. page-&lt;1&gt;"), "{html}");
+        assert!(html.contains("allow-mass-delete=1") && html.contains("restore them from Notion&#39;s trash"), "{html}");
+    }
+
+    #[test]
     fn changes_name_only_what_happened() {
         let mut counts = RunCounts::default();
         assert_eq!(changes(&counts), "no changes");

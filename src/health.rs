@@ -229,6 +229,34 @@ mod tests {
     }
 
     #[test]
+    fn a_mass_delete_halt_is_its_own_status_with_the_fix() {
+        let mut state = SyncState::default();
+        let now = Utc::now();
+        state.last_success = Some(now);
+        state.last_run = Some(crate::service::unconfigured_summary("r", "cron", false, now, String::new()));
+        if let Some(run) = state.last_run.as_mut() {
+            run.outcome = RunOutcome::Ok;
+        }
+        state.mass_delete.halt = Some(MassDeleteHalt {
+            since: now,
+            deletes: 12,
+            linked: 12,
+            share_percent: 50,
+            pages_to_trash: 12,
+            rows_to_delete: 0,
+            sample_rows: vec!["row-1".into()],
+            sample_pages: vec![],
+        });
+        let ok = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
+        let health = build(&state, configured(), ok, now);
+        assert_eq!(health.status, "halted");
+        assert!(health.summary.starts_with("safety halt: 12 of 12 linked records"), "{}", health.summary);
+        assert_eq!(health.fix.len(), 1, "{:?}", health.fix);
+        assert!(health.fix[0].contains("row-1") && health.fix[0].contains("POST /sync-now?allow-mass-delete=1"), "{}", health.fix[0]);
+        assert_eq!(health.mass_delete_halt.map(|halt| halt.deletes), Some(12));
+    }
+
+    #[test]
     fn an_unreachable_service_is_failing_and_a_warning_only_adds_a_fix() {
         let down = SchemaCheck::Unreachable { message: "supabase is unavailable: connection refused".into() };
         let warning = SchemaCheck::Warning { message: "write-back function missing".into() };
