@@ -1210,3 +1210,19 @@ fn dry_run_shows_what_the_halt_would_hold_and_saves_nothing() {
     assert!(allowed.plan.held.is_empty());
     assert_eq!(trashed_pages(&w), 0);
 }
+
+#[test]
+fn more_row_edits_than_one_run_can_fetch_pages_for_still_drain() {
+    // Each edited row needs its page (a GET) before the push: fetching pages must leave budget
+    // for the pushes, or every run fetches the same pages and writes nothing.
+    let w = World::new();
+    let pairs = linked_rows(&w, 60);
+    for (row, _) in &pairs {
+        w.supabase.edit(row, RowEdit::decision("Edited in bulk"));
+    }
+    let run = w.sync();
+    assert!(run.summary.counts.pages_updated > 0, "the first run pushes some: {:?}", run.summary.counts);
+    w.sync_until_quiet();
+    assert!(pairs.iter().all(|(_, page)| page_content_of(&w, page).decision == "Edited in bulk"));
+    w.assert_converged();
+}

@@ -307,11 +307,11 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
                 (row_needs_its_page(row) || unseen).then(|| page_id.clone())
             })
             .collect();
-        // Each page fetched here is for a write: the write share of the budget stays for those
-        // writes (or a backlog larger than one run would fetch the same pages every run and
-        // never write), plus the mass-delete halt's count (2 requests) when rows were deleted.
+        // Each page fetched here is for a write: half of what is left stays for those writes
+        // (or a backlog larger than one run would fetch the same pages every run and never
+        // write), plus the mass-delete halt's count (2 requests) when rows were deleted.
         let deletes = result.snapshot.rows.values().any(|row| row.is_deleted() && !row.notion_synced);
-        let keep = self.limits.keep_for_writes.max(1) + if deletes { 2 } else { 0 };
+        let keep = (self.budget.remaining() / 2).max(1) + if deletes { 2 } else { 0 };
         for page_id in wanted {
             if result.stopped_by.is_some() || self.budget.remaining() <= keep {
                 return;
