@@ -284,6 +284,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn state_and_plans_saved_before_the_halt_existed_still_load() {
+        let mut state = serde_json::to_value(crate::core::state::SyncState::default()).unwrap();
+        state.as_object_mut().unwrap().remove("mass_delete");
+        let state: crate::core::state::SyncState = serde_json::from_value(state).unwrap();
+        assert_eq!(state.mass_delete, MassDeleteGuard::default());
+        let mut plan = serde_json::to_value(Plan::default()).unwrap();
+        plan.as_object_mut().unwrap().remove("held");
+        assert!(serde_json::from_value::<Plan>(plan).unwrap().held.is_empty());
+        let old_guard: MassDeleteGuard = serde_json::from_str("{}").unwrap();
+        assert_eq!(old_guard, MassDeleteGuard::default());
+    }
+
     fn candidates(rows: usize, pages: usize) -> Candidates {
         Candidates {
             trash_rows: (0..rows).map(|i| format!("row-{i:02}")).collect(),
