@@ -34,6 +34,7 @@ fn label(status: &str) -> &str {
         "never_run" => "never run",
         "attention" => "needs attention",
         "partial" => "catching up",
+        "halted" => "deletes on hold",
         "stale" => "stale",
         "failing" => "failing",
         "not_configured" => "not configured",
@@ -45,7 +46,7 @@ fn color(status: &str) -> &'static str {
     match status {
         "ok" => "#1a7f37",
         "partial" | "never_run" => "#0969da",
-        "attention" | "stale" => "#9a6700",
+        "attention" | "stale" | "halted" => "#9a6700",
         _ => "#cf222e",
     }
 }
@@ -142,6 +143,16 @@ fn facts(health: &Health) -> String {
             count_of(t.conflicts as usize, "conflict", "conflicts"),
         ),
     ));
+    if let Some(halt) = &health.mass_delete_halt {
+        let mut held = format!("{} of {} linked records held since {}", halt.deletes, halt.linked, when(Some(halt.since)));
+        if !halt.sample_rows.is_empty() {
+            held.push_str(&format!(" · rows e.g. {}", halt.sample_rows.join(", ")));
+        }
+        if !halt.sample_pages.is_empty() {
+            held.push_str(&format!(" · pages e.g. {}", halt.sample_pages.join(", ")));
+        }
+        facts.push(row("mass-delete", "Safety halt", &held));
+    }
     facts.push(row("record-errors", "Record errors", &health.errors.len().to_string()));
     facts.push(row("orphans", "Orphans", &health.orphans.len().to_string()));
     // `pending` is a lower bound: a run stopped by its budget may not know how much is left.
@@ -336,6 +347,34 @@ mod tests {
         assert!(html.contains("Supabase: ok (checked 5 h ago) · Notion: ok (checked 2 min ago)"), "{html}");
         let never = render(&build(&SyncState::default(), health.config.clone(), crate::health::stored_schema(&SyncState::default()), now));
         assert!(never.contains("Supabase: not checked (no run has checked it yet)"), "{never}");
+    }
+
+    #[test]
+    fn a_mass_delete_halt_shows_its_count_sample_and_fix() {
+        let mut state = SyncState::default();
+        let now = chrono::Utc::now();
+        state.mass_delete.halt = Some(crate::core::mass_delete::MassDeleteHalt {
+            since: now,
+            deletes: 20,
+            linked: 20,
+            share_percent: 50,
+            pages_to_trash: 0,
+            rows_to_delete: 20,
+            sample_rows: vec![],
+            sample_pages: vec!["page-<1>".into()],
+        });
+        state.last_success = Some(now);
+        state.last_run = Some(crate::service::unconfigured_summary("r", "cron", false, now, String::new()));
+        if let Some(run) = state.last_run.as_mut() {
+            run.outcome = RunOutcome::Ok;
+        }
+        let config = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
+        let schema = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
+        let html = render(&build(&state, config, schema, now));
+        assert!(html.contains("data-status=\"halted\"") && html.contains("deletes on hold"), "{html}");
+        assert!(html.contains("id=\"mass-delete\"") && html.contains("20 of 20 linked records held since"), "{html}");
+        assert!(html.contains("pages e.g. page-&lt;1&gt;"), "{html}");
+        assert!(html.contains("allow-mass-delete=1") && html.contains("restore them from Notion&#39;s trash"), "{html}");
     }
 
     #[test]

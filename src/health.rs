@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::core::mass_delete::MassDeleteHalt;
 use crate::core::report::{RunOutcome, RunSummary};
 use crate::core::schema_check::CheckedSchema;
 use crate::core::state::{Orphan, RecordIssue, SyncState, Totals};
@@ -19,7 +20,7 @@ pub use crate::core::schema_check::SchemaCheck;
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
     /// `never_run`, `ok`, `attention` (record errors or orphans), `partial` (backlog draining),
-    /// `stale`, `failing`, or `not_configured`.
+    /// `halted` (the mass-delete safety halt holds deletes), `stale`, `failing`, or `not_configured`.
     pub status: String,
     /// One line for a person.
     pub summary: String,
@@ -39,6 +40,8 @@ pub struct Health {
     pub schema_checked: SchemaAges,
     pub config: ConfigStatus,
     pub checked_at: DateTime<Utc>,
+    /// The mass-delete safety halt, while it holds deletes: counts and a sample of ids.
+    pub mass_delete_halt: Option<MassDeleteHalt>,
 }
 
 /// When each side's schema was checked, by a run or by the admin check.
@@ -128,6 +131,7 @@ pub fn build(state: &SyncState, config: ConfigStatus, schema: SchemaStatus, now:
             fix.push(message.clone());
         }
     }
+    fix.extend(state.mass_delete.halt.iter().map(MassDeleteHalt::fix));
     fix.extend(state.errors.iter().take(FIX_ITEMS_PER_KIND).map(issue_line));
     fix.extend(state.orphans.iter().take(FIX_ITEMS_PER_KIND).map(orphan_line));
     let (status, summary) = status(state, &config, &schema, now);
@@ -147,6 +151,7 @@ pub fn build(state: &SyncState, config: ConfigStatus, schema: SchemaStatus, now:
         schema_checked: SchemaAges { supabase: age_of(&state.schema.supabase, now), notion: age_of(&state.schema.notion, now) },
         config,
         checked_at: now,
+        mass_delete_halt: state.mass_delete.halt.clone(),
     }
 }
 
@@ -176,6 +181,9 @@ fn status(state: &SyncState, config: &ConfigStatus, schema: &SchemaStatus, now: 
     let stale = state.last_success.is_none_or(|at| now - at > stale_after());
     if stale {
         return ("stale", "no successful run in the last hour: is the cron trigger deployed?".into());
+    }
+    if let Some(halt) = &state.mass_delete.halt {
+        return ("halted", format!("{}: see `fix`", halt.summary()));
     }
     if !state.errors.is_empty() || !state.orphans.is_empty() {
         let what = match (state.errors.len(), state.orphans.len()) {
@@ -258,6 +266,34 @@ mod tests {
         let health = build(&SyncState::default(), config, ok, Utc::now());
         assert_eq!(health.status, "never_run");
         assert!(health.fix.iter().any(|line| line.contains("wrangler secret put SYNC_ADMIN_TOKEN")));
+    }
+
+    #[test]
+    fn a_mass_delete_halt_is_its_own_status_with_the_fix() {
+        let mut state = SyncState::default();
+        let now = Utc::now();
+        state.last_success = Some(now);
+        state.last_run = Some(crate::service::unconfigured_summary("r", "cron", false, now, String::new()));
+        if let Some(run) = state.last_run.as_mut() {
+            run.outcome = RunOutcome::Ok;
+        }
+        state.mass_delete.halt = Some(MassDeleteHalt {
+            since: now,
+            deletes: 12,
+            linked: 12,
+            share_percent: 50,
+            pages_to_trash: 12,
+            rows_to_delete: 0,
+            sample_rows: vec!["row-1".into()],
+            sample_pages: vec![],
+        });
+        let ok = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
+        let health = build(&state, configured(), ok, now);
+        assert_eq!(health.status, "halted");
+        assert!(health.summary.starts_with("safety halt: 12 of 12 linked records"), "{}", health.summary);
+        assert_eq!(health.fix.len(), 1, "{:?}", health.fix);
+        assert!(health.fix[0].contains("row-1") && health.fix[0].contains("POST /sync-now?allow-mass-delete=1"), "{}", health.fix[0]);
+        assert_eq!(health.mass_delete_halt.map(|halt| halt.deletes), Some(12));
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub fn run_log_lines(summary: &RunSummary, level: LogLevel) -> Vec<(Severity, St
     } else if level >= LogLevel::Info {
         lines.push((Severity::Info, run_line(summary)));
     }
+    if let Some(halt) = summary.mass_delete_halt.as_ref().filter(|_| level >= LogLevel::Warn) {
+        lines.push((Severity::Warn, format!("decision-sync run {}: {} (see /health)", summary.run_id, halt.summary())));
+    }
     if level >= LogLevel::Debug {
         let prefix = format!("decision-sync run {}", summary.run_id);
         for issue in &summary.errors {
@@ -117,6 +120,7 @@ mod tests {
             warnings: Vec::new(),
             errors: Vec::new(),
             pending: 0,
+            mass_delete_halt: None,
         }
     }
 
@@ -173,5 +177,23 @@ mod tests {
         assert_eq!(debug.len(), 2);
         assert_eq!(debug[1].1, "decision-sync run r1: record error: supabase row-1 field type (see /health)");
         assert!(debug.iter().all(|(_, line)| !line.contains("Secret plan")), "content must not be logged");
+    }
+
+    #[test]
+    fn a_mass_delete_halt_is_a_warning_line_from_warn_up() {
+        let mut halted = summary(RunOutcome::Ok);
+        halted.mass_delete_halt = Some(crate::core::mass_delete::MassDeleteHalt {
+            since: chrono::DateTime::UNIX_EPOCH,
+            deletes: 12,
+            linked: 12,
+            share_percent: 50,
+            pages_to_trash: 12,
+            rows_to_delete: 0,
+            sample_rows: vec!["row-1".into()],
+            sample_pages: vec![],
+        });
+        let warn = run_log_lines(&halted, LogLevel::Warn);
+        assert!(warn.iter().any(|(severity, line)| *severity == Severity::Warn && line.contains("safety halt: 12 of 12")), "{warn:?}");
+        assert!(run_log_lines(&halted, LogLevel::Error).is_empty());
     }
 }

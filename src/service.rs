@@ -63,6 +63,12 @@ where
 
     /// One budgeted run (or a dry run). `Err` only when the run was aborted mid-way.
     pub async fn run(&self, run_id: &str, trigger: &str, dry_run: bool) -> Result<RunResult, PortError> {
+        self.run_allowing(run_id, trigger, dry_run, false).await
+    }
+
+    /// [`Service::run`]; `allow_mass_delete` (an authenticated `allow-mass-delete=1`) lets this
+    /// run's deletes pass the mass-delete safety halt.
+    pub async fn run_allowing(&self, run_id: &str, trigger: &str, dry_run: bool, allow_mass_delete: bool) -> Result<RunResult, PortError> {
         let cached = self.store.load().await.ok().and_then(|state| state.data_source_id);
         let budget = Budget::new(self.settings.subrequest_budget);
         let (postgrest, notion) = match self.clients(&budget, cached.as_deref()) {
@@ -78,10 +84,11 @@ where
             config: EngineConfig {
                 batch_size: self.settings.batch_size,
                 lease_ttl_seconds: i64::from(self.settings.lease_ttl_seconds),
+                mass_delete_share: self.settings.mass_delete_share,
                 ..EngineConfig::default()
             },
         };
-        let request = RunRequest { run_id: run_id.to_string(), trigger: trigger.to_string(), dry_run, budget };
+        let request = RunRequest { run_id: run_id.to_string(), trigger: trigger.to_string(), dry_run, budget, allow_mass_delete };
         let mut result = engine.run(&request).await?;
         redact_summary(self.settings, &mut result.summary);
         Ok(result)
@@ -173,6 +180,7 @@ pub fn unconfigured_summary(run_id: &str, trigger: &str, dry_run: bool, now: Dat
         warnings: Vec::new(),
         errors: Vec::new(),
         pending: 0,
+        mass_delete_halt: None,
     }
 }
 

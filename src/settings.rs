@@ -3,6 +3,7 @@
 //! errors; values of secrets are kept out of every message (see [`Settings::redact`]).
 use std::fmt;
 
+use crate::core::mass_delete::DEFAULT_SHARE_PERCENT;
 use crate::run_log::LogLevel;
 
 /// Secrets the sync cannot run without.
@@ -42,6 +43,9 @@ pub struct Settings {
     pub lease_ttl_seconds: u32,
     /// `LOG_LEVEL`: what a run logs (see [`LogLevel`]).
     pub log_level: LogLevel,
+    /// `SYNC_MASS_DELETE_SHARE`: percent of the linked records one run may delete before the
+    /// safety halt holds the deletes (at least 10 records; 100 turns the halt off).
+    pub mass_delete_share: u8,
 }
 
 impl fmt::Debug for Settings {
@@ -54,6 +58,7 @@ impl fmt::Debug for Settings {
             .field("max_retries", &self.max_retries)
             .field("subrequest_budget", &self.subrequest_budget)
             .field("lease_ttl_seconds", &self.lease_ttl_seconds)
+            .field("mass_delete_share", &self.mass_delete_share)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +134,7 @@ impl Settings {
             subrequest_budget: number(&lookup, "SYNC_SUBREQUEST_BUDGET", DEFAULT_SUBREQUEST_BUDGET, 10, 10_000, "10 to 10000")?,
             lease_ttl_seconds: number(&lookup, "SYNC_LEASE_TTL_SECONDS", DEFAULT_LEASE_TTL_SECONDS, 10, 3_600, "10 to 3600")?,
             log_level: log_level(&lookup)?,
+            mass_delete_share: number(&lookup, "SYNC_MASS_DELETE_SHARE", DEFAULT_SHARE_PERCENT, 1, 100, "1 to 100")?,
         })
     }
 
@@ -181,6 +187,20 @@ mod tests {
         pairs.push(("SYNC_LEASE_TTL_SECONDS", "5"));
         let err = Settings::from_lookup(env(&pairs)).unwrap_err().to_string();
         assert!(err.contains("SYNC_LEASE_TTL_SECONDS") && err.contains("10 to 3600"), "{err}");
+    }
+
+    #[test]
+    fn mass_delete_share_defaults_to_half_and_is_a_percentage() {
+        assert_eq!(Settings::from_lookup(env(&BASE)).unwrap().mass_delete_share, 50);
+        let mut pairs = BASE.to_vec();
+        pairs.push(("SYNC_MASS_DELETE_SHARE", "100"));
+        assert_eq!(Settings::from_lookup(env(&pairs)).unwrap().mass_delete_share, 100);
+        for bad in ["0", "101", "50%"] {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("SYNC_MASS_DELETE_SHARE", bad));
+            let err = Settings::from_lookup(env(&pairs)).unwrap_err().to_string();
+            assert!(err.contains("SYNC_MASS_DELETE_SHARE") && err.contains("1 to 100"), "{err}");
+        }
     }
 
     #[test]

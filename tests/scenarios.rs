@@ -1231,3 +1231,225 @@ fn a_full_pass_over_a_bulk_edited_minute_ends_and_row_edits_still_sync() {
     assert!(w.state.state().full_pass.is_none(), "the full pass never ended");
     assert_eq!(w.page_of(&row).unwrap().decision, "edited in Supabase", "the row edit never synced");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Mass-delete safety halt (SYNC_MASS_DELETE_SHARE, default 50 %, at least 10 records)
+
+/// `n` rows and their pages, synced; then time passes beyond the Notion cursor's overlap.
+fn linked_rows(w: &World, n: usize) -> Vec<(String, String)> {
+    let rows: Vec<String> = (0..n).map(|i| w.supabase.insert(&format!("Decision {i}"), "Ops", DAY)).collect();
+    w.sync_until_quiet();
+    w.assert_converged();
+    // A quiet run later: the Notion cursor is past the pages, so a delete must fetch them.
+    w.time.advance_secs(600);
+    w.sync();
+    rows.into_iter().map(|row| { let page = w.page_of(&row).expect("page created").id; (row, page) }).collect()
+}
+
+fn trashed_pages(w: &World) -> usize {
+    w.notion.pages().iter().filter(|page| page.in_trash).count()
+}
+
+fn deleted_rows(w: &World) -> usize {
+    w.supabase.rows().iter().filter(|row| row.deleted_at.is_some()).count()
+}
+
+#[test]
+fn soft_deleting_every_row_halts_and_trashes_no_page_until_allowed_once() {
+    let w = World::new();
+    let pairs = linked_rows(&w, 20);
+    // `update decision_vault set deleted_at = now()`
+    for (row, _) in &pairs {
+        w.supabase.soft_delete(row);
+    }
+    let first = w.sync();
+    assert_eq!(trashed_pages(&w), 0, "a halted run trashes no page");
+    let halt = first.summary.mass_delete_halt.clone().expect("the run reports the halt");
+    assert_eq!((halt.deletes, halt.linked, halt.pages_to_trash, halt.rows_to_delete), (20, 20, 20, 0));
+    assert_eq!(halt.sample_rows.len(), 5);
+    assert!(halt.sample_rows.iter().all(|id| pairs.iter().any(|(row, _)| row == id)), "{halt:?}");
+    assert_eq!(first.summary.outcome, RunOutcome::Ok, "everything else synced");
+    let state = w.state.state();
+    assert_eq!(state.mass_delete.halt.as_ref(), Some(&halt), "kept for /health");
+    assert_eq!(state.last_success, Some(first.summary.finished_at));
+    // The halt holds: the next runs neither trash nor fetch the pages again (no budget loop).
+    let again = w.sync();
+    assert_eq!(trashed_pages(&w), 0);
+    assert!(again.summary.mass_delete_halt.is_some());
+    assert!(
+        again.summary.subrequests < first.summary.subrequests && again.summary.subrequests <= 8,
+        "a held run costs a few reads: {} (first {})",
+        again.summary.subrequests,
+        first.summary.subrequests
+    );
+    // POST /sync-now?allow-mass-delete=1: that run goes through.
+    let allowed = w.run_allowing(DEFAULT_BUDGET, false, true).expect("the run completes");
+    assert_eq!(allowed.summary.mass_delete_halt, None);
+    w.sync_until_quiet();
+    assert_eq!(trashed_pages(&w), 20, "every page went to the trash");
+    w.assert_converged();
+    assert_eq!(w.state.state().mass_delete, Default::default(), "the allow is used up with the episode");
+}
+
+#[test]
+fn an_allowed_mass_delete_larger_than_one_run_drains_without_a_second_allow() {
+    let w = World::new();
+    let pairs = linked_rows(&w, 60);
+    for (row, _) in &pairs {
+        w.supabase.soft_delete(row);
+    }
+    let halted = w.sync();
+    assert_eq!(halted.summary.mass_delete_halt.map(|halt| halt.deletes), Some(60));
+    assert_eq!(trashed_pages(&w), 0);
+    let allowed = w.run_allowing(DEFAULT_BUDGET, false, true).expect("the run completes");
+    let trashed_by_the_allowed_run = trashed_pages(&w);
+    assert!(trashed_by_the_allowed_run > 0 && trashed_by_the_allowed_run < 60, "{}", trashed_by_the_allowed_run);
+    assert!(matches!(allowed.summary.outcome, RunOutcome::Partial { .. }), "{:?}", allowed.summary.outcome);
+    let runs = w.sync_until_quiet();
+    assert!(runs >= 2, "the rest took more runs ({runs})");
+    assert_eq!(trashed_pages(&w), 60);
+    w.assert_converged();
+}
+
+#[test]
+fn trashing_a_few_pages_does_not_halt() {
+    let w = World::new();
+    let pairs = linked_rows(&w, 20);
+    for (_, page) in pairs.iter().take(3) {
+        w.notion.trash(page);
+    }
+    let run = w.sync();
+    assert_eq!(run.summary.mass_delete_halt, None);
+    assert_eq!(run.summary.counts.rows_deleted, 3);
+    assert_eq!(deleted_rows(&w), 3);
+    w.assert_converged();
+}
+
+#[test]
+fn trashing_every_page_in_notion_halts_and_soft_deletes_no_row_until_restored() {
+    let w = World::new();
+    let pairs = linked_rows(&w, 20);
+    for (_, page) in &pairs {
+        w.notion.trash(page);
+    }
+    let run = w.sync();
+    assert_eq!(deleted_rows(&w), 0, "a halted run soft-deletes no row");
+    let halt = run.summary.mass_delete_halt.expect("halted");
+    assert_eq!((halt.deletes, halt.pages_to_trash, halt.rows_to_delete), (20, 0, 20));
+    assert!(halt.sample_pages.iter().all(|id| pairs.iter().any(|(_, page)| page == id)), "{halt:?}");
+    assert!(halt.fix().contains("restore them from Notion's trash"), "{}", halt.fix());
+    assert!(w.sync().summary.mass_delete_halt.is_some(), "the next run still holds");
+    assert_eq!(deleted_rows(&w), 0);
+    // The user restores the pages: the halt clears and nothing was ever deleted.
+    w.time.advance_secs(90);
+    for (_, page) in &pairs {
+        w.notion.restore(page);
+    }
+    let run = w.sync();
+    assert_eq!(run.summary.mass_delete_halt, None);
+    w.sync_until_quiet();
+    assert_eq!(deleted_rows(&w), 0);
+    assert_eq!(w.state.state().mass_delete.halt, None);
+    w.assert_converged();
+}
+
+#[test]
+fn deleting_everything_below_ten_records_never_halts() {
+    let w = World::new();
+    let pairs = linked_rows(&w, 9);
+    for (row, _) in &pairs {
+        w.supabase.soft_delete(row);
+    }
+    let run = w.sync();
+    assert_eq!(run.summary.mass_delete_halt, None);
+    w.sync_until_quiet();
+    assert_eq!(trashed_pages(&w), 9);
+    w.assert_converged();
+}
+
+#[test]
+fn restoring_the_rows_clears_the_halt_without_trashing_a_page() {
+    let w = World::new();
+    let pairs = linked_rows(&w, 20);
+    for (row, _) in &pairs {
+        w.supabase.soft_delete(row);
+    }
+    assert!(w.sync().summary.mass_delete_halt.is_some());
+    assert!(w.state.state().mass_delete.halt.is_some());
+    // `update decision_vault set deleted_at = null where …`
+    w.time.advance_secs(60);
+    for (row, _) in &pairs {
+        w.supabase.restore(row);
+    }
+    let run = w.sync();
+    assert_eq!(run.summary.mass_delete_halt, None);
+    assert_eq!(w.state.state().mass_delete.halt, None, "the halt is cleared");
+    w.sync_until_quiet();
+    assert_eq!(trashed_pages(&w), 0, "no page was trashed at any point");
+    assert_eq!(deleted_rows(&w), 0);
+    w.assert_converged();
+}
+
+#[test]
+fn a_halt_holds_only_the_deletes_and_other_records_keep_syncing() {
+    let w = World::new();
+    let pairs = linked_rows(&w, 20);
+    for (row, _) in pairs.iter().take(15) {
+        w.supabase.soft_delete(row);
+    }
+    let (kept_row, kept_page) = &pairs[19];
+    w.supabase.edit(kept_row, RowEdit::decision("Edited during the halt"));
+    let new_row = w.supabase.insert("Created during the halt", "UX", DAY);
+    let run = w.sync();
+    assert!(run.summary.mass_delete_halt.is_some(), "15 of 20 is more than half");
+    assert_eq!(trashed_pages(&w), 0);
+    assert!(w.page_of(&new_row).is_some(), "a new row still gets its page");
+    // The halting run spent its reads on the deleted rows' pages; the next one, which does not
+    // fetch them again, has the budget for the edit.
+    let run = w.sync();
+    assert!(run.summary.mass_delete_halt.is_some());
+    assert_eq!(page_content_of(&w, kept_page).decision, "Edited during the halt");
+    // Later edits still sync while the halt holds.
+    w.time.advance_secs(60);
+    w.supabase.edit(kept_row, RowEdit::decision("Edited again"));
+    let run = w.sync();
+    assert!(run.summary.mass_delete_halt.is_some());
+    assert_eq!(page_content_of(&w, kept_page).decision, "Edited again");
+    assert_eq!(trashed_pages(&w), 0);
+}
+
+#[test]
+fn dry_run_shows_what_the_halt_would_hold_and_saves_nothing() {
+    let w = World::new();
+    let pairs = linked_rows(&w, 12);
+    for (row, _) in &pairs {
+        w.supabase.soft_delete(row);
+    }
+    let before = w.writes();
+    let dry = w.dry_run();
+    assert_eq!(dry.plan.held.len(), 12, "{:?}", dry.plan);
+    assert_eq!(dry.plan.count(decision_sync::core::plan::OpKind::TrashPage), 0);
+    assert_eq!(dry.summary.mass_delete_halt.map(|halt| halt.deletes), Some(12));
+    assert_eq!(w.writes().since(before), Writes::default());
+    assert_eq!(w.state.state().mass_delete.halt, None, "a dry run saves no state");
+    let allowed = w.run_allowing(DEFAULT_BUDGET, true, true).expect("dry run");
+    assert_eq!(allowed.plan.count(decision_sync::core::plan::OpKind::TrashPage), 12);
+    assert!(allowed.plan.held.is_empty());
+    assert_eq!(trashed_pages(&w), 0);
+}
+
+#[test]
+fn more_row_edits_than_one_run_can_fetch_pages_for_still_drain() {
+    // Each edited row needs its page (a GET) before the push: fetching pages must leave budget
+    // for the pushes, or every run fetches the same pages and writes nothing.
+    let w = World::new();
+    let pairs = linked_rows(&w, 60);
+    for (row, _) in &pairs {
+        w.supabase.edit(row, RowEdit::decision("Edited in bulk"));
+    }
+    let run = w.sync();
+    assert!(run.summary.counts.pages_updated > 0, "the first run pushes some: {:?}", run.summary.counts);
+    w.sync_until_quiet();
+    assert!(pairs.iter().all(|(_, page)| page_content_of(&w, page).decision == "Edited in bulk"));
+    w.assert_converged();
+}

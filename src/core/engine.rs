@@ -9,6 +9,7 @@ use crate::core::budget::Budget;
 use crate::core::cursor::{advance_pages, advance_rows, all_final};
 use crate::core::error::PortError;
 use crate::core::executor::{execute, Execution, OpOutcome, Writers};
+use crate::core::mass_delete::{self, Candidates, MassDeleteGuard, Verdict};
 use crate::core::plan::{OpKind, Plan};
 use crate::core::planner::plan;
 use crate::core::ports::{Clock, Lease, NotionPort, RunLock, StateStore, SupabasePort};
@@ -26,11 +27,18 @@ pub struct EngineConfig {
     /// A full reconciliation starts when the last one is older than this.
     pub full_pass_every: Duration,
     pub lease_ttl_seconds: i64,
+    /// `SYNC_MASS_DELETE_SHARE`: deletes above this share of the linked records halt (percent).
+    pub mass_delete_share: u8,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { batch_size: 100, full_pass_every: Duration::hours(24), lease_ttl_seconds: 15 * 60 }
+        EngineConfig {
+            batch_size: 100,
+            full_pass_every: Duration::hours(24),
+            lease_ttl_seconds: 15 * 60,
+            mass_delete_share: mass_delete::DEFAULT_SHARE_PERCENT,
+        }
     }
 }
 
@@ -41,6 +49,8 @@ pub struct RunRequest {
     pub trigger: String,
     pub dry_run: bool,
     pub budget: Budget,
+    /// An authenticated `allow-mass-delete=1`: this run's deletes pass the safety halt.
+    pub allow_mass_delete: bool,
 }
 
 /// What a run returns: the summary (also saved as `last_run`) and the plan it applied.
@@ -116,6 +126,8 @@ where
             lock: self.lock,
             budget: &request.budget,
             limits: ReadLimits::for_budget(&request.budget, self.config.batch_size),
+            // While a halt holds the deletes, their pages are not fetched again every run.
+            hold_deletes: state.mass_delete.halt.is_some() && !request.allow_mass_delete,
         };
         let mut read = readers.read(&state, started_at).await;
         if let Some(PortError::Crash { message }) = &read.stopped_by {
@@ -128,6 +140,9 @@ where
         let mut planned = plan(&read.snapshot);
         // Records rejected earlier and unchanged since are not sent again (no request, no backlog).
         hold_rejected(&mut planned, &state.errors, &state.rejections, started_at);
+        let candidates = Candidates::of(&planned, &read.snapshot);
+        let mut guard = state.mass_delete.clone();
+        self.guard_deletes(&mut guard, &candidates, &mut planned, &read, request).await?;
         if request.dry_run {
             let outcome = outcome_of(read.stopped_by.as_ref(), !planned.deferred.is_empty());
             let mut summary = summary(request, started_at, self.clock.now(), outcome, state.full_pass.is_some());
@@ -136,6 +151,7 @@ where
             summary.warnings = planned.warnings.clone();
             summary.errors = planned.issues.clone();
             summary.pending = u32::try_from(planned.ops.len() + planned.deferred.len()).unwrap_or(u32::MAX);
+            summary.mass_delete_halt = guard.halt;
             return Ok(RunResult { summary, plan: planned });
         }
         let writers = Writers {
@@ -157,8 +173,10 @@ where
         }
         let stopped_by = read.stopped_by.clone().or_else(|| execution.stopped_by.clone());
         let pending = pending_ids(&planned, &execution, &read);
-        let next = self.next_state(state, &read, &planned, &execution, &pending);
-        let mut outcome = outcome_of(stopped_by.as_ref(), !pending.is_empty() || !read_is_complete(&read));
+        let mut next = self.next_state(state, &read, &planned, &execution, &pending);
+        let held = held_ids(&planned);
+        let work_left = pending.iter().any(|id| !held.contains(id.as_str())) || !read_is_complete(&read);
+        let mut outcome = outcome_of(stopped_by.as_ref(), work_left);
         let mut stopped_early = None;
         if let RunOutcome::Ok | RunOutcome::Partial { .. } = &outcome {
             // A write that failed (and is retried next run) is not a success, whatever the cursors
@@ -184,8 +202,48 @@ where
         summary.warnings.extend(stopped_early);
         summary.errors = next.errors.clone();
         summary.pending = backlog(&planned, &execution);
+        let applied = execution.counts.pages_trashed.saturating_add(execution.counts.rows_deleted);
+        mass_delete::after_run(&mut guard, applied, summary.outcome == RunOutcome::Ok && candidates.is_empty());
+        summary.mass_delete_halt = guard.halt.clone();
+        next.mass_delete = guard;
         self.save(next, &summary).await?;
         Ok(RunResult { summary, plan: planned })
+    }
+
+    /// The mass-delete safety halt: counts the linked records when this run has deletes (or a
+    /// halt is active, to see it cleared by a restore) and holds the deletes of a mass delete.
+    /// A count that fails holds the deletes for this run only. `Err` only for a crash.
+    async fn guard_deletes(
+        &self,
+        guard: &mut MassDeleteGuard,
+        candidates: &Candidates,
+        planned: &mut Plan,
+        read: &ReadResult,
+        request: &RunRequest,
+    ) -> Result<(), PortError> {
+        if candidates.is_empty() && guard.halt.is_none() {
+            return Ok(());
+        }
+        let counts = match self.supabase.count_linked().await {
+            Ok(counts) => counts,
+            Err(PortError::Crash { message }) => return Err(PortError::Crash { message }),
+            Err(error) => {
+                if !candidates.is_empty() {
+                    mass_delete::hold_deletes(planned, &read.snapshot);
+                    planned.warnings.push(format!(
+                        "{} deletes wait for the next run: counting the linked records for the mass-delete safety halt failed: {error}",
+                        candidates.trash_rows.len() + candidates.delete_pages.len()
+                    ));
+                }
+                return Ok(());
+            }
+        };
+        let now = self.clock.now();
+        let share = self.config.mass_delete_share;
+        if let Verdict::Halt(_) = mass_delete::judge(guard, candidates, counts, share, request.allow_mass_delete, now) {
+            mass_delete::hold_deletes(planned, &read.snapshot);
+        }
+        Ok(())
     }
 
     /// A full reconciliation starts when no cursor exists or the last one is older than a day.
@@ -322,6 +380,7 @@ fn summary(request: &RunRequest, started_at: DateTime<Utc>, finished_at: DateTim
         warnings: Vec::new(),
         errors: Vec::new(),
         pending: 0,
+        mass_delete_halt: None,
     }
 }
 
@@ -374,9 +433,14 @@ fn holds_cursor(kind: OpKind) -> bool {
     !matches!(kind, OpKind::CreatePage | OpKind::ImportPage | OpKind::Link)
 }
 
+/// Ids of the items the mass-delete halt holds.
+fn held_ids(planned: &Plan) -> BTreeSet<&str> {
+    planned.held.iter().flat_map(|held| held.row_id.iter().chain(held.page_id.iter())).map(String::as_str).collect()
+}
+
 /// Ids (rows and pages) whose outcome is not final: the cursors must not pass them.
 fn pending_ids(planned: &Plan, execution: &Execution, read: &ReadResult) -> BTreeSet<String> {
-    let mut pending = BTreeSet::new();
+    let mut pending: BTreeSet<String> = held_ids(planned).into_iter().map(str::to_string).collect();
     for (op, outcome) in planned.ops.iter().zip(&execution.outcomes) {
         if !outcome.is_final() && holds_cursor(op.kind) {
             pending.extend(op.row_id.iter().cloned());

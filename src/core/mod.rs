@@ -21,4 +21,5 @@ pub mod executor;
 pub mod reader;
 pub mod cursor;
 pub mod engine;
+pub mod mass_delete;
 pub mod notion_mapping;

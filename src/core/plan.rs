@@ -88,6 +88,10 @@ pub struct Plan {
     pub orphans: Vec<Orphan>,
     pub warnings: Vec<String>,
     pub planned_at: Option<DateTime<Utc>>,
+    /// Deletes held by the mass-delete safety halt (see `core::mass_delete`): not applied, and
+    /// pending, so the cursors do not pass them.
+    #[serde(default)]
+    pub held: Vec<Deferred>,
 }
 
 impl Plan {

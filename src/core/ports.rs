@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::content::Content;
 use crate::core::error::PortError;
 use crate::core::model::{Page, Row, RowCursor};
+use crate::core::mass_delete::LinkedCounts;
 use crate::core::state::{ConflictRecord, SyncState};
 
 /// Largest page of results asked for on either side.
@@ -99,6 +100,8 @@ pub trait SupabasePort {
     fn schema_warning(&self) -> Option<String> {
         None
     }
+    /// Counts the linked rows, live and soft-deleted-not-synced (for the mass-delete safety halt).
+    async fn count_linked(&self) -> Result<LinkedCounts, PortError>;
 }
 
 /// The Notion data source.

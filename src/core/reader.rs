@@ -73,6 +73,8 @@ pub struct Readers<'a, S, N, L> {
     pub lock: &'a L,
     pub budget: &'a Budget,
     pub limits: ReadLimits,
+    /// A mass-delete halt holds the deletes: the pages of soft-deleted rows are not fetched.
+    pub hold_deletes: bool,
 }
 
 impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
@@ -299,12 +301,20 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
                 if result.snapshot.pages.contains_key(page_id) {
                     return None;
                 }
+                if self.hold_deletes && row.is_deleted() {
+                    return None;
+                }
                 let unseen = check_unseen && !seen.is_some_and(|seen| seen.contains(page_id));
                 (row_needs_its_page(row) || unseen).then(|| (row.id.clone(), page_id.clone()))
             })
             .collect();
+        // Each page fetched here is for a write: half of what is left stays for those writes
+        // (or a backlog larger than one run would fetch the same pages every run and never
+        // write), plus the mass-delete halt's count (2 requests) when rows were deleted.
+        let deletes = result.snapshot.rows.values().any(|row| row.is_deleted() && !row.notion_synced);
+        let keep = (self.budget.remaining() / 2).max(1) + if deletes { 2 } else { 0 };
         for (row_id, page_id) in wanted {
-            if result.stopped_by.is_some() || self.budget.remaining() <= 1 {
+            if result.stopped_by.is_some() || self.budget.remaining() <= keep {
                 return;
             }
             match self.notion.get_page(&page_id).await {

@@ -2,6 +2,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::core::mass_delete::MassDeleteHalt;
 use crate::core::state::RecordIssue;
 
 /// How a run ended.
@@ -55,4 +56,7 @@ pub struct RunSummary {
     pub errors: Vec<RecordIssue>,
     /// Items seen but left for a later run (budget), a lower bound of the backlog.
     pub pending: u32,
+    /// Set when the mass-delete safety halt holds this run's deletes (count and a sample of ids).
+    #[serde(default)]
+    pub mass_delete_halt: Option<MassDeleteHalt>,
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::core::content::Content;
+use crate::core::mass_delete::MassDeleteGuard;
 use crate::core::model::{RowCursor, Side};
 use crate::core::rejection::Rejection;
 use crate::core::report::RunSummary;
@@ -83,6 +84,9 @@ pub struct SyncState {
     /// What was rejected for the records in `errors` a service refused (not sent again unchanged).
     #[serde(default)]
     pub rejections: Vec<Rejection>,
+    /// The mass-delete safety halt: deletes applied in the current episode, an allow, the halt.
+    #[serde(default)]
+    pub mass_delete: MassDeleteGuard,
 }
 
 /// Counts since the sync was installed.

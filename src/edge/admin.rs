@@ -5,6 +5,7 @@ use super::env;
 use super::json;
 use super::sync;
 use crate::auth::{check_bearer, Access};
+use crate::core::mass_delete;
 use crate::core::ports::StateStore;
 use crate::core::report::RunOutcome;
 
@@ -22,10 +23,16 @@ pub fn refuse(req: &Request, env: &Env) -> Result<Option<Response>> {
     }
 }
 
-/// Runs once now (or plans only) and answers with the report.
-pub async fn run(env: &Env, dry_run: bool) -> Result<Response> {
+/// True when the (authenticated) request says `?allow-mass-delete=1`.
+pub fn allows_mass_delete(req: &Request) -> bool {
+    req.url().is_ok_and(|url| mass_delete::allows_mass_delete(url.query()))
+}
+
+/// Runs once now (or plans only) and answers with the report. `allow_mass_delete` lets this
+/// run's deletes pass the mass-delete safety halt (and the runs after it finish them).
+pub async fn run(env: &Env, dry_run: bool, allow_mass_delete: bool) -> Result<Response> {
     let trigger = if dry_run { "dry-run" } else { "sync-now" };
-    let result = match sync::run(env, trigger, dry_run).await {
+    let result = match sync::run(env, trigger, dry_run, allow_mass_delete).await {
         Ok(result) => result,
         Err(message) => return json::error(503, message),
     };

@@ -6,7 +6,7 @@ use super::sync;
 
 pub async fn on_schedule(event: ScheduledEvent, env: Env) {
     let trigger = format!("cron {}", event.cron());
-    if let Err(error) = sync::run(&env, &trigger, false).await {
+    if let Err(error) = sync::run(&env, &trigger, false, false).await {
         console_error!("decision-sync {trigger}: the run could not start: {error}");
     }
 }

@@ -61,8 +61,9 @@ async fn answer(route: Route, req: &Request, env: &Env) -> worker::Result<Respon
         Route::Dashboard => pages::dashboard(env).await,
         Route::Health => pages::health(env).await,
         Route::HealthCheck => pages::check(env).await,
-        Route::SyncNow => admin::run(env, false).await,
-        Route::DryRun => admin::run(env, true).await,
+        // Reached only with a valid admin token (checked above).
+        Route::SyncNow => admin::run(env, false, admin::allows_mass_delete(req)).await,
+        Route::DryRun => admin::run(env, true, admin::allows_mass_delete(req)).await,
         Route::Conflicts => admin::conflicts(env).await,
     }
 }

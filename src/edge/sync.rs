@@ -21,7 +21,8 @@ pub fn store(env: &Env) -> Result<KvStateStore, String> {
 }
 
 /// One run now. `Err` only when the Worker's own bindings are missing (nothing can be recorded).
-pub async fn run(env: &Env, trigger: &str, dry_run: bool) -> Result<RunResult, String> {
+/// `allow_mass_delete`: an authenticated `allow-mass-delete=1` (never from the cron).
+pub async fn run(env: &Env, trigger: &str, dry_run: bool, allow_mass_delete: bool) -> Result<RunResult, String> {
     let store = store(env)?;
     let run_id = time::new_run_id();
     let settings = match env::settings(env) {
@@ -38,7 +39,7 @@ pub async fn run(env: &Env, trigger: &str, dry_run: bool) -> Result<RunResult, S
     let lock = SyncLockClient::from_env(env).map_err(|e| e.to_string())?;
     let clock = WorkerClock;
     let service = Service { settings: &settings, transport: FetchTransport, store: &store, lock: &lock, clock: &clock };
-    match service.run(&run_id, trigger, dry_run).await {
+    match service.run_allowing(&run_id, trigger, dry_run, allow_mass_delete).await {
         Ok(result) => {
             log(&result.summary, settings.log_level);
             Ok(result)

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use decision_sync::core::error::PortError;
+use decision_sync::core::mass_delete::LinkedCounts;
 use decision_sync::core::model::{Row, RowCursor};
 use decision_sync::core::ports::{NewRow, RowWrite, SupabasePort, WriteResult, PAGE_SIZE};
 
@@ -345,6 +346,25 @@ impl SupabasePort for FakeSupabase {
         drop(table);
         self.faults.wrote(Service::Supabase, inserted);
         self.faults.end(ticket, linked)
+    }
+
+    /// Two requests, as PostgREST's two `Prefer: count=exact` reads.
+    async fn count_linked(&self) -> Result<LinkedCounts, PortError> {
+        let count = |deleted: bool| -> Result<u32, PortError> {
+            let ticket = self.faults.begin(Service::Supabase, "count_linked", false)?;
+            let n = self
+                .table
+                .borrow()
+                .rows
+                .values()
+                .filter(|row| row.notion_page_id.is_some())
+                .filter(|row| if deleted { row.deleted_at.is_some() && !row.notion_synced } else { row.deleted_at.is_none() })
+                .count();
+            self.faults.end(ticket, u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        let live = count(false)?;
+        let deleted_unsynced = count(true)?;
+        Ok(LinkedCounts { live, deleted_unsynced })
     }
 
     async fn write_rows(&self, writes: &[RowWrite]) -> Result<Vec<WriteResult>, PortError> {

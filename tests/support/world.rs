@@ -81,6 +81,11 @@ impl World {
 
     /// One run with this budget; `Err` only for an aborted (crashed) run.
     pub fn run(&self, budget: u32, dry_run: bool) -> Result<RunResult, PortError> {
+        self.run_allowing(budget, dry_run, false)
+    }
+
+    /// [`World::run`], with an authenticated `allow-mass-delete=1` when `allow_mass_delete`.
+    pub fn run_allowing(&self, budget: u32, dry_run: bool, allow_mass_delete: bool) -> Result<RunResult, PortError> {
         let number = self.runs.get() + 1;
         self.runs.set(number);
         let budget = Budget::new(budget);
@@ -93,7 +98,7 @@ impl World {
             clock: &self.clock,
             config: self.config.clone(),
         };
-        let request = RunRequest { run_id: format!("run-{number}"), trigger: "test".into(), dry_run, budget };
+        let request = RunRequest { run_id: format!("run-{number}"), trigger: "test".into(), dry_run, budget, allow_mass_delete };
         let result = block_on(engine.run(&request));
         self.faults.set_budget(None);
         self.time.advance_secs(2);

@@ -5,10 +5,11 @@ use crate::clients::http::{HttpRequest, HttpResponse, HttpTransport};
 use crate::clients::postgrest::config::{PostgrestConfig, COLUMNS, SERVICE};
 use crate::clients::postgrest::errors::{self, ApiError};
 use crate::clients::postgrest::write_back::{Precondition, WriteBackMode};
-use crate::clients::postgrest::{insert, reads, rows, schema, write_back};
+use crate::clients::postgrest::{count, insert, reads, rows, schema, write_back};
 use crate::clients::retry::{classify_status, Failure, RetryDecision, RetryState};
 use crate::core::budget::Budget;
 use crate::core::error::PortError;
+use crate::core::mass_delete::LinkedCounts;
 use crate::core::model::{Row, RowCursor};
 use crate::core::ports::{NewRow, RowWrite, SupabasePort, WriteResult, PAGE_SIZE};
 
@@ -111,6 +112,16 @@ impl<T: HttpTransport> PostgrestClient<T> {
             return Err(errors::classify(&request.describe(), &response));
         }
         rows::parse_rows(&response.body)
+    }
+
+    /// Rows matching `filters`, counted by PostgREST (`Prefer: count=exact`), none read.
+    async fn count(&self, filters: &[&str]) -> Result<u32, PortError> {
+        let request = count::count_request(&self.config, filters);
+        let response = self.exchange(&request).await?;
+        if !response.is_success() {
+            return Err(errors::classify(&request.describe(), &response));
+        }
+        count::parse_count(&request, &response)
     }
 
     async fn write_rows_with_patch(&self, writes: &[RowWrite]) -> Result<Vec<WriteResult>, PortError> {
@@ -233,6 +244,12 @@ impl<T: HttpTransport> SupabasePort for PostgrestClient<T> {
 
     fn schema_warning(&self) -> Option<String> {
         self.write_back_note().filter(|_| self.write_back_function() == Some(false))
+    }
+
+    async fn count_linked(&self) -> Result<LinkedCounts, PortError> {
+        let live = self.count(count::LIVE_LINKED).await?;
+        let deleted_unsynced = self.count(count::DELETED_UNSYNCED).await?;
+        Ok(LinkedCounts { live, deleted_unsynced })
     }
 }
 

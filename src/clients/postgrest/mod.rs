@@ -11,6 +11,7 @@
 //! | `unlinked_rows` | `GET …&notion_page_id=is.null&deleted_at=is.null&or=(created_at…)&order=created_at.asc,id.asc&limit=N` |
 //! | `rows_by_page_ids` | `GET …&notion_page_id=in.("p1","p2")` (100 ids per request) |
 //! | `insert_rows` | `POST /decision_vault?on_conflict=notion_page_id&columns=…&select=…`, `Prefer: return=representation,resolution=ignore-duplicates`; skipped page ids looked up after |
+//! | `count_linked` | `GET /decision_vault?select=id&notion_page_id=not.is.null&deleted_at=is.null&limit=1`, `Prefer: count=exact`, then the same with `deleted_at=not.is.null&notion_synced=is.false` (totals from `Content-Range`) |
 //! | `write_rows` | `POST /rpc/decision_vault_sync_write_back {"updates":[…]}`; when missing, `PATCH /decision_vault?id=eq.X&updated_at=eq.T&select=id` per row |
 //!
 //! [`HttpTransport`]: crate::clients::http::HttpTransport
@@ -18,6 +19,7 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod count;
 pub mod errors;
 pub mod insert;
 pub mod query;
