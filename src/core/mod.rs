@@ -19,3 +19,4 @@ pub mod reader;
 pub mod cursor;
 pub mod engine;
 pub mod notion_mapping;
+pub mod notion_date;
