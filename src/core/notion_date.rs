@@ -68,12 +68,12 @@ pub enum DateWrite {
 /// What a push of a row dated `date` (`YYYY-MM-DD`) writes to a page whose Date is `page`.
 ///
 /// When the end carries a time and the new start cannot, the end keeps its day and loses its
-/// time. Notion's date picker has one "Include time" switch for both ends of a range, and its API
-/// documents no mix of a date-only `start` and a date-time `end`; it does document that with a
-/// `time_zone`, "start and end cannot be dates without time information" and cannot carry UTC
-/// offsets (https://developers.notion.com/changelog/time-zone-support; the value's fields:
-/// https://developers.notion.com/reference/page-property-values#date). Two dates without a time
-/// and no time zone is the form every reading of those documents accepts, and the least lossy
+/// time. Notion's API documents no mix of a date-only `start` and a date-time `end`; it does
+/// document that start and end go together: with a `time_zone`, "start and end cannot contain UTC
+/// offsets" and "cannot be dates without time information"
+/// (https://developers.notion.com/changelog/time-zone-support; the value's fields:
+/// https://developers.notion.com/reference/page-property-values). Two dates without a time and
+/// no time zone is a form those documents accept whatever the mix rules are, and the least lossy
 /// one: the end's day stays, only its time goes (and the warning says so).
 pub fn date_for_push(page: Option<&NotionDate>, date: &str) -> DateWrite {
     let Some(page) = page else { return DateWrite::Start };
