@@ -61,6 +61,7 @@ fn snapshot() -> Snapshot {
             decision: decision.clone(),
             types: vec![kind.to_string()],
             date: Some(date.clone()),
+            date_value: None,
             base: Some(base.clone()),
             synced: true,
             in_trash: false,

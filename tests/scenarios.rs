@@ -652,6 +652,77 @@ fn a_page_without_date_is_a_per_record_error() {
     assert_eq!(w.live_counts(), (1, 2));
 }
 
+/// The page's stored Date: (start, end, time zone).
+fn stored_date(w: &World, page: &str) -> (Option<String>, Option<String>, Option<String>) {
+    let stored = w.notion.stored(page).expect("page exists");
+    (stored.date, stored.date_end, stored.date_time_zone)
+}
+
+fn date_value(start: &str, end: Option<&str>) -> (Option<String>, Option<String>, Option<String>) {
+    (Some(start.to_string()), end.map(str::to_string), None)
+}
+
+#[test]
+fn a_date_range_keeps_its_end_when_the_row_is_edited() {
+    let w = World::new();
+    let page = w.notion.create("Freeze deploys", &["Ops"], None);
+    w.notion.set_date_value(&page, "2025-03-01", Some("2025-03-05"), None);
+    w.sync();
+    let row = w.row_of(&page).expect("row imported").id;
+    assert_eq!(w.supabase.row(&row).unwrap().date, "2025-03-01", "the row gets the start");
+
+    // Only the decision changes: the page's Date is not rewritten at all.
+    w.time.advance_secs(60);
+    w.supabase.edit(&row, RowEdit::decision("Freeze all deploys"));
+    let run = w.sync();
+    assert_eq!(run.summary.counts.pages_updated, 1);
+    assert_eq!(stored_date(&w, &page), date_value("2025-03-01", Some("2025-03-05")));
+    assert!(run.summary.warnings.is_empty(), "{:?}", run.summary.warnings);
+    w.assert_converged();
+
+    // The date moves within the range: the new start, the end kept.
+    w.time.advance_secs(60);
+    w.supabase.edit(&row, RowEdit::date("2025-03-03"));
+    let run = w.sync();
+    assert_eq!(stored_date(&w, &page), date_value("2025-03-03", Some("2025-03-05")));
+    assert!(run.summary.warnings.is_empty(), "{:?}", run.summary.warnings);
+    w.assert_converged();
+
+    // The date moves past the end: the end cannot stay, and the report says so.
+    w.time.advance_secs(60);
+    w.supabase.edit(&row, RowEdit::date("2025-03-09"));
+    let run = w.sync();
+    assert_eq!(stored_date(&w, &page), date_value("2025-03-09", None));
+    assert!(run.summary.warnings.iter().any(|warning| warning.contains(&page) && warning.contains("end")), "{:?}", run.summary.warnings);
+    w.assert_converged();
+    assert_eq!(w.sync_until_quiet(), 1);
+}
+
+#[test]
+fn a_date_with_a_time_is_kept_until_the_row_date_changes_then_dropped_with_a_warning() {
+    let w = World::new();
+    let page = w.notion.create("Cut-over", &["Ops"], Some("2025-08-07T23:30:00.000-05:00"));
+    w.sync();
+    let row = w.row_of(&page).expect("row imported").id;
+    assert_eq!(w.supabase.row(&row).unwrap().date, "2025-08-07", "the date part as written");
+
+    w.time.advance_secs(60);
+    w.supabase.edit(&row, RowEdit::kind("Architecture"));
+    let run = w.sync();
+    assert_eq!(run.summary.counts.pages_updated, 1);
+    assert_eq!(stored_date(&w, &page), date_value("2025-08-07T23:30:00.000-05:00", None), "the time is kept");
+    assert!(run.summary.warnings.is_empty(), "{:?}", run.summary.warnings);
+
+    w.time.advance_secs(60);
+    w.supabase.edit(&row, RowEdit::date("2025-08-10"));
+    let run = w.sync();
+    assert_eq!(stored_date(&w, &page), date_value("2025-08-10", None));
+    let warning = run.summary.warnings.iter().find(|warning| warning.contains(&page));
+    assert!(warning.is_some_and(|warning| warning.contains("time")), "{:?}", run.summary.warnings);
+    w.assert_converged();
+    assert_eq!(w.sync_until_quiet(), 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Crashes, failures, budgets
 

@@ -23,3 +23,4 @@ pub mod cursor;
 pub mod engine;
 pub mod mass_delete;
 pub mod notion_mapping;
+pub mod notion_date;

@@ -2,6 +2,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::core::notion_date::NotionDate;
+
 /// A row of `decision_vault`, as read through PostgREST.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Row {
@@ -40,6 +42,10 @@ pub struct Page {
     pub types: Vec<String>,
     /// The date part of `Date.start`, as written (never converted to UTC); `None` when empty.
     pub date: Option<String>,
+    /// The whole `Date` as Notion returned it: what the row cannot hold (an `end`, a time, a time
+    /// zone), kept so a push does not narrow it.
+    #[serde(default)]
+    pub date_value: Option<NotionDate>,
     /// The `Checksum` property: the base as of the last successful sync (`None` when empty).
     pub base: Option<String>,
     pub synced: bool,

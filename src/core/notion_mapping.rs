@@ -1,7 +1,8 @@
 //! Notion JSON (API version `2025-09-03`) <-> the core's records. Pure: no I/O.
 //!
 //! - [`page_from_json`]: a page object -> [`Page`] (plain text of the title, types, date as
-//!   written, base, `Synced`, trash state, timestamps).
+//!   written and the whole `Date` value, base, `Synced`, trash state, timestamps).
+//! - [`with_date_write`]: the `Date` of a push as [`DateWrite`] says (kept, or the end kept).
 //! - [`properties_json`] / [`base_properties_json`]: content and base -> the `properties` of a
 //!   create or update request (long text chunked with [`rich_text::chunk`]).
 //! - [`check_data_source_schema`]: a data source object -> every problem with its properties,
@@ -14,6 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::core::content::{normalize_date, Content, ContentError};
 use crate::core::error::PortError;
 use crate::core::model::Page;
+use crate::core::notion_date::{DateWrite, NotionDate};
 use crate::core::rich_text;
 
 /// Title property: the decision text.
@@ -227,9 +229,9 @@ pub fn page_from_json(page: &Value) -> Result<Page, MappingError> {
             .collect(),
         None => Vec::new(),
     };
-    let date = match property(properties, &id, PROP_DATE, "date", true)? {
-        Some(value) => date_part(value),
-        None => None,
+    let (date, date_value) = match property(properties, &id, PROP_DATE, "date", true)? {
+        Some(value) => (date_part(value), NotionDate::from_json(value)),
+        None => (None, None),
     };
     let base = match property(properties, &id, PROP_CHECKSUM, "rich_text", true)? {
         Some(value) => {
@@ -253,6 +255,7 @@ pub fn page_from_json(page: &Value) -> Result<Page, MappingError> {
         decision,
         types,
         date,
+        date_value,
         base,
         synced,
         in_trash,
@@ -296,6 +299,23 @@ pub fn properties_json(content: &Content, base: &str) -> Result<Value, ContentEr
         map.insert(PROP_DATE.to_string(), json!({ "date": { "start": date } }));
     }
     Ok(properties)
+}
+
+/// `properties` (of a content write) with the page's `Date` as `write` says: `{start}` alone (as
+/// built), left out (the page keeps its Date as it is), or a whole value (the end kept).
+pub fn with_date_write(mut properties: Value, write: &DateWrite) -> Value {
+    if let Some(map) = properties.as_object_mut().filter(|map| map.contains_key(PROP_DATE)) {
+        match write {
+            DateWrite::Start => {}
+            DateWrite::Keep => {
+                map.remove(PROP_DATE);
+            }
+            DateWrite::Value(value) => {
+                map.insert(PROP_DATE.to_string(), json!({ "date": value.to_json() }));
+            }
+        }
+    }
+    properties
 }
 
 /// The `properties` that store only a new base (`Checksum`) and `Synced = true`.
@@ -604,6 +624,58 @@ mod tests {
         // A range keeps its start.
         json["properties"]["Date"]["date"] = json!({ "start": "2025-03-01", "end": "2025-03-05", "time_zone": null });
         assert_eq!(page_from_json(&json).unwrap().date.as_deref(), Some("2025-03-01"));
+    }
+
+    #[test]
+    fn the_whole_date_value_is_kept_for_the_push() {
+        let page = page_from_json(&fixture("page_segments_mentions")).unwrap();
+        assert_eq!(
+            page.date_value,
+            Some(NotionDate { start: "2025-08-07T23:30:00.000-05:00".into(), end: None, time_zone: None })
+        );
+        let mut json = fixture("page_segments_mentions");
+        json["properties"]["Date"]["date"] = json!({ "start": "2025-03-01", "end": "2025-03-05", "time_zone": null });
+        let range = page_from_json(&json).unwrap();
+        assert_eq!(range.date.as_deref(), Some("2025-03-01"), "the normal form sees the start's date only");
+        assert_eq!(range.date_value.unwrap().end.as_deref(), Some("2025-03-05"));
+        assert_eq!(page_from_json(&fixture("page_untyped_undated")).unwrap().date_value, None);
+    }
+
+    #[test]
+    fn push_properties_keep_the_pages_date_as_the_date_write_says() {
+        let content = Content::normalize("Freeze deploys", "Ops", "2025-03-03").unwrap();
+        let props = || properties_json(&content, "b").unwrap();
+        // Range kept: the new start, the page's end.
+        let range = NotionDate { start: "2025-03-01".into(), end: Some("2025-03-05".into()), time_zone: None };
+        let write = crate::core::notion_date::date_for_push(Some(&range), &content.date);
+        assert_eq!(
+            with_date_write(props(), &write)["Date"],
+            json!({ "date": { "start": "2025-03-03", "end": "2025-03-05" } })
+        );
+        // End before the new start: dropped (a null end clears it), and a warning names the page.
+        let early = NotionDate { start: "2025-02-01".into(), end: Some("2025-02-05".into()), time_zone: None };
+        let write = crate::core::notion_date::date_for_push(Some(&early), &content.date);
+        assert_eq!(
+            with_date_write(props(), &write)["Date"],
+            json!({ "date": { "start": "2025-03-03", "end": null } })
+        );
+        assert!(write.warning("p1", &early).is_some_and(|w| w.contains("p1") && w.contains("end date")));
+        // A time dropped, with a warning.
+        let timed = NotionDate { start: "2025-08-07T23:30:00.000-05:00".into(), end: None, time_zone: None };
+        let write = crate::core::notion_date::date_for_push(Some(&timed), &content.date);
+        assert_eq!(with_date_write(props(), &write)["Date"]["date"]["start"], "2025-03-03");
+        assert!(write.warning("p2", &timed).is_some_and(|w| w.contains("p2") && w.contains("time")));
+        // The row's date is the page's: Date is not written at all.
+        let same = NotionDate { start: "2025-03-03T09:00:00.000+02:00".into(), end: Some("2025-03-04".into()), time_zone: None };
+        let write = crate::core::notion_date::date_for_push(Some(&same), &content.date);
+        let kept = with_date_write(props(), &write);
+        assert_eq!(kept.get("Date"), None);
+        assert_eq!(kept["Decision"], props()["Decision"], "the rest is written");
+        assert_eq!(write.warning("p3", &same), None);
+        // A create (or a page whose Date was a date only): `{start}` alone, as before.
+        assert_eq!(with_date_write(props(), &DateWrite::Start), props());
+        // A base-only write has no Date to touch.
+        assert_eq!(with_date_write(base_properties_json("b"), &write), base_properties_json("b"));
     }
 
     #[test]

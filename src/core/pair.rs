@@ -1,6 +1,7 @@
 //! Three-way decision for one linked row/page pair; the stored checksum is the base.
 use crate::core::content::{Content, ContentError};
 use crate::core::model::{Page, Row, Side};
+use crate::core::notion_date::date_for_push;
 use crate::core::plan::{NotionWrite, Op, OpKind, Order, SupabaseWrite};
 use crate::core::ports::{PageWrite, RowWrite};
 use crate::core::state::{ConflictRecord, RecordIssue};
@@ -117,10 +118,12 @@ fn push(row: &Row, page: &Page, content: Content, conflict: Option<ConflictRecor
         return PairDecision::Issue(issue(Side::Supabase, &row.id, &error));
     }
     let base = content.checksum();
+    // The row holds a date only: keep what it cannot hold of the page's Date (end, time).
+    let date = date_for_push(page.date_value.as_ref(), &content.date);
     let mut push = op(OpKind::Push, row, page, Order::NotionFirst);
     push.notion = Some(NotionWrite::Update {
         page_id: page.id.clone(),
-        write: PageWrite { content: Some(content), base: Some(base.clone()), in_trash: None },
+        write: PageWrite { content: Some(content), base: Some(base.clone()), in_trash: None, date },
     });
     push.supabase = Some(SupabaseWrite::Update(RowWrite {
         checksum: Some(base),
@@ -142,7 +145,7 @@ fn pull(row: &Row, page: &Page, content: Content, conflict: Option<ConflictRecor
     }));
     pull.notion = Some(NotionWrite::Update {
         page_id: page.id.clone(),
-        write: PageWrite { content: None, base: Some(base), in_trash: None },
+        write: PageWrite { content: None, base: Some(base), in_trash: None, ..PageWrite::default() },
     });
     pull.conflict = conflict;
     PairDecision::Apply(Box::new(pull))
@@ -166,7 +169,7 @@ fn store_base(row: &Row, page: &Page, sum: &str) -> PairDecision {
     if page_stale {
         store.notion = Some(NotionWrite::Update {
             page_id: page.id.clone(),
-            write: PageWrite { content: None, base: Some(sum.to_string()), in_trash: None },
+            write: PageWrite { content: None, base: Some(sum.to_string()), in_trash: None, ..PageWrite::default() },
         });
     }
     PairDecision::Apply(Box::new(store))
@@ -199,7 +202,7 @@ fn decide_deletion(row: &Row, page: &Page, page_recent: bool) -> PairDecision {
             let mut change = op(kind, row, page, Order::NotionFirst);
             change.notion = Some(NotionWrite::Update {
                 page_id: page.id.clone(),
-                write: PageWrite { content: None, base: None, in_trash: Some(row.is_deleted()) },
+                write: PageWrite { content: None, base: None, in_trash: Some(row.is_deleted()), ..PageWrite::default() },
             });
             if !row.notion_synced {
                 change.supabase =

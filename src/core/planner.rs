@@ -19,6 +19,7 @@ pub fn plan(snapshot: &Snapshot) -> Plan {
     plan_unlinked(snapshot, &mut plan);
     plan_pages_without_row(snapshot, &mut plan);
     plan.warnings.extend(several_types_warnings(snapshot));
+    plan.warnings.extend(narrowed_date_warnings(snapshot, &plan.ops));
     plan
 }
 
@@ -252,7 +253,7 @@ fn link(row: &Row, page: &Page, sum: &str, write_page_base: bool) -> Op {
         })),
         notion: write_page_base.then(|| NotionWrite::Update {
             page_id: page.id.clone(),
-            write: PageWrite { content: None, base: Some(sum.to_string()), in_trash: None },
+            write: PageWrite { content: None, base: Some(sum.to_string()), in_trash: None, ..PageWrite::default() },
         }),
         conflict: None,
     }
@@ -275,7 +276,7 @@ fn plan_import(page: &Page, sum: &str, plan: &mut Plan) {
         })),
         notion: Some(NotionWrite::Update {
             page_id: page.id.clone(),
-            write: PageWrite { content: None, base: Some(sum.to_string()), in_trash: None },
+            write: PageWrite { content: None, base: Some(sum.to_string()), in_trash: None, ..PageWrite::default() },
         }),
         conflict: None,
     });
@@ -324,6 +325,20 @@ fn several_types_warnings(snapshot: &Snapshot) -> Vec<String> {
                 page.types.len(),
                 page.types.first().map(String::as_str).unwrap_or("")
             )
+        })
+        .collect()
+}
+
+/// Pushes that change a page's Date and cannot keep all of it (a time, a time zone, an end that
+/// would come before the new start) say so, naming the page: nothing is narrowed silently.
+fn narrowed_date_warnings(snapshot: &Snapshot, ops: &[Op]) -> Vec<String> {
+    ops.iter()
+        .filter_map(|op| match &op.notion {
+            Some(NotionWrite::Update { page_id, write }) if write.content.is_some() => {
+                let before = snapshot.pages.get(page_id)?.date_value.as_ref()?;
+                write.date.warning(page_id, before)
+            }
+            _ => None,
         })
         .collect()
 }

@@ -14,6 +14,7 @@ use crate::core::content::Content;
 use crate::core::error::PortError;
 use crate::core::model::{Page, Row, RowCursor};
 use crate::core::mass_delete::LinkedCounts;
+use crate::core::notion_date::DateWrite;
 use crate::core::state::{ConflictRecord, SyncState};
 
 /// Largest page of results asked for on either side.
@@ -62,6 +63,10 @@ pub struct PageWrite {
     pub content: Option<Content>,
     pub base: Option<String>,
     pub in_trash: Option<bool>,
+    /// With `content`: what becomes of the page's `Date` (kept, or the row's date as `start` with
+    /// what of the page's value can stay).
+    #[serde(default)]
+    pub date: DateWrite,
 }
 
 /// Which pages a query asks for.

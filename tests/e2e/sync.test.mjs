@@ -101,6 +101,47 @@ describe('sync against the sandbox', { timeout: 600_000 }, () => {
     await world.assertInSync();
   });
 
+  test('a Date range or a time in Notion survives a row edit; a new row date moves the start, keeps the end, warns for a time', async () => {
+    const range = await world.notion.createPage({ decision: 'Freeze deploys', type: 'Ops', date: { start: '2025-03-01', end: '2025-03-05' } });
+    const timed = await world.notion.createPage({ decision: 'Cut over at night', type: 'Ops', date: { start: '2025-08-07T23:30:00-05:00' } });
+    const worker = await world.worker();
+    await world.syncUntilQuiet(worker);
+    const rowOf = async (pageId) => (await world.rows()).find((r) => r.notion_page_id === pageId);
+    const [rangeRow, timedRow] = [await rowOf(range.id), await rowOf(timed.id)];
+    assert.equal(rangeRow.date, '2025-03-01', 'the row gets the start');
+    assert.equal(timedRow.date, '2025-08-07', 'the date part as written');
+
+    // Only the decision / type change: the page's Date is not rewritten.
+    await world.updateRow(rangeRow.id, { decision: 'Freeze all deploys' });
+    await world.updateRow(timedRow.id, { type: 'Architecture' });
+    let runs = await world.syncUntilQuiet(worker);
+    assert.equal(runs[0].counts.pages_updated, 2, JSON.stringify(runs[0]));
+    assert.deepEqual(runs[0].warnings, [], JSON.stringify(runs[0]));
+    let page = await world.notion.page(range.id);
+    assert.equal(page.decision, 'Freeze all deploys');
+    assert.deepEqual(page.date_value, { start: '2025-03-01', end: '2025-03-05', time_zone: null }, 'the range is kept');
+    page = await world.notion.page(timed.id);
+    assert.deepEqual(page.types, ['Architecture']);
+    assert.deepEqual(page.date_value, { start: '2025-08-07T23:30:00.000-05:00', end: null, time_zone: null }, 'the time is kept');
+    await world.assertInSync();
+
+    // The row's date changes: the start moves, the end stays; a time cannot stay, and a warning says so.
+    await world.updateRow(rangeRow.id, { date: '2025-03-03' });
+    await world.updateRow(timedRow.id, { date: '2025-08-10' });
+    const pushed = await world.syncNow(worker);
+    assert.equal(pushed.status, 200, pushed.text);
+    assert.equal(pushed.body.counts.pages_updated, 2, pushed.text);
+    assert.deepEqual((await world.notion.page(range.id)).date_value, { start: '2025-03-03', end: '2025-03-05', time_zone: null });
+    assert.deepEqual((await world.notion.page(timed.id)).date_value, { start: '2025-08-10', end: null, time_zone: null });
+    const { warnings } = pushed.body;
+    assert.ok(warnings.some((w) => w.includes(timed.id) && w.includes('the time of its start')), JSON.stringify(warnings));
+    assert.ok(!warnings.some((w) => w.includes(range.id)), 'nothing of the range was lost');
+    assert.deepEqual((await world.health(worker)).last_run.warnings, warnings, '/health shows the warning');
+    runs = await world.syncUntilQuiet(worker);
+    assert.equal(runs.length, 1, 'then quiet');
+    await world.assertInSync();
+  });
+
   test('concurrent edit of the same record: the later side wins, the loser is kept in /conflicts', async () => {
     const [notionWins, supabaseWins] = await world.insertRows([
       { decision: 'Conflict A', type: 'Ops', date: '2025-08-01' },

@@ -70,6 +70,8 @@ export function pageView(page) {
     segments: (p.Decision?.title ?? []).length,
     types: (p.Type?.multi_select ?? []).map((o) => o.name),
     date: p.Date?.date?.start ?? null,
+    /** The whole Date value: `{ start, end, time_zone }` (null when empty). */
+    date_value: p.Date?.date ?? null,
     checksum: plain(p.Checksum?.rich_text),
     synced: p.Synced?.checkbox ?? null,
     last_edited_time: page.last_edited_time,

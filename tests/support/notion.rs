@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use decision_sync::core::content::{normalize_date, Content};
 use decision_sync::core::error::PortError;
 use decision_sync::core::model::Page;
+use decision_sync::core::notion_date::{DateWrite, NotionDate};
 use decision_sync::core::ports::{NotionPort, PageBatch, PageQuery, PageWrite, PAGE_SIZE};
 use decision_sync::core::time::floor_minute;
 
@@ -34,6 +35,10 @@ pub struct StoredPage {
     pub types: Vec<String>,
     /// `Date.start` as written (may carry a time and an offset).
     pub date: Option<String>,
+    /// `Date.end` as written (`None`: not a range).
+    pub date_end: Option<String>,
+    /// `Date.time_zone` (`None` unless a time zone was set with the time).
+    pub date_time_zone: Option<String>,
     pub checksum: Option<String>,
     pub synced: bool,
     pub in_trash: bool,
@@ -51,6 +56,11 @@ impl StoredPage {
             // The date part as written; something else is kept for the planner to report.
             date: self.date.as_deref().filter(|start| !start.trim().is_empty()).map(|start| {
                 normalize_date(start).unwrap_or_else(|_| start.trim().to_string())
+            }),
+            date_value: self.date.as_deref().filter(|start| !start.trim().is_empty()).map(|start| NotionDate {
+                start: start.trim().to_string(),
+                end: self.date_end.clone(),
+                time_zone: self.date_time_zone.clone(),
             }),
             base: self.checksum.clone().filter(|base| !base.is_empty()),
             synced: self.synced,
@@ -149,6 +159,17 @@ fn check_path_id(id: &str) -> Result<(), PortError> {
     Err(PortError::record("notion", None, format!("path failed validation: path.page_id should be a valid uuid, instead was `{id:?}`.")))
 }
 
+/// What Notion would say about a whole Date value: with a time zone, `start` and `end` must carry
+/// a time (https://developers.notion.com/changelog/time-zone-support).
+fn validate_date(write: &DateWrite) -> Result<(), PortError> {
+    let DateWrite::Value(value) = write else { return Ok(()) };
+    let date_only = |date: &str| date.trim().len() <= 10;
+    if value.time_zone.is_some() && (date_only(&value.start) || value.end.as_deref().is_some_and(date_only)) {
+        return Err(record("date", "start and end cannot be dates without time information when time_zone is set"));
+    }
+    Ok(())
+}
+
 fn types_of(kind: &str) -> Vec<String> {
     if kind.trim().is_empty() {
         Vec::new()
@@ -169,6 +190,8 @@ impl FakeNotion {
             title: Vec::new(),
             types: Vec::new(),
             date: None,
+            date_end: None,
+            date_time_zone: None,
             checksum: None,
             synced: false,
             in_trash: false,
@@ -207,7 +230,22 @@ impl FakeNotion {
         }
         if let Some(date) = edit.date {
             page.date = date;
+            page.date_end = None;
+            page.date_time_zone = None;
         }
+        page.edited = now;
+        true
+    }
+
+    /// A user sets the whole Date: `start` (maybe with a time), an optional `end`, an optional
+    /// time zone (Notion's date picker: "End date", "Include time", "Time zone").
+    pub fn set_date_value(&self, id: &str, start: &str, end: Option<&str>, time_zone: Option<&str>) -> bool {
+        let now = self.time.now();
+        let mut db = self.db.borrow_mut();
+        let Some(page) = db.pages.get_mut(id).filter(|page| !page.in_trash) else { return false };
+        page.date = Some(start.to_string());
+        page.date_end = end.map(str::to_string);
+        page.date_time_zone = time_zone.map(str::to_string);
         page.edited = now;
         true
     }
@@ -399,6 +437,7 @@ impl NotionPort for FakeNotion {
             Some(content) => Some(validate(content)?),
             None => None,
         };
+        validate_date(&write.date)?;
         let now = self.time.now();
         let mut db = self.db.borrow_mut();
         let Some(page) = db.pages.get_mut(page_id) else {
@@ -412,7 +451,21 @@ impl NotionPort for FakeNotion {
         if let (Some(content), Some(title)) = (&write.content, title) {
             page.title = title;
             page.types = types_of(&content.kind);
-            page.date = Some(content.date.clone());
+            // Notion replaces the whole Date value with the one sent (`{start}` clears `end`);
+            // a Date left out of the request is left as it is.
+            match &write.date {
+                DateWrite::Keep => {}
+                DateWrite::Start => {
+                    page.date = Some(content.date.clone());
+                    page.date_end = None;
+                    page.date_time_zone = None;
+                }
+                DateWrite::Value(value) => {
+                    page.date = Some(value.start.clone());
+                    page.date_end = value.end.clone();
+                    page.date_time_zone = value.time_zone.clone();
+                }
+            }
         }
         if let Some(base) = &write.base {
             page.checksum = Some(base.clone());

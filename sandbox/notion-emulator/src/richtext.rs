@@ -426,17 +426,13 @@ pub fn parse_date_object(v: &Value, path: &str) -> Result<DateValue, ApiError> {
         .ok_or_else(|| ApiError::body(&spath, "a valid ISO 8601 date string", start_raw))?;
     let end = match o.get("end") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(
-            IsoDate::parse(s)
-                .ok_or_else(|| {
-                    ApiError::body(
-                        &format!("{path}.end"),
-                        "a valid ISO 8601 date string",
-                        &json!(s),
-                    )
-                })?
-                .normalized(),
-        ),
+        Some(Value::String(s)) => Some(IsoDate::parse(s).ok_or_else(|| {
+            ApiError::body(
+                &format!("{path}.end"),
+                "a valid ISO 8601 date string",
+                &json!(s),
+            )
+        })?),
         Some(other) => {
             return Err(ApiError::body(
                 &format!("{path}.end"),
@@ -456,12 +452,35 @@ pub fn parse_date_object(v: &Value, path: &str) -> Result<DateValue, ApiError> {
             ))
         }
     };
+    if time_zone.is_some() {
+        check_zoned(path, "start", &start)?;
+        if let Some(end) = &end {
+            check_zoned(path, "end", end)?;
+        }
+    }
     Ok(DateValue {
         start: start.normalized(),
         start_parsed: start,
-        end,
+        end: end.map(|end| end.normalized()),
         time_zone,
     })
+}
+
+/// With a `time_zone`, `start` and `end` must be local date-times: "When time zone information is
+/// provided in this method, start and end cannot contain UTC offsets. In addition when time zone
+/// information is provided in dates, start and end cannot be dates without time information"
+/// (https://developers.notion.com/changelog/time-zone-support).
+fn check_zoned(path: &str, key: &str, value: &IsoDate) -> Result<(), ApiError> {
+    let problem = match value {
+        IsoDate::Naive(_) => return Ok(()),
+        IsoDate::Day(_) => "a date with a time when `time_zone` is set",
+        IsoDate::Offset(_) => "a date-time without a UTC offset when `time_zone` is set",
+    };
+    Err(ApiError::body(
+        &format!("{path}.{key}"),
+        problem,
+        &json!(value.normalized()),
+    ))
 }
 
 #[cfg(test)]

@@ -451,8 +451,7 @@ fn rejects_synced<V>(result: &Result<V, PortError>) -> bool {
 
 impl<T: HttpTransport> NotionClient<T> {
     async fn update_once(&self, page_id: &str, write: &PageWrite, with_synced: bool) -> Result<Page, PortError> {
-        let properties = request::write_properties(write.content.as_ref(), write.base.as_deref(), with_synced)
-            .map_err(content_error)?;
+        let properties = request::page_write_properties(write, with_synced).map_err(content_error)?;
         match (properties, write.in_trash) {
             (None, None) => self.get_page(page_id).await?.ok_or_else(|| {
                 PortError::record(

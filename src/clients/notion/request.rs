@@ -6,7 +6,7 @@ use crate::clients::http::{HttpRequest, Method};
 use crate::clients::notion::config::{NotionConfig, NOTION_VERSION};
 use crate::core::content::{Content, ContentError};
 use crate::core::notion_mapping::{self, MappingError, PROP_CHECKSUM, PROP_SYNCED};
-use crate::core::ports::{PageBatch, PageQuery, PAGE_SIZE};
+use crate::core::ports::{PageBatch, PageQuery, PageWrite, PAGE_SIZE};
 
 /// Percent-encodes one path segment (ids come from configuration and from rows: never trust them
 /// to be URL-safe).
@@ -160,6 +160,13 @@ pub fn write_properties(
     Ok(Some(if with_synced { properties } else { notion_mapping::without_synced(properties) }))
 }
 
+/// The `properties` of a page update: [`write_properties`], with the page's `Date` as
+/// `write.date` says (left out when the page keeps its Date, a whole value when its end stays).
+pub fn page_write_properties(write: &PageWrite, with_synced: bool) -> Result<Option<Value>, ContentError> {
+    let properties = write_properties(write.content.as_ref(), write.base.as_deref(), with_synced)?;
+    Ok(properties.map(|properties| notion_mapping::with_date_write(properties, &write.date)))
+}
+
 /// `POST /v1/pages` creating a page in the data source.
 pub fn create_page(config: &NotionConfig, data_source_id: &str, properties: &Value) -> HttpRequest {
     let body = json!({
@@ -266,5 +273,23 @@ mod tests {
         assert!(content_only.get("Checksum").is_none() && content_only.get("Synced").is_none());
         assert_eq!(content_only.as_object().unwrap().len(), 3);
         assert_eq!(write_properties(None, None, true).unwrap(), None);
+    }
+
+    #[test]
+    fn page_write_properties_apply_the_date_write() {
+        use crate::core::notion_date::{DateWrite, NotionDate};
+        let content = Content::normalize("Freeze deploys", "Ops", "2025-03-03").unwrap();
+        let push = |date: DateWrite| PageWrite { content: Some(content.clone()), base: Some("b".into()), in_trash: None, date };
+        let kept = page_write_properties(&push(DateWrite::Keep), true).unwrap().unwrap();
+        assert_eq!(kept.get("Date"), None, "the page keeps its Date: not written");
+        assert_eq!(kept["Checksum"]["rich_text"][0]["text"]["content"], "b");
+        let range = NotionDate { start: "2025-03-03".into(), end: Some("2025-03-05".into()), time_zone: None };
+        let moved = page_write_properties(&push(DateWrite::Value(range)), false).unwrap().unwrap();
+        assert_eq!(moved["Date"], json!({ "date": { "start": "2025-03-03", "end": "2025-03-05" } }));
+        assert!(moved.get("Synced").is_none());
+        let start = page_write_properties(&push(DateWrite::Start), true).unwrap().unwrap();
+        assert_eq!(start["Date"], json!({ "date": { "start": "2025-03-03" } }));
+        let base_only = PageWrite { base: Some("b".into()), date: DateWrite::Keep, ..PageWrite::default() };
+        assert_eq!(page_write_properties(&base_only, true).unwrap().unwrap().as_object().unwrap().len(), 2);
     }
 }

@@ -840,6 +840,51 @@ async fn query_body_validation() {
     assert_eq!(r.json["type"], "page_or_data_source");
 }
 
+/// Date values as Notion documents them: a range keeps its `end`, a time keeps its offset, a
+/// write replaces the whole value (`{start}` alone clears the end), and a `time_zone` goes only
+/// with local date-times (https://developers.notion.com/changelog/time-zone-support).
+#[tokio::test]
+async fn date_ranges_times_and_time_zones() {
+    let env = Env::new().await;
+    let page = env
+        .create(json!({"Date": {"date": {"start": "2025-03-01", "end": "2025-03-05"}}}))
+        .await;
+    assert_eq!(
+        page["properties"]["Date"]["date"],
+        json!({"start": "2025-03-01", "end": "2025-03-05", "time_zone": null})
+    );
+    let id = id_of(&page);
+    let patch = |date: Value| json!({"properties": {"Date": {"date": date}}});
+    let r = env
+        .api(Method::PATCH, &format!("/v1/pages/{id}"), Some(patch(json!({"start": "2025-08-07T23:30:00-05:00"}))))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json["properties"]["Date"]["date"],
+        json!({"start": "2025-08-07T23:30:00.000-05:00", "end": null, "time_zone": null}),
+        "the whole value is replaced: no end any more"
+    );
+    let r = env
+        .api(
+            Method::PATCH,
+            &format!("/v1/pages/{id}"),
+            Some(patch(json!({"start": "2025-08-07T09:00", "end": "2025-08-07T17:00", "time_zone": "Europe/Paris"}))),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for (date, key) in [
+        (json!({"start": "2025-08-07", "time_zone": "Europe/Paris"}), "start"),
+        (json!({"start": "2025-08-07T09:00:00+02:00", "time_zone": "Europe/Paris"}), "start"),
+        (json!({"start": "2025-08-07T09:00", "end": "2025-08-08", "time_zone": "Europe/Paris"}), "end"),
+    ] {
+        let r = env
+            .api(Method::PATCH, &format!("/v1/pages/{id}"), Some(patch(date.clone())))
+            .await;
+        assert_eq!((r.status, r.code()), (400, "validation_error"), "{date}: {}", r.text);
+        assert!(r.message().contains(&format!("body.properties.Date.date.{key}")), "{}", r.message());
+    }
+}
+
 // ----- pagination, filters, sorts, rounding --------------------------------------------------
 
 #[tokio::test]
