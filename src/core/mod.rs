@@ -18,4 +18,6 @@ pub mod executor;
 pub mod reader;
 pub mod cursor;
 pub mod engine;
+pub mod heartbeat;
+pub mod lease;
 pub mod notion_mapping;
