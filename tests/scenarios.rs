@@ -798,6 +798,21 @@ fn a_long_run_renews_its_lease_and_a_run_that_lost_it_stops_before_its_next_writ
 }
 
 #[test]
+fn a_slow_read_phase_renews_the_lease_too() {
+    let mut w = World::new();
+    w.config.lease_ttl_seconds = 20;
+    rows(&w, "Row", 3);
+    w.sync();
+    let renewals = w.lock.renewals.get();
+    // Services answering in 3 s: an idle run only reads (about 6 requests, 18 s).
+    w.faults.set_call_cost(Duration::seconds(3));
+    let run = w.sync();
+    assert_eq!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary.outcome);
+    assert_eq!(run.summary.counts.pages_created + run.summary.counts.pages_updated, 0, "nothing to write");
+    assert!(w.lock.renewals.get() - renewals >= 3, "renewed every 5 s while reading: {}", w.lock.renewals.get() - renewals);
+}
+
+#[test]
 fn near_the_cpu_limit_the_run_stops_and_the_next_one_resumes() {
     let w = World::new();
     for i in 0..10 {

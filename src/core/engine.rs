@@ -9,7 +9,7 @@ use crate::core::budget::Budget;
 use crate::core::cursor::{advance_pages, advance_rows, all_final};
 use crate::core::error::PortError;
 use crate::core::executor::{execute, Execution, OpOutcome, Writers};
-use crate::core::heartbeat::LeaseKeeper;
+use crate::core::heartbeat::{LeaseKeeper, Renewing};
 use crate::core::plan::{OpKind, Plan};
 use crate::core::planner::plan;
 use crate::core::ports::{Clock, Lease, NotionPort, RunLock, StateStore, SupabasePort};
@@ -81,7 +81,11 @@ where
                 Err(error) => return self.failed_before_reading(request, started_at, error),
             }
         }
-        let keeper = LeaseKeeper::new(&request.run_id, self.config.lease_ttl_seconds, started_at);
+        let keeper = if request.dry_run {
+            LeaseKeeper::without_lease(&request.run_id, started_at)
+        } else {
+            LeaseKeeper::new(&request.run_id, self.config.lease_ttl_seconds, started_at)
+        };
         let result = self.run_locked(request, started_at, &keeper).await;
         if !request.dry_run && !matches!(result, Err(PortError::Crash { .. })) {
             // A lease that cannot be released expires on its own.
@@ -110,9 +114,11 @@ where
         if let Err(error) = self.check_schemas(starts_full_pass).await {
             return self.finish_without_plan(request, started_at, state, error).await;
         }
+        let supabase = Renewing { inner: self.supabase, keeper, lock: self.lock, clock: self.clock };
+        let notion = Renewing { inner: self.notion, keeper, lock: self.lock, clock: self.clock };
         let readers = Readers {
-            supabase: self.supabase,
-            notion: self.notion,
+            supabase: &supabase,
+            notion: &notion,
             lock: self.lock,
             budget: &request.budget,
             limits: ReadLimits::for_budget(&request.budget, self.config.batch_size),

@@ -7,15 +7,18 @@
 //! Object calls, not Supabase/Notion subrequests, and are not counted in the run's budget (the
 //! other lock calls are not either). When the lock says another run holds the lease, `keep`
 //! fails with [`PortError::LeaseLost`] and the run stops before that write, saves nothing and
-//! leaves the create-intent journal to the run that holds the lease now. The rules behind it are
-//! in [`crate::core::lease`].
+//! leaves the create-intent journal to the run that holds the lease now. [`Renewing`] does the
+//! same before each read, so a long read phase keeps the lease too. The rules behind it are in
+//! [`crate::core::lease`].
 use std::cell::{Cell, RefCell};
 
 use chrono::{DateTime, Utc};
 
 use crate::core::error::PortError;
 use crate::core::lease::{renew_every_ms, restart_grace_ms, Renewal};
-use crate::core::ports::{Clock, RunLock};
+use crate::core::content::Content;
+use crate::core::model::{Page, Row, RowCursor};
+use crate::core::ports::{Clock, NewRow, NotionPort, PageBatch, PageQuery, PageWrite, RowWrite, RunLock, SupabasePort, WriteResult};
 
 /// Renews one run's lease when due; remembers a loss.
 #[derive(Debug)]
@@ -26,6 +29,8 @@ pub struct LeaseKeeper {
     renewed_at: Cell<DateTime<Utc>>,
     lost: RefCell<Option<PortError>>,
     renewals: Cell<u32>,
+    /// False for a dry run, which holds no lease: `keep` never calls the lock.
+    active: bool,
 }
 
 impl LeaseKeeper {
@@ -37,7 +42,13 @@ impl LeaseKeeper {
             renewed_at: Cell::new(acquired_at),
             lost: RefCell::new(None),
             renewals: Cell::new(0),
+            active: true,
         }
+    }
+
+    /// For a run without a lease (a dry run): keeps nothing, never fails.
+    pub fn without_lease(run_id: &str, now: DateTime<Utc>) -> Self {
+        LeaseKeeper { active: false, ..LeaseKeeper::new(run_id, 0, now) }
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -57,6 +68,9 @@ impl LeaseKeeper {
     /// `Ok` when the run still holds its lease (renewing it if due); `Err(LeaseLost)` otherwise
     /// (and `Err(Crash)` when the process dies).
     pub async fn keep<L: RunLock, C: Clock>(&self, lock: &L, clock: &C) -> Result<(), PortError> {
+        if !self.active {
+            return Ok(());
+        }
         if let Some(error) = self.lost() {
             return Err(error);
         }
@@ -100,6 +114,75 @@ impl LeaseKeeper {
             silent_ms / 1000,
             self.ttl_seconds
         )
+    }
+}
+
+/// A port whose every call first keeps the run's lease (renewing it when due): wraps the ports
+/// the reader uses, so a long read phase (a paid plan's budget, `Retry-After` waits) renews the
+/// lease too. A lost lease makes the call fail with [`PortError::LeaseLost`], which ends the read.
+pub struct Renewing<'a, P, L, C> {
+    pub inner: &'a P,
+    pub keeper: &'a LeaseKeeper,
+    pub lock: &'a L,
+    pub clock: &'a C,
+}
+
+impl<P, L: RunLock, C: Clock> Renewing<'_, P, L, C> {
+    async fn keep(&self) -> Result<(), PortError> {
+        self.keeper.keep(self.lock, self.clock).await
+    }
+}
+
+impl<P: SupabasePort, L: RunLock, C: Clock> SupabasePort for Renewing<'_, P, L, C> {
+    async fn check_schema(&self) -> Result<(), PortError> {
+        self.keep().await?;
+        self.inner.check_schema().await
+    }
+    async fn rows_changed_after(&self, after: Option<&RowCursor>, limit: usize) -> Result<Vec<Row>, PortError> {
+        self.keep().await?;
+        self.inner.rows_changed_after(after, limit).await
+    }
+    async fn unlinked_rows(&self, after: Option<&RowCursor>, limit: usize) -> Result<Vec<Row>, PortError> {
+        self.keep().await?;
+        self.inner.unlinked_rows(after, limit).await
+    }
+    async fn rows_by_page_ids(&self, page_ids: &[String]) -> Result<Vec<Row>, PortError> {
+        self.keep().await?;
+        self.inner.rows_by_page_ids(page_ids).await
+    }
+    async fn insert_rows(&self, rows: &[NewRow]) -> Result<Vec<Row>, PortError> {
+        self.keep().await?;
+        self.inner.insert_rows(rows).await
+    }
+    async fn write_rows(&self, writes: &[RowWrite]) -> Result<Vec<WriteResult>, PortError> {
+        self.keep().await?;
+        self.inner.write_rows(writes).await
+    }
+}
+
+impl<P: NotionPort, L: RunLock, C: Clock> NotionPort for Renewing<'_, P, L, C> {
+    async fn check_schema(&self) -> Result<(), PortError> {
+        self.keep().await?;
+        self.inner.check_schema().await
+    }
+    async fn query(&self, query: &PageQuery, cursor: Option<&str>) -> Result<PageBatch, PortError> {
+        self.keep().await?;
+        self.inner.query(query, cursor).await
+    }
+    async fn get_page(&self, page_id: &str) -> Result<Option<Page>, PortError> {
+        self.keep().await?;
+        self.inner.get_page(page_id).await
+    }
+    async fn create_page(&self, content: &Content, base: &str) -> Result<Page, PortError> {
+        self.keep().await?;
+        self.inner.create_page(content, base).await
+    }
+    async fn update_page(&self, page_id: &str, write: &PageWrite) -> Result<Page, PortError> {
+        self.keep().await?;
+        self.inner.update_page(page_id, write).await
+    }
+    fn data_source_id(&self) -> Option<String> {
+        self.inner.data_source_id()
     }
 }
 
