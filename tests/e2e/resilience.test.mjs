@@ -113,7 +113,7 @@ describe('resilience', { timeout: 600_000 }, () => {
     assert.deepEqual(health.orphans, []);
   });
 
-  test('workerd killed mid-run: after a restart /health names the interrupted run, its lease ends within half its TTL, and the sync converges without a second page', async () => {
+  test('workerd killed mid-run: after a restart /health names the interrupted run, its lease ends within half its TTL, and the sync converges without a second page', async (t) => {
     const ids = await world.insertRows(rowsNamed('Crash row', 15));
     // The run renews its 20 s lease every 5 s; once the Durable Object has restarted, the lease of
     // a run that died ends 10 s (half the TTL) after its last renewal, instead of the whole TTL.
@@ -148,6 +148,7 @@ describe('resilience', { timeout: 600_000 }, () => {
     }
     const shownAt = Date.now();
     const leaseEnd = started + 10_000;
+    t.diagnostic(`restarted after ${restarted - started} ms; /health showed the interrupted run after ${shownAt - started} ms`);
     assert.ok(shownAt <= Math.max(restarted, leaseEnd) + 3_000,
       `shown ${shownAt - started} ms after the run started (restarted after ${restarted - started} ms; lease ends after 10 s)`);
     const interrupted = health.interrupted_run;
