@@ -103,11 +103,10 @@ impl SyncLock {
         self.state.storage().get(LEASE_KEY).await
     }
 
-    fn lease_request(holder: &str, ttl_ms: u64) -> Option<Response> {
-        if holder.is_empty() || ttl_ms == 0 || ttl_ms > MAX_TTL_MS {
-            return json::error(400, format!("holder must be non-empty and ttl_ms in 1..={MAX_TTL_MS}")).ok();
-        }
-        None
+    /// Why an acquire or renew request is malformed, if it is.
+    fn bad_lease_request(holder: &str, ttl_ms: u64) -> Option<String> {
+        (holder.is_empty() || ttl_ms == 0 || ttl_ms > MAX_TTL_MS)
+            .then(|| format!("holder must be non-empty and ttl_ms in 1..={MAX_TTL_MS}"))
     }
 
     async fn acquire(&self, mut req: Request) -> worker::Result<Response> {
@@ -115,8 +114,8 @@ impl SyncLock {
             Ok(body) => body,
             Err(e) => return json::error(400, format!("bad acquire request: {e}")),
         };
-        if let Some(refusal) = Self::lease_request(&body.holder, body.ttl_ms) {
-            return Ok(refusal);
+        if let Some(problem) = Self::bad_lease_request(&body.holder, body.ttl_ms) {
+            return json::error(400, problem);
         }
         let now = now_millis();
         let storage = self.state.storage();
@@ -139,8 +138,8 @@ impl SyncLock {
             Ok(body) => body,
             Err(e) => return json::error(400, format!("bad renew request: {e}")),
         };
-        if let Some(refusal) = Self::lease_request(&body.holder, body.ttl_ms) {
-            return Ok(refusal);
+        if let Some(problem) = Self::bad_lease_request(&body.holder, body.ttl_ms) {
+            return json::error(400, problem);
         }
         let (renewal, renewed) = lease::renew(self.lease().await?.as_ref(), &body.holder, body.ttl_ms, now_millis(), &self.instance);
         if let Some(renewed) = renewed {
