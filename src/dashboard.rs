@@ -1,7 +1,7 @@
 //! `GET /`: a small HTML page showing `/health` to a person; refreshes every 30 seconds.
 //! Static HTML (no script), everything escaped; the raw status is in `data-status` of `#status`.
 use crate::core::report::{RunCounts, RunOutcome, RunSummary};
-use crate::health::{count_of, issue_line, orphan_line, Health, SchemaAge, SchemaCheck, FIX_ITEMS_PER_KIND};
+use crate::health::{count_of, issue_line, orphan_line, Health, InterruptedRun, SchemaAge, SchemaCheck, FIX_ITEMS_PER_KIND};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -35,6 +35,7 @@ fn label(status: &str) -> &str {
         "attention" => "needs attention",
         "partial" => "catching up",
         "halted" => "deletes on hold",
+        "interrupted" => "interrupted",
         "stale" => "stale",
         "failing" => "failing",
         "not_configured" => "not configured",
@@ -46,7 +47,7 @@ fn color(status: &str) -> &'static str {
     match status {
         "ok" => "#1a7f37",
         "partial" | "never_run" => "#0969da",
-        "attention" | "stale" | "halted" => "#9a6700",
+        "attention" | "stale" | "halted" | "interrupted" => "#9a6700",
         _ => "#cf222e",
     }
 }
@@ -62,6 +63,17 @@ fn outcome(run: &RunSummary) -> String {
     };
     let kind = if run.dry_run { ", dry run" } else if run.full_pass { ", full reconciliation" } else { "" };
     format!("{} ({}{kind}): {result} in {duration:.1} s", when(Some(run.finished_at)), run.trigger)
+}
+
+/// A run that started and did not finish, with what it left.
+fn interrupted(run: &InterruptedRun) -> String {
+    format!(
+        "{} ({}) started {}, did not finish; {} not linked yet (the next run links them)",
+        run.run_id,
+        run.trigger,
+        when(Some(run.started_at)),
+        count_of(run.unlinked_creates, "page create", "page creates")
+    )
 }
 
 /// What a run changed, naming only what happened.
@@ -127,6 +139,9 @@ fn facts(health: &Health) -> String {
             ));
         }
         None => facts.push(row("last-run", "Last run", "never")),
+    }
+    if let Some(run) = &health.interrupted_run {
+        facts.push(row("interrupted-run", "Interrupted run", &interrupted(run)));
     }
     facts.push(row("last-success", "Last success", &when(health.last_success)));
     let t = &health.totals;
@@ -375,6 +390,21 @@ mod tests {
         assert!(html.contains("id=\"mass-delete\"") && html.contains("20 of 20 linked records held since"), "{html}");
         assert!(html.contains("pages e.g. page-&lt;1&gt;"), "{html}");
         assert!(html.contains("allow-mass-delete=1") && html.contains("restore them from Notion&#39;s trash"), "{html}");
+    }
+
+    #[test]
+    fn an_interrupted_run_is_shown_with_its_unlinked_creates_and_its_fix() {
+        use crate::core::lease::{LockStatus, RunStart};
+        let config = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
+        let schema = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
+        let mut health = build(&SyncState::default(), config, schema, chrono::Utc::now());
+        let start = RunStart { run_id: "r1".into(), trigger: "cron".into(), started_at: chrono::Utc::now() };
+        crate::health::add_lock_status(&mut health, &LockStatus { last_started: Some(start), pending_intents: 15, ..LockStatus::default() });
+        let html = render(&health);
+        assert!(html.contains("data-status=\"interrupted\""), "{html}");
+        assert!(html.contains("id=\"interrupted-run\"") && html.contains("15 page creates not linked yet"), "{html}");
+        assert!(html.contains("was interrupted before it finished") && !html.contains("Nothing to fix"), "{html}");
+        assert!(html.contains("15 items left for the next run"), "{html}");
     }
 
     #[test]

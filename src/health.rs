@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::core::mass_delete::MassDeleteHalt;
+use crate::core::lease::LockStatus;
 use crate::core::report::{RunOutcome, RunSummary};
 use crate::core::schema_check::CheckedSchema;
 use crate::core::state::{Orphan, RecordIssue, SyncState, Totals};
@@ -20,7 +21,8 @@ pub use crate::core::schema_check::SchemaCheck;
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
     /// `never_run`, `ok`, `attention` (record errors or orphans), `partial` (backlog draining),
-    /// `halted` (the mass-delete safety halt holds deletes), `stale`, `failing`, or `not_configured`.
+    /// `halted` (the mass-delete safety halt holds deletes), `stale`, `interrupted` (see
+    /// [`add_lock_status`]), `failing`, or `not_configured`.
     pub status: String,
     /// One line for a person.
     pub summary: String,
@@ -42,6 +44,8 @@ pub struct Health {
     pub checked_at: DateTime<Utc>,
     /// The mass-delete safety halt, while it holds deletes: counts and a sample of ids.
     pub mass_delete_halt: Option<MassDeleteHalt>,
+    /// The last run started, when it was interrupted (neither finished nor holding its lease).
+    pub interrupted_run: Option<InterruptedRun>,
 }
 
 /// When each side's schema was checked, by a run or by the admin check.
@@ -76,6 +80,58 @@ pub fn stored_schema(state: &SyncState) -> SchemaStatus {
         None => SchemaCheck::NotChecked { reason: "no run has checked it yet".into() },
     };
     SchemaStatus { supabase: side(&state.schema.supabase), notion: side(&state.schema.notion) }
+}
+
+/// A run the lock saw start, that did not finish and no longer holds the lease (the Worker was
+/// stopped, crashed or hit its CPU limit mid-run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InterruptedRun {
+    pub run_id: String,
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    /// Page creates in the intent journal: pages that may exist and are not linked yet.
+    pub unlinked_creates: usize,
+}
+
+/// The interrupted run as a line of `fix` (and the summary).
+pub fn interrupted_line(run: &InterruptedRun) -> String {
+    let backlog = match run.unlinked_creates {
+        0 => "the next run continues where the last saved run stopped".to_string(),
+        n => format!(
+            "{} not linked yet: the next run links the pages that were created instead of creating them again",
+            count_of(n, "page create is", "page creates are")
+        ),
+    };
+    format!(
+        "run {} ({}) started at {} was interrupted before it finished; {backlog}. Nothing to do; if it happens again, look for the error in `wrangler tail`",
+        run.run_id,
+        run.trigger,
+        run.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+    )
+}
+
+/// Adds what the lock knows (one call to it, made by the caller): an interrupted run goes into
+/// `interrupted_run`, `fix` and the backlog, and is the status when nothing worse is.
+pub fn add_lock_status(health: &mut Health, status: &LockStatus) {
+    let Some(start) = status.interrupted() else { return };
+    // A run whose report was saved did finish (only giving the lease back failed).
+    if health.last_run.as_ref().is_some_and(|run| run.run_id == start.run_id) {
+        return;
+    }
+    let run = InterruptedRun {
+        run_id: start.run_id.clone(),
+        trigger: start.trigger.clone(),
+        started_at: start.started_at,
+        unlinked_creates: status.pending_intents,
+    };
+    let line = interrupted_line(&run);
+    if matches!(health.status.as_str(), "never_run" | "ok" | "partial") {
+        health.status = "interrupted".to_string();
+        health.summary = line.clone();
+    }
+    health.fix.push(line);
+    health.pending = health.pending.max(u32::try_from(run.unlinked_creates).unwrap_or(u32::MAX));
+    health.interrupted_run = Some(run);
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -152,6 +208,7 @@ pub fn build(state: &SyncState, config: ConfigStatus, schema: SchemaStatus, now:
         config,
         checked_at: now,
         mass_delete_halt: state.mass_delete.halt.clone(),
+        interrupted_run: None,
     }
 }
 
@@ -294,6 +351,30 @@ mod tests {
         assert_eq!(health.fix.len(), 1, "{:?}", health.fix);
         assert!(health.fix[0].contains("row-1") && health.fix[0].contains("POST /sync-now?allow-mass-delete=1"), "{}", health.fix[0]);
         assert_eq!(health.mass_delete_halt.map(|halt| halt.deletes), Some(12));
+    }
+
+    #[test]
+    fn an_interrupted_run_is_the_status_with_its_unlinked_creates_unless_its_report_was_saved() {
+        use crate::core::lease::RunStart;
+        let ok = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
+        let started_at = "2026-11-23T11:37:17Z".parse().unwrap();
+        let start = RunStart { run_id: "r1".into(), trigger: "sync-now".into(), started_at };
+        let lock = LockStatus { last_started: Some(start), pending_intents: 15, ..LockStatus::default() };
+        let mut health = build(&SyncState::default(), configured(), ok.clone(), Utc::now());
+        add_lock_status(&mut health, &lock);
+        assert_eq!(health.status, "interrupted");
+        let line = "run r1 (sync-now) started at 2026-11-23 11:37:17 UTC was interrupted before it finished; 15 page creates are not linked yet: the next run links the pages that were created instead of creating them again. Nothing to do; if it happens again, look for the error in `wrangler tail`";
+        assert_eq!((health.summary.as_str(), health.fix.clone()), (line, vec![line.to_string()]));
+        assert_eq!(health.pending, 15);
+        assert_eq!(health.interrupted_run.as_ref().map(|run| run.unlinked_creates), Some(15));
+        // The same run with its report saved finished: nothing to add.
+        let mut state = SyncState::default();
+        state.last_run = Some(crate::service::unconfigured_summary("r1", "sync-now", false, Utc::now(), String::new()));
+        let mut health = build(&state, configured(), ok, Utc::now());
+        let before = health.fix.clone();
+        add_lock_status(&mut health, &lock);
+        assert!(health.interrupted_run.is_none());
+        assert_eq!(health.fix, before);
     }
 
     #[test]

@@ -71,6 +71,7 @@ mod tests {
 
     use super::*;
     use crate::clients::http::{HttpRequest, HttpResponse, TransportError};
+    use crate::core::lease::{LockStatus, Renewal};
     use crate::core::ports::{CreateIntent, Lease};
     use crate::core::schema_check::SchemaCheck;
     use crate::core::state::{ConflictRecord, SyncState};
@@ -125,7 +126,13 @@ mod tests {
     struct NoLock;
 
     impl RunLock for NoLock {
-        async fn acquire(&self, _: &str, _: DateTime<Utc>, _: i64) -> Result<Lease, PortError> {
+        async fn acquire(&self, _: &str, _: &str, _: DateTime<Utc>, _: i64) -> Result<Lease, PortError> {
+            unreachable!()
+        }
+        async fn renew(&self, _: &str, _: DateTime<Utc>, _: i64) -> Result<Renewal, PortError> {
+            unreachable!()
+        }
+        async fn status(&self) -> Result<LockStatus, PortError> {
             unreachable!()
         }
         async fn release(&self, _: &str) -> Result<(), PortError> {

@@ -13,9 +13,10 @@ pub const ADMIN_TOKEN: &str = "SYNC_ADMIN_TOKEN";
 /// Default budget of external subrequests per run: the free plan allows 50 per invocation; a few
 /// are kept for the Worker's own needs.
 pub const DEFAULT_SUBREQUEST_BUDGET: u32 = 45;
-/// Default lifetime of a run's lease (seconds): a run that dies without releasing it (CPU limit,
-/// crash) blocks the next runs until then. Longer than any run; one cron period.
-pub const DEFAULT_LEASE_TTL_SECONDS: u32 = 15 * 60;
+/// Default lifetime of a run's lease without renewal (seconds). A run renews it every quarter of
+/// this while it works (see `core::heartbeat`), so a run may last longer; a run that dies (CPU
+/// limit, crash) blocks the next ones for at most this long (half of it after the lock restarted).
+pub const DEFAULT_LEASE_TTL_SECONDS: u32 = 60;
 
 /// A setting that is missing or malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,7 +40,7 @@ pub struct Settings {
     pub batch_size: usize,
     pub max_retries: u32,
     pub subrequest_budget: u32,
-    /// `SYNC_LEASE_TTL_SECONDS`: how long a run's lease lasts unless released.
+    /// `SYNC_LEASE_TTL_SECONDS`: how long a run's lease lasts without renewal.
     pub lease_ttl_seconds: u32,
     /// `LOG_LEVEL`: what a run logs (see [`LogLevel`]).
     pub log_level: LogLevel,
@@ -174,7 +175,7 @@ mod tests {
         assert_eq!(settings.supabase_rest_url, "https://abc.supabase.co/rest/v1");
         assert_eq!(settings.notion_api_base, "https://api.notion.com");
         assert_eq!((settings.batch_size, settings.max_retries, settings.subrequest_budget), (100, 3, 45));
-        assert_eq!(settings.lease_ttl_seconds, 900);
+        assert_eq!(settings.lease_ttl_seconds, 60);
         assert_eq!(settings.admin_token, None);
     }
 

@@ -927,6 +927,138 @@ fn a_run_while_another_holds_the_lease_is_skipped() {
     assert_eq!(w.live_counts(), (1, 1));
 }
 
+/// `/health` as the Worker builds it: the saved state, then what the lock knows (one call).
+fn health_of(w: &World) -> decision_sync::health::Health {
+    use decision_sync::health::{add_lock_status, build, ConfigStatus, SchemaCheck, SchemaStatus};
+    let config = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
+    let schema = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
+    let mut health = build(&w.state.state(), config, schema, w.time.now());
+    let status = support::block_on(decision_sync::core::ports::RunLock::status(&w.lock)).expect("the lock answers");
+    add_lock_status(&mut health, &status);
+    health
+}
+
+fn rows(w: &World, prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| w.supabase.insert(&format!("{prefix} {i:03}"), "Ops", DAY)).collect()
+}
+
+fn skipped_by(run: &decision_sync::core::engine::RunResult) -> Option<String> {
+    match &run.summary.outcome {
+        RunOutcome::Skipped { running_run_id } => Some(running_run_id.clone()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_crashed_runs_lease_blocks_the_next_run_for_the_short_lease_ttl_only() {
+    // Issue 11: a run killed mid-way kept every run out for 15 minutes (the old lease TTL).
+    let w = World::new();
+    rows(&w, "Row", 5);
+    w.faults.inject_on("create_page", 3, Fault::Crash);
+    assert!(w.run(DEFAULT_BUDGET, false).is_err(), "the run is aborted");
+    let dead = w.lock.holder().expect("the dead run's lease is still stored");
+    assert_eq!(skipped_by(&w.sync()), Some(dead.clone()), "its lease lives a while");
+    w.time.advance(Duration::seconds(60));
+    assert_eq!(skipped_by(&w.sync()), None, "60 s later (the default SYNC_LEASE_TTL_SECONDS) the next run goes ahead");
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 5, "one page per row");
+    w.assert_converged();
+}
+
+#[test]
+fn after_the_lock_restarts_a_dead_runs_lease_lasts_half_the_ttl_and_health_names_the_interrupted_run() {
+    let w = World::new();
+    rows(&w, "Row", 15);
+    w.faults.inject_on("create_page", 4, Fault::CrashAfterEffect);
+    let started = w.time.now();
+    assert!(w.run(DEFAULT_BUDGET, false).is_err(), "the run is aborted");
+    let dead = w.lock.holder().expect("the dead run's lease is still stored");
+    assert_eq!(w.notion.pages().len(), 4, "4 pages were created before the crash, none linked");
+    w.lock.restart(); // `wrangler dev` restarted: a new instance of the Durable Object.
+    assert_eq!(health_of(&w).interrupted_run, None, "within half the TTL the run may still be alive");
+
+    // Confirmed by an earlier instance, the lease outlives its last renewal by half the TTL only;
+    // then, before any new run, /health names the interrupted run and what it left.
+    w.time.advance(Duration::seconds(30) - (w.time.now() - started));
+    let health = health_of(&w);
+    assert_eq!(health.status, "interrupted", "{health:#?}");
+    let interrupted = health.interrupted_run.clone().expect("the interrupted run");
+    assert_eq!((interrupted.run_id.as_str(), interrupted.trigger.as_str()), (dead.as_str(), "test"));
+    assert_eq!(interrupted.started_at, started);
+    assert_eq!(interrupted.unlinked_creates, 15, "every journaled create is unlinked");
+    assert!(health.fix.iter().any(|line| line.contains(&dead) && line.contains("15 page creates are not linked yet")), "{:?}", health.fix);
+    assert!(health.summary.contains("was interrupted"), "{}", health.summary);
+    assert_eq!(health.pending, 15);
+
+    assert_eq!(skipped_by(&w.sync()), None, "30 s after the dead run's last renewal the next run goes ahead");
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 15, "the 4 pages were linked, not created again");
+    w.assert_converged();
+    let health = health_of(&w);
+    assert!(health.interrupted_run.is_none(), "{health:#?}");
+    assert_eq!(health.status, "ok");
+}
+
+#[test]
+fn a_lease_from_a_restarted_lock_still_keeps_others_out_within_half_the_ttl() {
+    let w = World::new();
+    rows(&w, "Row", 3);
+    w.faults.inject_on("create_page", 1, Fault::Crash);
+    assert!(w.run(DEFAULT_BUDGET, false).is_err());
+    let dead = w.lock.holder().unwrap();
+    w.lock.restart();
+    // An idle Durable Object is evicted from memory after ~10 s, so a new instance alone does not
+    // prove the holder dead: within half the TTL of its last renewal the lease still holds.
+    assert_eq!(skipped_by(&w.sync()), Some(dead));
+}
+
+#[test]
+fn a_long_run_renews_its_lease_and_a_run_that_lost_it_stops_before_its_next_write() {
+    let mut w = World::new();
+    w.config.lease_ttl_seconds = 20;
+    rows(&w, "First", 60);
+    // A long run (60 creates at 0.15 s) renews its 20 s lease every 5 s and keeps it.
+    let run = w.sync_with(500);
+    assert_eq!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary.outcome);
+    assert!(w.lock.renewals.get() >= 2, "renewals: {}", w.lock.renewals.get());
+    assert_eq!(w.lock.holder(), None, "released at the end");
+
+    // Another run takes the lease over while a run works (e.g. this one stalled past its TTL).
+    let ids = rows(&w, "Second", 60);
+    let state_writes = w.state.writes.get();
+    w.lock.take_over_at("other-run", w.time.now() + Duration::seconds(3));
+    let run = w.sync_with(500);
+    let RunOutcome::Failed { message } = &run.summary.outcome else { panic!("{:?}", run.summary.outcome) };
+    assert!(message.contains("lost its lease") && message.contains("run other-run holds it now"), "{message}");
+    let created = w.notion.pages().len() - 60;
+    assert!(created > 0 && created < 60, "it stopped at its first renewal after the takeover ({created} pages)");
+    assert_eq!(w.state.writes.get(), state_writes, "the state belongs to the run holding the lease: not saved");
+    assert!(ids.iter().all(|id| w.supabase.row(id).unwrap().notion_page_id.is_none()), "no link written after the loss");
+    assert_eq!(w.lock.intents().len(), 60, "the journal is left to the run holding the lease");
+    assert_eq!(w.lock.holder().as_deref(), Some("other-run"), "its release did not touch the other run's lease");
+
+    // Once the other run is gone, the next one links the pages the stopped run created.
+    w.time.advance(Duration::minutes(6));
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 120, "no second page");
+    w.assert_converged();
+}
+
+#[test]
+fn a_slow_read_phase_renews_the_lease_too() {
+    let mut w = World::new();
+    w.config.lease_ttl_seconds = 20;
+    rows(&w, "Row", 3);
+    w.sync();
+    let renewals = w.lock.renewals.get();
+    // Services answering in 3 s: an idle run only reads (about 6 requests, 18 s).
+    w.faults.set_call_cost(Duration::seconds(3));
+    let run = w.sync();
+    assert_eq!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary.outcome);
+    assert_eq!(run.summary.counts.pages_created + run.summary.counts.pages_updated, 0, "nothing to write");
+    assert!(w.lock.renewals.get() - renewals >= 3, "renewed every 5 s while reading: {}", w.lock.renewals.get() - renewals);
+}
+
 #[test]
 fn near_the_cpu_limit_the_run_stops_and_the_next_one_resumes() {
     let w = World::new();

@@ -10,6 +10,7 @@ use crate::core::cursor::{advance_pages, advance_rows, all_final};
 use crate::core::error::PortError;
 use crate::core::executor::{execute, Execution, OpOutcome, Writers};
 use crate::core::mass_delete::{self, Candidates, MassDeleteGuard, Verdict};
+use crate::core::heartbeat::{LeaseKeeper, Renewing};
 use crate::core::plan::{OpKind, Plan};
 use crate::core::planner::plan;
 use crate::core::ports::{Clock, Lease, NotionPort, RunLock, StateStore, SupabasePort};
@@ -36,7 +37,7 @@ impl Default for EngineConfig {
         EngineConfig {
             batch_size: 100,
             full_pass_every: Duration::hours(24),
-            lease_ttl_seconds: 15 * 60,
+            lease_ttl_seconds: 60,
             mass_delete_share: mass_delete::DEFAULT_SHARE_PERCENT,
         }
     }
@@ -83,7 +84,7 @@ where
     pub async fn run(&self, request: &RunRequest) -> Result<RunResult, PortError> {
         let started_at = self.clock.now();
         if !request.dry_run {
-            match self.lock.acquire(&request.run_id, started_at, self.config.lease_ttl_seconds).await {
+            match self.lock.acquire(&request.run_id, &request.trigger, started_at, self.config.lease_ttl_seconds).await {
                 Ok(Lease::Acquired) => {}
                 Ok(Lease::Busy { run_id, .. }) => {
                     let outcome = RunOutcome::Skipped { running_run_id: run_id };
@@ -92,7 +93,12 @@ where
                 Err(error) => return self.failed_before_reading(request, started_at, error),
             }
         }
-        let result = self.run_locked(request, started_at).await;
+        let keeper = if request.dry_run {
+            LeaseKeeper::without_lease(&request.run_id, started_at)
+        } else {
+            LeaseKeeper::new(&request.run_id, self.config.lease_ttl_seconds, started_at)
+        };
+        let result = self.run_locked(request, started_at, &keeper).await;
         if !request.dry_run && !matches!(result, Err(PortError::Crash { .. })) {
             // A lease that cannot be released expires on its own.
             let _ = self.lock.release(&request.run_id).await;
@@ -111,7 +117,7 @@ where
         Ok(self.bare_result(request, started_at, outcome_of(Some(&error), false)))
     }
 
-    async fn run_locked(&self, request: &RunRequest, started_at: DateTime<Utc>) -> Result<RunResult, PortError> {
+    async fn run_locked(&self, request: &RunRequest, started_at: DateTime<Utc>, keeper: &LeaseKeeper) -> Result<RunResult, PortError> {
         let mut state = match self.store.load().await {
             Ok(state) => state,
             Err(error) => return self.failed_before_reading(request, started_at, error),
@@ -120,9 +126,11 @@ where
         if let Err(error) = self.check_schemas(starts_full_pass, &mut state.schema).await {
             return self.finish_without_plan(request, started_at, state, error).await;
         }
+        let supabase = Renewing { inner: self.supabase, keeper, lock: self.lock, clock: self.clock };
+        let notion = Renewing { inner: self.notion, keeper, lock: self.lock, clock: self.clock };
         let readers = Readers {
-            supabase: self.supabase,
-            notion: self.notion,
+            supabase: &supabase,
+            notion: &notion,
             lock: self.lock,
             budget: &request.budget,
             limits: ReadLimits::for_budget(&request.budget, self.config.batch_size),
@@ -154,6 +162,10 @@ where
             summary.mass_delete_halt = guard.halt;
             return Ok(RunResult { summary, plan: planned });
         }
+        if let Err(error) = keeper.keep(self.lock, self.clock).await {
+            // Reading took so long that another run took over: it owns the writes and the state now.
+            return self.failed_before_reading(request, started_at, error);
+        }
         let writers = Writers {
             supabase: self.supabase,
             notion: self.notion,
@@ -162,12 +174,13 @@ where
             clock: self.clock,
             budget: &request.budget,
             run_id: &request.run_id,
+            lease: keeper,
         };
         let execution = execute(&planned, &writers).await;
         if let Some(PortError::Crash { message }) = &execution.stopped_by {
             return Err(PortError::Crash { message: message.clone() });
         }
-        if !stale_intents.is_empty() {
+        if !stale_intents.is_empty() && keeper.lost().is_none() {
             // Left in place on failure: the next run tries again.
             let _ = self.lock.clear_intents(&stale_intents).await;
         }
@@ -206,6 +219,18 @@ where
         mass_delete::after_run(&mut guard, applied, summary.outcome == RunOutcome::Ok && candidates.is_empty());
         summary.mass_delete_halt = guard.halt.clone();
         next.mass_delete = guard;
+        let held = match keeper.lost() {
+            Some(error) => Err(error),
+            None => keeper.keep(self.lock, self.clock).await,
+        };
+        if let Err(error) = held {
+            if let PortError::Crash { .. } = error {
+                return Err(error);
+            }
+            // The run that holds the lease now owns the state: saving ours could move its cursors back.
+            summary.outcome = RunOutcome::Failed { message: error.to_string() };
+            return Ok(RunResult { summary, plan: planned });
+        }
         self.save(next, &summary).await?;
         Ok(RunResult { summary, plan: planned })
     }

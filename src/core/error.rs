@@ -24,6 +24,9 @@ pub enum PortError {
     /// The process died mid-run (used by fault injection in tests).
     #[error("the run was aborted: {message}")]
     Crash { message: String },
+    /// Another run holds this run's lease now (or it could not be renewed): stop before writing.
+    #[error("{message}")]
+    LeaseLost { message: String },
 }
 
 impl PortError {
@@ -42,6 +45,9 @@ impl PortError {
     }
     /// True when the run must stop now (no further calls make sense).
     pub fn ends_run(&self) -> bool {
-        matches!(self, PortError::Config { .. } | PortError::BudgetExhausted { .. } | PortError::Crash { .. })
+        matches!(
+            self,
+            PortError::Config { .. } | PortError::BudgetExhausted { .. } | PortError::Crash { .. } | PortError::LeaseLost { .. }
+        )
     }
 }

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::core::budget::Budget;
 use crate::core::error::PortError;
+use crate::core::heartbeat::LeaseKeeper;
 use crate::core::plan::{NotionWrite, Op, OpKind, Order, Plan, SupabaseWrite};
 use crate::core::ports::{Clock, CreateIntent, NewRow, NotionPort, RowWrite, RunLock, StateStore, SupabasePort, PAGE_SIZE};
 use crate::core::rejection::op_record;
@@ -50,6 +51,8 @@ pub struct Writers<'a, S, N, St, L, C> {
     pub clock: &'a C,
     pub budget: &'a Budget,
     pub run_id: &'a str,
+    /// Renews the run's lease before writes; a lost lease stops the run before its next write.
+    pub lease: &'a LeaseKeeper,
 }
 
 /// Tracks the ops of one execution.
@@ -153,8 +156,19 @@ where
     }
 }
 
+/// Renews the lease when due; false, with the run stopped, once another run holds it.
+async fn lease_held<S, N, St, L: RunLock, C: Clock>(w: &Writers<'_, S, N, St, L, C>, run: &mut Run<'_>) -> bool {
+    match w.lease.keep(w.lock, w.clock).await {
+        Ok(()) => true,
+        Err(error) => {
+            run.stopped_by = Some(error);
+            false
+        }
+    }
+}
+
 /// Inserts and conditional updates that must happen before the Notion half.
-async fn supabase_first_halves<S: SupabasePort, N, St, L, C>(w: &Writers<'_, S, N, St, L, C>, run: &mut Run<'_>) {
+async fn supabase_first_halves<S: SupabasePort, N, St, L: RunLock, C: Clock>(w: &Writers<'_, S, N, St, L, C>, run: &mut Run<'_>) {
     let mut inserts: Vec<(usize, NewRow)> = Vec::new();
     let mut updates: Vec<(usize, RowWrite)> = Vec::new();
     for (index, op) in run.ops.iter().enumerate() {
@@ -168,13 +182,13 @@ async fn supabase_first_halves<S: SupabasePort, N, St, L, C>(w: &Writers<'_, S, 
         }
     }
     for chunk in inserts.chunks(PAGE_SIZE) {
-        if run.stopped_by.is_some() {
+        if run.stopped_by.is_some() || !lease_held(w, run).await {
             break;
         }
         insert_chunk(w, run, chunk).await;
     }
     for chunk in updates.chunks(PAGE_SIZE) {
-        if run.stopped_by.is_some() {
+        if run.stopped_by.is_some() || !lease_held(w, run).await {
             break;
         }
         update_chunk(w, run, chunk, true).await;
@@ -268,7 +282,7 @@ async fn journal_creates<S, N, St, L: RunLock, C: Clock>(w: &Writers<'_, S, N, S
             _ => None,
         })
         .collect();
-    if intents.is_empty() {
+    if intents.is_empty() || !lease_held(w, run).await {
         return;
     }
     if let Err(error) = w.lock.record_intents(&intents).await {
@@ -287,7 +301,7 @@ fn flush_reserve(queued: usize) -> u32 {
 }
 
 /// Notion writes, one by one, in plan order.
-async fn notion_halves<S, N: NotionPort, St, L, C: Clock>(w: &Writers<'_, S, N, St, L, C>, run: &mut Run<'_>) {
+async fn notion_halves<S, N: NotionPort, St, L: RunLock, C: Clock>(w: &Writers<'_, S, N, St, L, C>, run: &mut Run<'_>) {
     let mut consecutive_failures = 0;
     for index in 0..run.ops.len() {
         if run.settled(index) {
@@ -301,6 +315,9 @@ async fn notion_halves<S, N: NotionPort, St, L, C: Clock>(w: &Writers<'_, S, N, 
         let reserve = if op.order == Order::NotionFirst { flush_reserve(run.queued.len() + 1) } else { 0 };
         if w.budget.remaining() < reserve + 1 || w.clock.near_cpu_limit() {
             run.stopped_by = Some(PortError::BudgetExhausted { limit: w.budget.limit() });
+            break;
+        }
+        if !lease_held(w, run).await {
             break;
         }
         if matches!(notion, NotionWrite::Create { .. }) {
@@ -357,10 +374,17 @@ fn queue_or_finish(run: &mut Run<'_>, index: usize) {
     }
 }
 
-async fn flush_queued<S: SupabasePort, N, St, L, C>(w: &Writers<'_, S, N, St, L, C>, run: &mut Run<'_>) {
+async fn flush_queued<S: SupabasePort, N, St, L: RunLock, C: Clock>(w: &Writers<'_, S, N, St, L, C>, run: &mut Run<'_>) {
+    if w.lease.lost().is_some() {
+        // The run holding the lease now links these pages (their intents are in the journal).
+        return;
+    }
     let queued = std::mem::take(&mut run.queued);
     let stopped = run.stopped_by.take();
     for chunk in queued.chunks(PAGE_SIZE) {
+        if !lease_held(w, run).await {
+            return;
+        }
         update_chunk(w, run, chunk, false).await;
         if matches!(run.stopped_by, Some(PortError::Crash { .. })) {
             break;
@@ -375,7 +399,9 @@ async fn flush_queued<S: SupabasePort, N, St, L, C>(w: &Writers<'_, S, N, St, L,
 
 /// Clears the intents of creates whose row is now linked.
 async fn clear_finished_intents<S, N, St, L: RunLock, C>(w: &Writers<'_, S, N, St, L, C>, run: &Run<'_>) {
-    if matches!(run.stopped_by, Some(PortError::Crash { .. })) {
+    // After a lost lease the journal belongs to the run holding it (it may have re-journaled the
+    // same rows): clearing "never sent" intents here would drop its entries.
+    if matches!(run.stopped_by, Some(PortError::Crash { .. })) || w.lease.lost().is_some() {
         return;
     }
     // Done: the row is linked. Never sent, or refused by Notion (a validation error: nothing was

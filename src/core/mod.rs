@@ -22,5 +22,7 @@ pub mod reader;
 pub mod cursor;
 pub mod engine;
 pub mod mass_delete;
+pub mod heartbeat;
+pub mod lease;
 pub mod notion_mapping;
 pub mod notion_date;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::content::Content;
 use crate::core::error::PortError;
+use crate::core::lease::{LockStatus, Renewal};
 use crate::core::model::{Page, Row, RowCursor};
 use crate::core::mass_delete::LinkedCounts;
 use crate::core::notion_date::DateWrite;
@@ -152,10 +153,17 @@ pub struct CreateIntent {
     pub at: DateTime<Utc>,
 }
 
-/// One run at a time, and the create-intent journal (a Durable Object in production).
+/// One run at a time, and the create-intent journal (a Durable Object in production). The lease
+/// rules are [`crate::core::lease`]'s.
 pub trait RunLock {
-    async fn acquire(&self, run_id: &str, now: DateTime<Utc>, ttl_seconds: i64) -> Result<Lease, PortError>;
+    /// Takes the lease for a new run (recorded as the last run started, with its trigger).
+    async fn acquire(&self, run_id: &str, trigger: &str, now: DateTime<Utc>, ttl_seconds: i64) -> Result<Lease, PortError>;
+    /// Renews the caller's lease (the heartbeat); `Lost` once another run holds it.
+    async fn renew(&self, run_id: &str, now: DateTime<Utc>, ttl_seconds: i64) -> Result<Renewal, PortError>;
+    /// Gives the lease back (and records the run as finished).
     async fn release(&self, run_id: &str) -> Result<(), PortError>;
+    /// The last run started and finished, the live lease's holder and the journal's size.
+    async fn status(&self) -> Result<LockStatus, PortError>;
     async fn record_intents(&self, intents: &[CreateIntent]) -> Result<(), PortError>;
     async fn pending_intents(&self) -> Result<Vec<CreateIntent>, PortError>;
     async fn clear_intents(&self, row_ids: &[String]) -> Result<(), PortError>;

@@ -27,7 +27,7 @@ impl SchemaCheck {
         match error {
             PortError::Config { .. } | PortError::Record { .. } => Some(SchemaCheck::Problem { message }),
             PortError::Transient { .. } => Some(SchemaCheck::Unreachable { message }),
-            PortError::BudgetExhausted { .. } | PortError::Crash { .. } => None,
+            PortError::BudgetExhausted { .. } | PortError::Crash { .. } | PortError::LeaseLost { .. } => None,
         }
     }
 }

@@ -34,8 +34,20 @@ async fn report(env: &Env) -> std::result::Result<Health, String> {
     }
 }
 
+/// The report plus what the lock knows (one Durable Object call, never Notion or Supabase): a run
+/// that was interrupted. A lock that cannot be asked only leaves that out.
+async fn report_with_lock(env: &Env) -> std::result::Result<Health, String> {
+    let mut health = report(env).await?;
+    if let Ok(lock) = SyncLockClient::from_env(env) {
+        if let Ok(status) = lock.lock_status().await {
+            health::add_lock_status(&mut health, &status);
+        }
+    }
+    Ok(health)
+}
+
 pub async fn health(env: &Env) -> Result<Response> {
-    match report(env).await {
+    match report_with_lock(env).await {
         Ok(health) => json::json(200, &health),
         Err(message) => json::json(503, &serde_json::json!({ "status": "error", "error": message })),
     }
@@ -66,7 +78,7 @@ pub async fn check(env: &Env) -> Result<Response> {
 }
 
 pub async fn dashboard(env: &Env) -> Result<Response> {
-    let html = match report(env).await {
+    let html = match report_with_lock(env).await {
         Ok(health) => crate::dashboard::render(&health),
         Err(message) => format!(
             "<!doctype html><html><head><meta http-equiv=\"refresh\" content=\"30\"><title>Decision sync: error</title></head>\

@@ -193,6 +193,11 @@ impl Faults {
         inner.schedule.len() + inner.named.len()
     }
 
+    /// Simulated duration of one request from now on (150 ms by default).
+    pub fn set_call_cost(&self, cost: Duration) {
+        self.inner.borrow_mut().call_cost = cost;
+    }
+
     /// Every `n`-th Notion request gets a 429 first and is retried by the client.
     pub fn rate_limit_notion_every(&self, n: Option<u64>) {
         self.inner.borrow_mut().notion_429_every = n.filter(|n| *n > 0);

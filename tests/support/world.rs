@@ -70,7 +70,7 @@ impl World {
             supabase: FakeSupabase::new(time.clone(), faults.clone()),
             notion: FakeNotion::new(time.clone(), faults.clone()),
             state: FakeState::default(),
-            lock: FakeLock::default(),
+            lock: FakeLock::new(time.clone()),
             clock: FakeClock::new(time.clone()),
             config: EngineConfig::default(),
             faults,
