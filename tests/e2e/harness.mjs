@@ -146,6 +146,19 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * @param {boolean} [options.build]      build first (default true)
  */
 export async function startWorker(options = {}) {
+  // freePort() only says a port was free a moment ago: another process (a sandbox, another suite)
+  // may bind it before workerd does. Such a start is retried on new ports, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startWorkerOnce(options);
+    } catch (error) {
+      const portTaken = /Address already in use/.test(String(error?.message));
+      if (!portTaken || options.port !== undefined || attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startWorkerOnce(options) {
   const { vars = {}, timeoutMs = 120_000, args = [], env = {}, build = true } = options;
   if (build) await buildWorker();
   if (!existsSync(WRANGLER)) throw new Error(`${WRANGLER} is missing: run \`npm run setup\``);
@@ -289,7 +302,7 @@ export async function startWorker(options = {}) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exited) {
-      await worker.stop();
+      await worker.stop({ keepState: Boolean(options.persistDir) }); // a restart's state stays for a retry
       throw new Error(`wrangler dev exited (${JSON.stringify(exited)}) before answering\n${output()}`);
     }
     try {
@@ -300,7 +313,7 @@ export async function startWorker(options = {}) {
       // not up yet
     }
     if (Date.now() > deadline) {
-      await worker.stop();
+      await worker.stop({ keepState: Boolean(options.persistDir) }); // a restart's state stays for a retry
       throw new Error(`wrangler dev did not answer on ${url} within ${timeoutMs} ms\n${output()}`);
     }
     await sleep(250);
