@@ -35,9 +35,9 @@ pub use config::{
     PropertyKind, PropertySpec, DEFAULT_NOTION_VERSIONS, DEFAULT_QUERY_RESULT_LIMIT,
     DEFAULT_RATE_LIMIT, NOTION_VERSION,
 };
-pub use version::ApiVersion;
 pub use error::ApiError;
 pub use faults::{Fault, FaultKind};
+pub use version::ApiVersion;
 
 use serde_json::{json, Value};
 use server::{App, Inner};

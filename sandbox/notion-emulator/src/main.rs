@@ -115,7 +115,13 @@ fn count_per_window(flag: &str, v: &str) -> Result<(u32, Option<u64>), String> {
     };
     let n: u32 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
     let s = match s {
-        Some(s) => Some(s.trim().parse::<u64>().ok().filter(|s| *s > 0).ok_or_else(bad)?),
+        Some(s) => Some(
+            s.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s > 0)
+                .ok_or_else(bad)?,
+        ),
         None => None,
     };
     Ok((n, s))
@@ -171,12 +177,12 @@ mod tests {
         ))
         .expect("parses");
         let spec = cfg.documented_rate_limit.expect("documented model");
+        assert_eq!((spec.requests_per_window, spec.window_seconds), (180, 60));
         assert_eq!(
-            (spec.requests_per_window, spec.window_seconds),
-            (180, 60)
-        );
-        assert_eq!(
-            (spec.workspace_requests_per_window, spec.workspace_window_seconds),
+            (
+                spec.workspace_requests_per_window,
+                spec.workspace_window_seconds
+            ),
             (Some(500), 120)
         );
         assert_eq!(cfg.query_result_limit, 50);

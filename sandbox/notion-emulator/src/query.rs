@@ -150,7 +150,11 @@ fn expect_obj<'a>(
 }
 
 /// Parses and validates a query body; `reading` says what `in_trash` / `archived` do.
-pub fn parse_query(body: &Value, ds: &DataSource, reading: InTrashReading) -> Result<Query, ApiError> {
+pub fn parse_query(
+    body: &Value,
+    ds: &DataSource,
+    reading: InTrashReading,
+) -> Result<Query, ApiError> {
     let o = expect_obj(body, "body")?;
     for (k, v) in o {
         let refused = reading == InTrashReading::Rejected && (k == "in_trash" || k == "archived");

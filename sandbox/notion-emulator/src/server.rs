@@ -7,11 +7,11 @@ use crate::faults::{status_error, Fault, FaultKind};
 use crate::ids;
 use crate::query::{self, CursorState};
 use crate::ratelimit::{retry_after_secs, Limiter, TokenBucket};
-use crate::version::{self, ApiVersion};
-use crate::window_limit::DocumentedLimiter;
 use crate::richtext::js_len;
 use crate::store::{Actor, Kind, Store};
 use crate::switches;
+use crate::version::{self, ApiVersion};
+use crate::window_limit::DocumentedLimiter;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -297,7 +297,10 @@ fn check_headers(
     if presented != Some(token) {
         return Err(ApiError::unauthorized());
     }
-    match headers.get("notion-version").map(|v| v.to_str().unwrap_or("")) {
+    match headers
+        .get("notion-version")
+        .map(|v| v.to_str().unwrap_or(""))
+    {
         None => Err(ApiError::missing_version()),
         Some(v) => ApiVersion::parse(v)
             .filter(|parsed| accepted.contains(parsed))
@@ -355,7 +358,12 @@ async fn api_pipeline(
                 pos.and_then(|p| inner.faults.remove(p))
             }
         };
-        (limit, fault, inner.config.token.clone(), inner.versions.clone())
+        (
+            limit,
+            fault,
+            inner.config.token.clone(),
+            inner.versions.clone(),
+        )
     };
     if let Some(Err(denial)) = limit {
         let e = ApiError::rate_limited(denial.wait.map(retry_after_secs), denial.reason.as_str());

@@ -191,13 +191,15 @@ pub async fn admin_set_versions(State(app): State<App>, body: Bytes) -> Response
         Ok(b) => b,
         Err(e) => return admin_error(400, e),
     };
-    let items: Option<Vec<String>> = body.get("accepted").and_then(Value::as_array).and_then(|a| {
-        a.iter()
-            .map(|v| v.as_str().map(str::to_string))
-            .collect()
-    });
+    let items: Option<Vec<String>> = body
+        .get("accepted")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect());
     let Some(items) = items else {
-        return admin_error(400, "\"accepted\" must be an array of Notion-Version strings");
+        return admin_error(
+            400,
+            "\"accepted\" must be an array of Notion-Version strings",
+        );
     };
     match version::parse_list(&items) {
         Ok(list) => {
@@ -226,7 +228,9 @@ pub async fn admin_set_in_trash_reading(State(app): State<App>, body: Bytes) -> 
     let parsed = body
         .get("reading")
         .and_then(Value::as_str)
-        .ok_or_else(|| "\"reading\" must be \"only_trashed\", \"ignored\" or \"rejected\"".to_string())
+        .ok_or_else(|| {
+            "\"reading\" must be \"only_trashed\", \"ignored\" or \"rejected\"".to_string()
+        })
         .and_then(InTrashReading::parse);
     match parsed {
         Ok(r) => {
