@@ -1,9 +1,10 @@
 //! Notion API emulator (native test tooling only).
 //!
-//! A stateful, in-memory HTTP server speaking the parts of Notion's API (version
-//! `2025-09-03`) that the sync Worker uses: databases, data sources (retrieve + query) and
-//! pages (create, retrieve, update, trash), with Notion's validation rules, error objects,
-//! minute-rounded timestamps and rate limiting. `/__admin/*` endpoints let tests act as a
+//! A stateful, in-memory HTTP server speaking the parts of Notion's API (versions
+//! `2025-09-03` and `2026-03-11`; `2026-12-01` on request) that the sync Worker uses:
+//! databases, data sources (retrieve + query) and pages (create, retrieve, update, trash), with
+//! Notion's validation rules, error objects, minute-rounded timestamps, the 10,000-result query
+//! cap and rate limiting. `/__admin/*` endpoints let tests act as a
 //! human editor, move the clock, inject faults and read request counters.
 //! See `docs/NOTION_EMULATOR.md` for what is (and is not) modelled.
 //!
