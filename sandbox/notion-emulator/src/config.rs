@@ -1,9 +1,19 @@
-//! Configuration of an emulator instance: token, ids, schema, rate limit.
+//! Configuration of an emulator instance: token, ids, schema, rate limit, API versions,
+//! the query result cap and the reading of `in_trash` in queries.
 
 use serde_json::Value;
 
-/// The only `Notion-Version` the emulator speaks.
+/// The `Notion-Version` the emulator's own tests send by default (and the one the Worker sends
+/// today). See [`crate::version::ApiVersion`] for every version the emulator models.
 pub const NOTION_VERSION: &str = "2025-09-03";
+
+/// The versions accepted by default: 2025-09-03 and 2026-03-11 (Notion's current version,
+/// developers.notion.com/reference/versioning). 2026-12-01 is modelled but opt-in.
+pub const DEFAULT_NOTION_VERSIONS: &[&str] = &["2025-09-03", "2026-03-11"];
+
+/// "A single data source query returns at most 10,000 results" (developers.notion.com →
+/// Query a data source → Pagination limit).
+pub const DEFAULT_QUERY_RESULT_LIMIT: usize = 10_000;
 
 /// Default rate limit: Notion documents "an average of three requests per second"
 /// with "some bursts beyond the average rate"; the burst size is our choice.
@@ -195,6 +205,82 @@ pub struct EmulatorConfig {
     pub human_user_id: String,
     /// Display name of that person (used in `@mention` plain text).
     pub human_name: String,
+    /// The documented rate-limit model (a request budget per connection per window, plus a
+    /// per-workspace limit). When `Some`, it replaces the token bucket of `rate_limit`.
+    pub documented_rate_limit: Option<DocumentedRateLimit>,
+    /// Results one query may return across all its pages (default 10,000).
+    pub query_result_limit: usize,
+    /// `Notion-Version` values the API accepts (default 2025-09-03 and 2026-03-11).
+    pub notion_versions: Vec<String>,
+    /// What `in_trash` (or `archived`) in a query body does.
+    pub in_trash_reading: InTrashReading,
+}
+
+/// The rate-limit model of developers.notion.com/reference/request-limits: "Each connection
+/// has a fixed budget of requests per 60-second window" (180 on most plans, 600 on Business
+/// and Enterprise) that "can be spent at any pace within the window", plus "a separate limit
+/// [...] shared across all of the workspace's connections" whose `Retry-After` "can be longer
+/// than a minute".
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentedRateLimit {
+    /// Requests per connection (integration token) per window (default 180).
+    pub requests_per_window: u32,
+    /// Length of the connection window in seconds (default 60).
+    pub window_seconds: u64,
+    /// Requests per workspace per workspace window; `None` = no workspace budget (it can
+    /// still be exhausted on purpose through the admin API).
+    pub workspace_requests_per_window: Option<u32>,
+    /// Length of the workspace window in seconds (default 300, so its `Retry-After` can
+    /// exceed a minute; Notion documents no number).
+    pub workspace_window_seconds: u64,
+}
+
+impl Default for DocumentedRateLimit {
+    fn default() -> Self {
+        DocumentedRateLimit {
+            requests_per_window: 180,
+            window_seconds: 60,
+            workspace_requests_per_window: None,
+            workspace_window_seconds: 300,
+        }
+    }
+}
+
+/// The three readings of `in_trash: true` in a query body (the docs disagree; see
+/// docs/NOTION_EMULATOR.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InTrashReading {
+    /// `true` lists only trashed pages (the SDK reference's description; the default).
+    OnlyTrashed,
+    /// Accepted but without effect: trashed pages are never listed.
+    Ignored,
+    /// `400 validation_error`: "body.in_trash should be not present".
+    Rejected,
+}
+
+impl InTrashReading {
+    pub const ALL: [InTrashReading; 3] = [
+        InTrashReading::OnlyTrashed,
+        InTrashReading::Ignored,
+        InTrashReading::Rejected,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            InTrashReading::OnlyTrashed => "only_trashed",
+            InTrashReading::Ignored => "ignored",
+            InTrashReading::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<InTrashReading, String> {
+        InTrashReading::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                format!("in_trash reading {s:?} is not one of only_trashed, ignored, rejected")
+            })
+    }
 }
 
 impl Default for EmulatorConfig {
@@ -211,6 +297,13 @@ impl Default for EmulatorConfig {
             bot_user_id: uuid::Uuid::new_v4().to_string(),
             human_user_id: uuid::Uuid::new_v4().to_string(),
             human_name: "Ada Human".to_string(),
+            documented_rate_limit: None,
+            query_result_limit: DEFAULT_QUERY_RESULT_LIMIT,
+            notion_versions: DEFAULT_NOTION_VERSIONS
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+            in_trash_reading: InTrashReading::OnlyTrashed,
         }
     }
 }
@@ -239,6 +332,7 @@ impl EmulatorConfig {
     /// Same config without rate limiting (handy in tests).
     pub fn without_rate_limit(mut self) -> Self {
         self.rate_limit = None;
+        self.documented_rate_limit = None;
         self
     }
 

@@ -10,6 +10,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for a `Retry-After` header (429 / 529 / injected faults).
     pub retry_after: Option<u64>,
+    /// `additional_data.rate_limit_reason` of a 429.
+    pub rate_limit_reason: Option<&'static str>,
 }
 
 impl ApiError {
@@ -19,6 +21,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            rate_limit_reason: None,
         }
     }
 
@@ -72,9 +75,11 @@ impl ApiError {
         )
     }
 
-    pub fn rate_limited(retry_after: u64) -> Self {
+    /// 429 `rate_limited` with `Retry-After` (none when retrying won't help) and the reason.
+    pub fn rate_limited(retry_after: Option<u64>, reason: &'static str) -> Self {
         ApiError {
-            retry_after: Some(retry_after),
+            retry_after,
+            rate_limit_reason: Some(reason),
             ..ApiError::new(
                 429,
                 "rate_limited",
@@ -83,14 +88,28 @@ impl ApiError {
         }
     }
 
+    /// The error object. `additional_data` carries `rate_limit_reason` on a 429 and, "whenever
+    /// a response includes Retry-After", `retry_after` as "a string of whole seconds"
+    /// (developers.notion.com/reference/request-limits).
     pub fn to_json(&self, request_id: &str) -> Value {
-        json!({
+        let mut v = json!({
             "object": "error",
             "status": self.status,
             "code": self.code,
             "message": self.message,
             "request_id": request_id,
-        })
+        });
+        let mut extra = serde_json::Map::new();
+        if let Some(r) = self.rate_limit_reason {
+            extra.insert("rate_limit_reason".into(), json!(r));
+        }
+        if let Some(s) = self.retry_after {
+            extra.insert("retry_after".into(), json!(s.to_string()));
+        }
+        if !extra.is_empty() {
+            v["additional_data"] = Value::Object(extra);
+        }
+        v
     }
 }
 

@@ -1,9 +1,10 @@
 //! Notion API emulator (native test tooling only).
 //!
-//! A stateful, in-memory HTTP server speaking the parts of Notion's API (version
-//! `2025-09-03`) that the sync Worker uses: databases, data sources (retrieve + query) and
-//! pages (create, retrieve, update, trash), with Notion's validation rules, error objects,
-//! minute-rounded timestamps and rate limiting. `/__admin/*` endpoints let tests act as a
+//! A stateful, in-memory HTTP server speaking the parts of Notion's API (versions
+//! `2025-09-03` and `2026-03-11`; `2026-12-01` on request) that the sync Worker uses:
+//! databases, data sources (retrieve + query) and pages (create, retrieve, update, trash), with
+//! Notion's validation rules, error objects, minute-rounded timestamps, the 10,000-result query
+//! cap and rate limiting. `/__admin/*` endpoints let tests act as a
 //! human editor, move the clock, inject faults and read request counters.
 //! See `docs/NOTION_EMULATOR.md` for what is (and is not) modelled.
 //!
@@ -26,13 +27,18 @@ pub mod ratelimit;
 pub mod richtext;
 pub mod server;
 pub mod store;
+pub mod switches;
+pub mod version;
+pub mod window_limit;
 
 pub use config::{
-    DataSourceSpec, DatabaseSpec, EmulatorConfig, PropertyKind, PropertySpec, DEFAULT_RATE_LIMIT,
-    NOTION_VERSION,
+    DataSourceSpec, DatabaseSpec, DocumentedRateLimit, EmulatorConfig, InTrashReading,
+    PropertyKind, PropertySpec, DEFAULT_NOTION_VERSIONS, DEFAULT_QUERY_RESULT_LIMIT,
+    DEFAULT_RATE_LIMIT, NOTION_VERSION,
 };
 pub use error::ApiError;
 pub use faults::{Fault, FaultKind};
+pub use version::ApiVersion;
 
 use serde_json::{json, Value};
 use server::{App, Inner};
@@ -216,9 +222,48 @@ impl EmulatorHandle {
         self.app.lock().store.clock_offset_seconds
     }
 
-    /// `None` disables rate limiting.
+    /// The token bucket (`Some((per_second, burst))`); `None` disables rate limiting.
     pub fn set_rate_limit(&self, limit: Option<(f64, u32)>) {
-        self.app.lock().limiter = limit.map(|(r, b)| ratelimit::TokenBucket::new(r, b));
+        self.app.lock().limiter =
+            limit.map(|(r, b)| ratelimit::Limiter::Bucket(ratelimit::TokenBucket::new(r, b)));
+    }
+
+    /// Switches to the documented model (fresh windows).
+    pub fn set_documented_rate_limit(&self, spec: DocumentedRateLimit) {
+        self.app.lock().limiter = Some(ratelimit::Limiter::Documented(
+            window_limit::DocumentedLimiter::new(spec),
+        ));
+    }
+
+    /// Simulates other connections using up the workspace's shared budget for `seconds`
+    /// (documented model only; returns false otherwise).
+    pub fn exhaust_workspace(&self, seconds: u64) -> bool {
+        let mut inner = self.app.lock();
+        match inner.limiter.as_mut() {
+            Some(ratelimit::Limiter::Documented(d)) => {
+                d.workspace_exhausted_until = Some(
+                    std::time::Instant::now() + std::time::Duration::from_secs(seconds.min(86_400)),
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Results one query may return across its pages (Notion: 10,000); at least 1.
+    pub fn set_query_result_limit(&self, max_results: usize) {
+        self.app.lock().query_result_limit = max_results.max(1);
+    }
+
+    /// The `Notion-Version`s the API accepts.
+    pub fn set_notion_versions(&self, accepted: &[ApiVersion]) -> Result<(), String> {
+        let items: Vec<String> = accepted.iter().map(|v| v.as_str().to_string()).collect();
+        self.app.lock().versions = version::parse_list(&items)?;
+        Ok(())
+    }
+
+    pub fn set_in_trash_reading(&self, reading: InTrashReading) {
+        self.app.lock().in_trash_reading = reading;
     }
 
     pub fn inject_fault(&self, fault: Fault, count: usize) {

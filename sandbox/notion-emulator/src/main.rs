@@ -1,7 +1,7 @@
 //! `notion-emulator --port 0 --token T ...`: prints one JSON line
 //! `{"url":..,"database_id":..,"data_source_id":..,"token":..}` and serves until killed.
 
-use notion_emulator::{localhost, spawn, EmulatorConfig};
+use notion_emulator::{localhost, spawn, EmulatorConfig, InTrashReading};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -11,7 +11,19 @@ usage: notion-emulator [options]
   --token T             bearer token the API accepts
   --database-id UUID    id of the main database (default: random)
   --data-source-id UUID id of its data source (default: random)
-  --rate-limit R[,B]    average requests/second and burst (default 3,10), or `off`
+  --rate-limit R[,B]    token bucket: average requests/second and burst (default 3,10), or `off`
+  --rate-limit-window N[,S]
+                        the documented model instead: N requests per S-second window per
+                        connection (default S 60; Notion: 180, or 600 on Business/Enterprise)
+  --workspace-limit N[,S]
+                        documented model: N requests per S-second window for the workspace
+                        (default S 300), answered with public_api_space_request_rate_limit
+  --query-result-limit N
+                        results one query may return across its pages (default 10000)
+  --notion-versions V[,V...]
+                        Notion-Version values accepted (default 2025-09-03,2026-03-11;
+                        2026-12-01 is modelled too)
+  --in-trash-reading R  in_trash in a query body: only_trashed (default), ignored, rejected
   --bot-user-id UUID    user id of the integration (API writes)
   --human-user-id UUID  user id of the person (admin edits)
   --help";
@@ -60,10 +72,59 @@ fn parse(args: &[String]) -> Result<(u16, EmulatorConfig), String> {
                     Some((r, b))
                 };
             }
+            "--rate-limit-window" | "--workspace-limit" => {
+                let v = value()?;
+                let (n, s) = count_per_window(flag, &v)?;
+                let mut spec = cfg.documented_rate_limit.take().unwrap_or_default();
+                if flag == "--rate-limit-window" {
+                    spec.requests_per_window = n;
+                    spec.window_seconds = s.unwrap_or(60);
+                } else {
+                    spec.workspace_requests_per_window = Some(n);
+                    spec.workspace_window_seconds = s.unwrap_or(300);
+                }
+                cfg.documented_rate_limit = Some(spec);
+            }
+            "--query-result-limit" => {
+                cfg.query_result_limit = value()?
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| "--query-result-limit needs a positive number".to_string())?
+            }
+            "--notion-versions" => {
+                cfg.notion_versions = value()?
+                    .split(',')
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+                    .collect();
+            }
+            "--in-trash-reading" => cfg.in_trash_reading = InTrashReading::parse(&value()?)?,
             other => return Err(format!("unknown option {other}")),
         }
     }
     Ok((port, cfg))
+}
+
+/// `N[,S]`: a positive request count and an optional positive window in seconds.
+fn count_per_window(flag: &str, v: &str) -> Result<(u32, Option<u64>), String> {
+    let bad = || format!("{flag} needs N[,S] (positive requests, seconds), not {v:?}");
+    let (n, s) = match v.split_once(',') {
+        Some((n, s)) => (n, Some(s)),
+        None => (v, None),
+    };
+    let n: u32 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
+    let s = match s {
+        Some(s) => Some(
+            s.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s > 0)
+                .ok_or_else(bad)?,
+        ),
+        None => None,
+    };
+    Ok((n, s))
 }
 
 #[tokio::main]
@@ -97,5 +158,49 @@ async fn main() -> ExitCode {
             eprintln!("notion-emulator: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn parses_the_documented_switches() {
+        let (_, cfg) = parse(&args(
+            "--rate-limit-window 180 --workspace-limit 500,120 --query-result-limit 50 \
+             --notion-versions 2026-03-11,2026-12-01 --in-trash-reading rejected",
+        ))
+        .expect("parses");
+        let spec = cfg.documented_rate_limit.expect("documented model");
+        assert_eq!((spec.requests_per_window, spec.window_seconds), (180, 60));
+        assert_eq!(
+            (
+                spec.workspace_requests_per_window,
+                spec.workspace_window_seconds
+            ),
+            (Some(500), 120)
+        );
+        assert_eq!(cfg.query_result_limit, 50);
+        assert_eq!(cfg.notion_versions, ["2026-03-11", "2026-12-01"]);
+        assert_eq!(cfg.in_trash_reading, InTrashReading::Rejected);
+        assert!(parse(&args("--rate-limit-window 0")).is_err());
+        assert!(parse(&args("--rate-limit-window 10,x")).is_err());
+        assert!(parse(&args("--query-result-limit 0")).is_err());
+        assert!(parse(&args("--in-trash-reading maybe")).is_err());
+    }
+
+    #[test]
+    fn defaults_keep_todays_behaviour() {
+        let (_, cfg) = parse(&[]).expect("parses");
+        assert_eq!(cfg.rate_limit, Some((3.0, 10)));
+        assert!(cfg.documented_rate_limit.is_none());
+        assert_eq!(cfg.query_result_limit, 10_000);
+        assert_eq!(cfg.notion_versions, ["2025-09-03", "2026-03-11"]);
+        assert_eq!(cfg.in_trash_reading, InTrashReading::OnlyTrashed);
     }
 }

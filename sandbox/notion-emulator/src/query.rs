@@ -1,5 +1,6 @@
 //! `POST /v1/data_sources/{id}/query`: filters, sorts, pagination.
 
+use crate::config::InTrashReading;
 use crate::dates::{cmp_ts, round_to_minute, IsoDate};
 use crate::error::ApiError;
 use crate::ids;
@@ -114,6 +115,17 @@ pub struct CursorState {
     pub next_page_id: String,
     pub keys: Vec<SortVal>,
     pub seq: u64,
+    /// Results this query has returned before the cursor (for the result cap).
+    pub served: usize,
+}
+
+/// One answer page of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub page_ids: Vec<String>,
+    pub next_cursor: Option<String>,
+    /// The query matched more results than the cap: `request_status` "incomplete".
+    pub incomplete: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, PartialOrd)]
@@ -137,11 +149,16 @@ fn expect_obj<'a>(
         .ok_or_else(|| ApiError::body(path, "an object", v))
 }
 
-/// Parses and validates a query body.
-pub fn parse_query(body: &Value, ds: &DataSource) -> Result<Query, ApiError> {
+/// Parses and validates a query body; `reading` says what `in_trash` / `archived` do.
+pub fn parse_query(
+    body: &Value,
+    ds: &DataSource,
+    reading: InTrashReading,
+) -> Result<Query, ApiError> {
     let o = expect_obj(body, "body")?;
     for (k, v) in o {
-        if !QUERY_BODY_KEYS.contains(&k.as_str()) {
+        let refused = reading == InTrashReading::Rejected && (k == "in_trash" || k == "archived");
+        if refused || !QUERY_BODY_KEYS.contains(&k.as_str()) {
             return Err(ApiError::body(&format!("body.{k}"), "not present", v));
         }
     }
@@ -189,7 +206,7 @@ pub fn parse_query(body: &Value, ds: &DataSource) -> Result<Query, ApiError> {
                 "body failed validation: body.in_trash and body.archived must agree when both are given.",
             ))
         }
-        (Some(a), _) | (None, Some(a)) => a,
+        (Some(a), _) | (None, Some(a)) => a && reading == InTrashReading::OnlyTrashed,
         (None, None) => false,
     };
     let filter = match o.get("filter") {
@@ -692,13 +709,16 @@ fn cmp_keys(a: &[SortVal], a_seq: u64, b: &[SortVal], b_seq: u64, sorts: &[Sort]
     a_seq.cmp(&b_seq)
 }
 
-/// Runs a query; returns (page ids of this batch, next cursor id if any).
+/// Runs a query. At most `limit` results are returned across all pages of one query (its
+/// cursors carry the count): then `has_more` is false, and every page of a query that
+/// matches more than `limit` results is marked incomplete.
 pub fn run(
     store: &Store,
     cursors: &mut HashMap<String, CursorState>,
     ds_id: &str,
     q: &Query,
-) -> Result<(Vec<String>, Option<String>), ApiError> {
+    limit: usize,
+) -> Result<Batch, ApiError> {
     let sorts: Vec<Sort> = if q.sorts.is_empty() {
         // Notion documents no default order; the emulator uses creation order.
         vec![Sort {
@@ -723,13 +743,13 @@ pub fn run(
         .collect();
     rows.sort_by(|a, b| cmp_keys(&a.0, a.1, &b.0, b.1, &sorts));
 
-    let start = match &q.start_cursor {
-        None => 0,
+    let (start, served) = match &q.start_cursor {
+        None => (0, 0),
         Some(c) => {
             let state = cursors.get(c).ok_or_else(|| {
                 ApiError::validation(format!("The start_cursor provided is invalid: {c}"))
             })?;
-            match rows.iter().position(|r| r.2.id == state.next_page_id) {
+            let start = match rows.iter().position(|r| r.2.id == state.next_page_id) {
                 Some(i) => i,
                 None if state.keys.len() == sorts.len() => rows
                     .iter()
@@ -738,12 +758,16 @@ pub fn run(
                     })
                     .unwrap_or(rows.len()),
                 None => rows.len(),
-            }
+            };
+            (start, state.served)
         }
     };
-    let end = (start + q.page_size).min(rows.len());
+    let allowed = limit.saturating_sub(served);
+    let incomplete = served + (rows.len() - start) > limit;
+    let end = (start + q.page_size.min(allowed)).min(rows.len());
     let batch: Vec<String> = rows[start..end].iter().map(|r| r.2.id.clone()).collect();
-    let next = rows.get(end).map(|r| {
+    let served_after = served + batch.len();
+    let next = rows.get(end).filter(|_| served_after < limit).map(|r| {
         if cursors.len() > 50_000 {
             cursors.clear();
         }
@@ -754,9 +778,14 @@ pub fn run(
                 next_page_id: r.2.id.clone(),
                 keys: r.0.clone(),
                 seq: r.1,
+                served: served_after,
             },
         );
         cursor
     });
-    Ok((batch, next))
+    Ok(Batch {
+        page_ids: batch,
+        next_cursor: next,
+        incomplete,
+    })
 }

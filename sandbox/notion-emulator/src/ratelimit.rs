@@ -50,6 +50,54 @@ impl TokenBucket {
     }
 }
 
+/// `additional_data.rate_limit_reason` of a 429 (developers.notion.com/reference/request-limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitReason {
+    /// "This connection is sending requests too fast."
+    ConnectionRate,
+    /// "The workspace's shared budget is used up."
+    WorkspaceRate,
+    /// "This connection's API access has been restricted. Retrying won't help."
+    RequestBlocked,
+}
+
+impl RateLimitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateLimitReason::ConnectionRate => "public_api_request_rate_limit",
+            RateLimitReason::WorkspaceRate => "public_api_space_request_rate_limit",
+            RateLimitReason::RequestBlocked => "public_api_request_blocked",
+        }
+    }
+}
+
+/// Why a request was refused and how long to wait (`None`: retrying won't help).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Denial {
+    pub reason: RateLimitReason,
+    pub wait: Option<Duration>,
+}
+
+/// The emulator's limiter: the simple token bucket (back-compat default) or the documented
+/// window model.
+#[derive(Debug, Clone)]
+pub enum Limiter {
+    Bucket(TokenBucket),
+    Documented(crate::window_limit::DocumentedLimiter),
+}
+
+impl Limiter {
+    pub fn try_take(&mut self, now: Instant) -> Result<(), Denial> {
+        match self {
+            Limiter::Bucket(b) => b.try_take(now).map_err(|wait| Denial {
+                reason: RateLimitReason::ConnectionRate,
+                wait: Some(wait),
+            }),
+            Limiter::Documented(d) => d.try_take(now),
+        }
+    }
+}
+
 /// `Retry-After` is "an integer number of seconds": round up, at least 1.
 pub fn retry_after_secs(wait: Duration) -> u64 {
     let s = wait.as_secs_f64().ceil() as u64;

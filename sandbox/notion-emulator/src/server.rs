@@ -1,14 +1,17 @@
 //! HTTP: the `/v1` API (auth, version, rate limit, faults, counters) and `/__admin`.
 
-use crate::config::{DatabaseSpec, EmulatorConfig, NOTION_VERSION};
+use crate::config::{DatabaseSpec, EmulatorConfig, InTrashReading};
 use crate::dates::fmt_exact;
 use crate::error::ApiError;
 use crate::faults::{status_error, Fault, FaultKind};
 use crate::ids;
 use crate::query::{self, CursorState};
-use crate::ratelimit::{retry_after_secs, TokenBucket};
+use crate::ratelimit::{retry_after_secs, Limiter, TokenBucket};
 use crate::richtext::js_len;
 use crate::store::{Actor, Kind, Store};
+use crate::switches;
+use crate::version::{self, ApiVersion};
+use crate::window_limit::DocumentedLimiter;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -64,14 +67,30 @@ pub struct Inner {
     pub cursors: HashMap<String, CursorState>,
     pub counters: Counters,
     pub faults: VecDeque<Fault>,
-    pub limiter: Option<TokenBucket>,
+    pub limiter: Option<Limiter>,
+    /// Results one query may return across its pages (Notion: 10,000).
+    pub query_result_limit: usize,
+    /// `Notion-Version`s the API accepts.
+    pub versions: Vec<ApiVersion>,
+    /// What `in_trash` in a query body does.
+    pub in_trash_reading: InTrashReading,
 }
 
 impl Inner {
     pub fn new(config: EmulatorConfig) -> Result<Inner, String> {
         let store = Store::new(&config)?;
-        let limiter = config.rate_limit.map(|(r, b)| TokenBucket::new(r, b));
+        let limiter = match (&config.documented_rate_limit, config.rate_limit) {
+            (Some(d), _) => Some(Limiter::Documented(DocumentedLimiter::new(d.clone()))),
+            (None, Some((r, b))) => Some(Limiter::Bucket(TokenBucket::new(r, b))),
+            (None, None) => None,
+        };
+        if config.query_result_limit == 0 {
+            return Err("query_result_limit must be at least 1".into());
+        }
         Ok(Inner {
+            query_result_limit: config.query_result_limit,
+            versions: version::parse_list(&config.notion_versions)?,
+            in_trash_reading: config.in_trash_reading,
             config,
             store,
             cursors: HashMap::new(),
@@ -103,8 +122,9 @@ impl App {
     }
 }
 
+/// The request id and the request's `Notion-Version`.
 #[derive(Clone)]
-struct ReqId(String);
+struct ReqId(String, ApiVersion);
 
 pub fn router(app: App) -> Router {
     let api = Router::new()
@@ -145,7 +165,19 @@ pub fn router(app: App) -> Router {
         .route("/__admin/clock", get(admin_get_clock).post(admin_set_clock))
         .route(
             "/__admin/rate_limit",
-            get(admin_get_rate_limit).post(admin_set_rate_limit),
+            get(switches::admin_get_rate_limit).post(switches::admin_set_rate_limit),
+        )
+        .route(
+            "/__admin/query_result_limit",
+            get(switches::admin_get_query_limit).post(switches::admin_set_query_limit),
+        )
+        .route(
+            "/__admin/versions",
+            get(switches::admin_get_versions).post(switches::admin_set_versions),
+        )
+        .route(
+            "/__admin/in_trash_reading",
+            get(switches::admin_get_in_trash_reading).post(switches::admin_set_in_trash_reading),
         )
         .route("/__admin/databases", post(admin_add_database));
     admin
@@ -188,9 +220,11 @@ fn error_response(e: &ApiError, request_id: &str) -> Response {
     )
 }
 
-fn reply(result: Result<Value, ApiError>, request_id: &str) -> Response {
+fn reply(result: Result<Value, ApiError>, rid: &ReqId) -> Response {
+    let request_id = rid.0.as_str();
     match result {
         Ok(mut v) => {
+            version::adapt_response(rid.1, &mut v);
             if let Some(o) = v.as_object_mut() {
                 o.insert("request_id".into(), json!(request_id));
             }
@@ -221,6 +255,7 @@ fn fault_response(status: u16, retry_after: Option<u64>, request_id: &str) -> Re
         code,
         message: message.to_string(),
         retry_after,
+        rate_limit_reason: None,
     };
     error_response(&e, request_id)
 }
@@ -246,7 +281,11 @@ pub fn route_key(method: &Method, path: &str) -> String {
     }
 }
 
-fn check_headers(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
+fn check_headers(
+    headers: &HeaderMap,
+    token: &str,
+    accepted: &[ApiVersion],
+) -> Result<ApiVersion, ApiError> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -258,13 +297,14 @@ fn check_headers(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
     if presented != Some(token) {
         return Err(ApiError::unauthorized());
     }
-    match headers.get("notion-version").map(|v| v.to_str().unwrap_or("")) {
+    match headers
+        .get("notion-version")
+        .map(|v| v.to_str().unwrap_or(""))
+    {
         None => Err(ApiError::missing_version()),
-        Some(v) if v.trim() == NOTION_VERSION => Ok(()),
-        Some(v) => Err(ApiError::validation(format!(
-            "Notion-Version header failed validation: the Notion emulator speaks only `{NOTION_VERSION}`, instead was `{}`.",
-            crate::error::show(&json!(v))
-        ))),
+        Some(v) => ApiVersion::parse(v)
+            .filter(|parsed| accepted.contains(parsed))
+            .ok_or_else(|| version::unsupported(accepted, v)),
     }
 }
 
@@ -308,7 +348,7 @@ async fn api_pipeline(
     next: Next,
 ) -> (Response, bool, bool) {
     // 1. Rate limit (every API request spends a token, as at Notion).
-    let (limit, fault, token) = {
+    let (limit, fault, token, versions) = {
         let mut inner = app.lock();
         let limit = inner.limiter.as_mut().map(|b| b.try_take(Instant::now()));
         let fault = match limit {
@@ -318,10 +358,15 @@ async fn api_pipeline(
                 pos.and_then(|p| inner.faults.remove(p))
             }
         };
-        (limit, fault, inner.config.token.clone())
+        (
+            limit,
+            fault,
+            inner.config.token.clone(),
+            inner.versions.clone(),
+        )
     };
-    if let Some(Err(wait)) = limit {
-        let e = ApiError::rate_limited(retry_after_secs(wait));
+    if let Some(Err(denial)) = limit {
+        let e = ApiError::rate_limited(denial.wait.map(retry_after_secs), denial.reason.as_str());
         return (error_response(&e, request_id), true, false);
     }
     // 2. Faults injected before the request is carried out.
@@ -345,11 +390,13 @@ async fn api_pipeline(
         }
     }
     // 3. Authorization and Notion-Version.
-    if let Err(e) = check_headers(req.headers(), &token) {
-        return (error_response(&e, request_id), false, false);
-    }
+    let version = match check_headers(req.headers(), &token, &versions) {
+        Ok(v) => v,
+        Err(e) => return (error_response(&e, request_id), false, false),
+    };
     // 4. The request itself.
-    req.extensions_mut().insert(ReqId(request_id.to_string()));
+    req.extensions_mut()
+        .insert(ReqId(request_id.to_string(), version));
     let owned = std::mem::replace(req, Request::new(Body::empty()));
     let mut resp = next.run(owned).await;
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
@@ -503,7 +550,7 @@ async fn get_database(
             .ok_or_else(|| ApiError::not_found("database", &id))?;
         Ok(inner.store.render_database(db))
     })();
-    reply(result, &rid.0)
+    reply(result, &rid)
 }
 
 async fn get_data_source(
@@ -521,7 +568,7 @@ async fn get_data_source(
             .ok_or_else(|| ApiError::not_found("data_source", &id))?;
         Ok(inner.store.render_data_source(ds))
     })();
-    reply(result, &rid.0)
+    reply(result, &rid)
 }
 
 async fn query_data_source(
@@ -541,24 +588,40 @@ async fn query_data_source(
             .data_sources
             .get(&id)
             .ok_or_else(|| ApiError::not_found("data_source", &id))?;
-        let q = query::parse_query(&body, ds)?;
-        let (batch, next) = query::run(&inner.store, &mut inner.cursors, &id, &q)?;
-        let only = filter_properties(raw_query.as_deref());
+        version::check_body(rid.1, &body)?;
+        let q = query::parse_query(&body, ds, inner.in_trash_reading)?;
+        let batch = query::run(
+            &inner.store,
+            &mut inner.cursors,
+            &id,
+            &q,
+            inner.query_result_limit,
+        )?;
+        // 2026-12-01: "return only the title in each page's properties unless you pass
+        // filter_properties" (the title property's id is always "title").
+        let only = filter_properties(raw_query.as_deref())
+            .or_else(|| rid.1.title_only_lists().then(|| vec!["title".to_string()]));
         let results: Vec<Value> = batch
+            .page_ids
             .iter()
             .filter_map(|pid| inner.store.pages.get(pid))
             .map(|p| inner.store.render_page(p, only.as_deref()))
             .collect();
-        Ok(json!({
+        let mut list = json!({
             "object": "list",
             "results": results,
-            "next_cursor": next,
-            "has_more": next.is_some(),
+            "next_cursor": batch.next_cursor,
+            "has_more": batch.next_cursor.is_some(),
             "type": "page_or_data_source",
             "page_or_data_source": {},
-        }))
+        });
+        if batch.incomplete {
+            list["request_status"] =
+                json!({"type": "incomplete", "incomplete_reason": "query_result_limit_reached"});
+        }
+        Ok(list)
     })();
-    reply(result, &rid.0)
+    reply(result, &rid)
 }
 
 /// Resolves a page parent to a data source id.
@@ -662,7 +725,7 @@ async fn create_page(
         let mut inner = app.lock();
         create_page_inner(&mut inner, &body, Actor::Bot)
     })();
-    reply(result, &rid.0)
+    reply(result, &rid)
 }
 
 fn trash_flag(body: &Value) -> Result<Option<bool>, ApiError> {
@@ -715,11 +778,12 @@ async fn update_page(
     let result = (|| {
         let id = path_id(&id, "page_id")?;
         let body = parse_body(&body)?;
+        version::check_body(rid.1, &body)?;
         no_extra_keys(&body, UPDATE_PAGE_BODY_KEYS)?;
         let mut inner = app.lock();
         update_page_inner(&mut inner, &id, &body, Actor::Bot)
     })();
-    reply(result, &rid.0)
+    reply(result, &rid)
 }
 
 async fn get_page(
@@ -739,16 +803,16 @@ async fn get_page(
         let only = filter_properties(raw_query.as_deref());
         Ok(inner.store.render_page(page, only.as_deref()))
     })();
-    reply(result, &rid.0)
+    reply(result, &rid)
 }
 
 // ----- admin -------------------------------------------------------------------------------
 
-fn admin_ok(v: Value) -> Response {
+pub(crate) fn admin_ok(v: Value) -> Response {
     json_response(200, &v, None, None)
 }
 
-fn admin_error(status: u16, message: impl Into<String>) -> Response {
+pub(crate) fn admin_error(status: u16, message: impl Into<String>) -> Response {
     json_response(
         status,
         &json!({"object": "error", "status": status, "code": "admin_error", "message": message.into()}),
@@ -761,7 +825,7 @@ fn admin_api_error(e: &ApiError) -> Response {
     json_response(e.status, &e.to_json("admin"), None, None)
 }
 
-fn admin_body(body: &Bytes) -> Result<Value, String> {
+pub(crate) fn admin_body(body: &Bytes) -> Result<Value, String> {
     let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_string())?;
     if text.trim().is_empty() {
         return Ok(json!({}));
@@ -769,8 +833,13 @@ fn admin_body(body: &Bytes) -> Result<Value, String> {
     serde_json::from_str(text).map_err(|e| format!("body is not valid JSON: {e}"))
 }
 
-async fn admin_health() -> Response {
-    admin_ok(json!({"ok": true, "notion_version": NOTION_VERSION}))
+async fn admin_health(State(app): State<App>) -> Response {
+    let inner = app.lock();
+    admin_ok(json!({
+        "ok": true,
+        "notion_version": crate::config::NOTION_VERSION,
+        "notion_versions": switches::versions_json(&inner)["accepted"],
+    }))
 }
 
 async fn admin_config(State(app): State<App>) -> Response {
@@ -781,7 +850,10 @@ async fn admin_config(State(app): State<App>) -> Response {
         "data_source_id": inner.config.data_source_id,
         "bot_user_id": inner.store.bot_user_id,
         "human_user_id": inner.store.human_user_id,
-        "notion_version": NOTION_VERSION,
+        "notion_version": crate::config::NOTION_VERSION,
+        "notion_versions": switches::versions_json(&inner)["accepted"],
+        "query_result_limit": inner.query_result_limit,
+        "in_trash_reading": inner.in_trash_reading.name(),
     }))
 }
 
@@ -1079,47 +1151,6 @@ async fn admin_set_clock(State(app): State<App>, body: Bytes) -> Response {
         }
     }
     admin_ok(clock_json(&inner))
-}
-
-fn rate_limit_json(inner: &Inner) -> Value {
-    match &inner.limiter {
-        Some(b) => json!({"enabled": true, "per_second": b.per_second, "burst": b.burst}),
-        None => json!({"enabled": false}),
-    }
-}
-
-async fn admin_get_rate_limit(State(app): State<App>) -> Response {
-    admin_ok(rate_limit_json(&app.lock()))
-}
-
-async fn admin_set_rate_limit(State(app): State<App>, body: Bytes) -> Response {
-    let body = match admin_body(&body) {
-        Ok(b) => b,
-        Err(e) => return admin_error(400, e),
-    };
-    let mut inner = app.lock();
-    if body.get("enabled") == Some(&Value::Bool(false)) || body.is_null() {
-        inner.limiter = None;
-        return admin_ok(rate_limit_json(&inner));
-    }
-    let per_second = match body.get("per_second").and_then(Value::as_f64) {
-        Some(r) if r > 0.0 && r.is_finite() => r,
-        _ => {
-            return admin_error(
-                400,
-                "\"per_second\" must be a positive number (or send {\"enabled\": false})",
-            )
-        }
-    };
-    let burst = match body.get("burst") {
-        None => crate::config::DEFAULT_RATE_LIMIT.1,
-        Some(b) => match b.as_u64().and_then(|b| u32::try_from(b).ok()) {
-            Some(b) if b >= 1 => b,
-            _ => return admin_error(400, "\"burst\" must be a positive integer"),
-        },
-    };
-    inner.limiter = Some(TokenBucket::new(per_second, burst));
-    admin_ok(rate_limit_json(&inner))
 }
 
 async fn admin_add_database(State(app): State<App>, body: Bytes) -> Response {

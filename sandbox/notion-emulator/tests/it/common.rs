@@ -80,12 +80,23 @@ impl Env {
 
     /// An authorised API call.
     pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.api_v(NOTION_VERSION, method, path, body).await
+    }
+
+    /// An authorised API call with the given `Notion-Version`.
+    pub async fn api_v(
+        &self,
+        version: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
         let auth = format!("Bearer {}", self.emu.token());
         let body = body.map(|b| b.to_string());
         self.raw(
             method,
             path,
-            &[("authorization", &auth), ("notion-version", NOTION_VERSION)],
+            &[("authorization", &auth), ("notion-version", version)],
             body.as_deref(),
         )
         .await

@@ -140,7 +140,14 @@ pub fn doc() -> Value {
             "next_cursor": {"type": ["string", "null"]},
             "has_more": {"type": "boolean"},
             "type": {"const": "page_or_data_source"},
-            "page_or_data_source": {"type": "object"}
+            "page_or_data_source": {"type": "object"},
+            "request_status": {
+                "type": "object", "required": ["type"], "additionalProperties": false,
+                "properties": {
+                    "type": {"enum": ["complete", "incomplete"]},
+                    "incomplete_reason": {"const": "query_result_limit_reached"}
+                }
+            }
         }
     });
     let error = json!({
@@ -156,7 +163,14 @@ pub fn doc() -> Value {
                 "service_overload"
             ]},
             "message": {"type": "string"},
-            "request_id": {"type": "string"}
+            "request_id": {"type": "string"},
+            "additional_data": {
+                "type": "object",
+                "properties": {
+                    "rate_limit_reason": {"type": "string"},
+                    "retry_after": {"type": "string"}
+                }
+            }
         }
     });
     json!({"defs": {

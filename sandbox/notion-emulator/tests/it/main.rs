@@ -2,6 +2,7 @@
 
 mod behaviour;
 mod common;
+mod current;
 mod documented;
 mod fidelity;
 mod schema;
