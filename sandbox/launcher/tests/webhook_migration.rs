@@ -112,7 +112,7 @@ fn applying_the_migration_creates_no_webhook_and_enabling_checks_its_input() {
         let err = sql_err(&pg, "plain", &format!("select public.decision_vault_enable_webhook('{url}', '{secret}')"));
         assert!(err.contains(expected), "{url} / {secret}: {err}");
     }
-    let err = sql_err(&pg, "plain", &format!("select public.decision_vault_enable_webhook('https://w.example.workers.dev', null)"));
+    let err = sql_err(&pg, "plain", "select public.decision_vault_enable_webhook('https://w.example.workers.dev', null)");
     assert!(err.contains("at least 16 characters"), "{err}");
     // Administrators only: the API roles cannot create or drop the webhook.
     for role in ["anon", "authenticated", "service_role"] {
