@@ -13,5 +13,6 @@ pub mod public;
 pub mod run_log;
 pub mod service;
 pub mod settings;
+pub mod webhooks;
 #[cfg(target_arch = "wasm32")]
 pub mod edge;

@@ -13,12 +13,14 @@ pub mod sandbox;
 pub mod supabase;
 pub mod transport;
 pub mod util;
+pub mod webhook_delivery;
 
 pub use postgres::PgCluster;
 pub use postrust::Postrust;
 pub use sandbox::{Sandbox, SandboxOptions};
 pub use supabase::{SupabaseOptions, SupabaseSandbox};
 pub use transport::UreqTransport;
+pub use webhook_delivery::{DeliveryOptions, WebhookDelivery};
 
 /// Why the sandbox could not be set up.
 #[derive(Debug, thiserror::Error)]

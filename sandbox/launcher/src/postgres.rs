@@ -14,6 +14,15 @@ pub const DEFAULT_PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 pub const MIGRATION_SQL: &str = include_str!("../../../supabase/migrations/20251123000000_decision_vault_sync.sql");
 /// Its path, relative to the repository root (for messages).
 pub const MIGRATION_PATH: &str = "supabase/migrations/20251123000000_decision_vault_sync.sql";
+/// The opt-in webhook migration: only functions, which create the Database Webhook when called.
+pub const WEBHOOK_MIGRATION_SQL: &str =
+    include_str!("../../../supabase/migrations/20261202000000_decision_vault_webhook.sql");
+pub const WEBHOOK_MIGRATION_PATH: &str = "supabase/migrations/20261202000000_decision_vault_webhook.sql";
+/// Every migration in `supabase/migrations/`, in the order `supabase db push` applies them.
+pub const MIGRATIONS: [(&str, &str); 2] = [
+    (MIGRATION_PATH, MIGRATION_SQL),
+    (WEBHOOK_MIGRATION_PATH, WEBHOOK_MIGRATION_SQL),
+];
 
 /// The roles Supabase has, as the sandbox recreates them: `anon`, `authenticated`, `service_role`
 /// (nologin; `service_role` bypasses RLS as on Supabase) and `authenticator` (login, noinherit,
@@ -270,33 +279,15 @@ impl PgCluster {
 
     /// Same as [`PgCluster::psql`], connected as `user`.
     pub fn psql_as(&self, user: &str, database: &str, sql: &str) -> Result<String, SandboxError> {
-        let output = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-1", "-v", "ON_ERROR_STOP=1"])
-            .arg("-d")
-            .arg(self.uri(user, database))
-            .arg("-f")
-            .arg("-")
-            .env("PGCONNECT_TIMEOUT", "5")
-            .env_remove("PGPASSWORD")
-            .env_remove("PGSERVICE")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                if let Some(mut stdin) = child.stdin.take() {
-                    stdin.write_all(sql.as_bytes())?;
-                }
-                child.wait_with_output()
-            })
-            .map_err(|e| SandboxError::Sql(format!("cannot run psql: {e}")))?;
-        if !output.status.success() {
-            return Err(SandboxError::Sql(
-                String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            ));
+        self.psql_runner(user, database).run(sql)
+    }
+
+    /// A handle that runs psql against `database` as `user` from any thread (it owns no process).
+    pub fn psql_runner(&self, user: &str, database: &str) -> PsqlRunner {
+        PsqlRunner {
+            psql: self.bin.join("psql"),
+            uri: self.uri(user, database),
         }
-        Ok(String::from_utf8_lossy(&output.stdout).trim_end().to_string())
     }
 
     /// Creates a database with the Supabase roles and schema grants.
@@ -331,11 +322,13 @@ impl PgCluster {
         Ok(())
     }
 
-    /// Applies the shipped migration to `database` (in one transaction).
+    /// Applies the shipped migrations to `database` (each in one transaction, in order).
     pub fn apply_migration(&self, database: &str) -> Result<(), SandboxError> {
-        self.psql(database, MIGRATION_SQL)
-            .map(|_| ())
-            .map_err(|e| SandboxError::Sql(format!("applying {MIGRATION_PATH} failed: {e}")))
+        for (path, sql) in MIGRATIONS {
+            self.psql(database, sql)
+                .map_err(|e| SandboxError::Sql(format!("applying {path} failed: {e}")))?;
+        }
+        Ok(())
     }
 
     /// Stops PostgreSQL (fast shutdown, then SIGKILL) and waits for it.
@@ -361,6 +354,46 @@ impl PgCluster {
         }
         self.stop();
         self.launch()
+    }
+}
+
+/// Runs SQL with psql against one database (see [`PgCluster::psql_runner`]).
+#[derive(Debug, Clone)]
+pub struct PsqlRunner {
+    psql: PathBuf,
+    uri: String,
+}
+
+impl PsqlRunner {
+    /// Runs `sql` (`ON_ERROR_STOP`, one transaction), returning unaligned, tuples-only output.
+    pub fn run(&self, sql: &str) -> Result<String, SandboxError> {
+        let output = Command::new(&self.psql)
+            .args(["-X", "-q", "-A", "-t", "-1", "-v", "ON_ERROR_STOP=1"])
+            .arg("-d")
+            .arg(&self.uri)
+            .arg("-f")
+            .arg("-")
+            .env("PGCONNECT_TIMEOUT", "5")
+            .env_remove("PGPASSWORD")
+            .env_remove("PGSERVICE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                if let Some(mut stdin) = child.stdin.take() {
+                    stdin.write_all(sql.as_bytes())?;
+                }
+                child.wait_with_output()
+            })
+            .map_err(|e| SandboxError::Sql(format!("cannot run psql: {e}")))?;
+        if !output.status.success() {
+            return Err(SandboxError::Sql(
+                String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            ));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim_end().to_string())
     }
 }
 

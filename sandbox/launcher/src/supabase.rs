@@ -4,6 +4,7 @@ use crate::jwt;
 use crate::postgres::PgCluster;
 use crate::postrust::Postrust;
 use crate::util;
+use crate::webhook_delivery::{self, DeliveryOptions, WebhookDelivery};
 use crate::SandboxError;
 
 /// What to set up.
@@ -27,8 +28,10 @@ impl Default for SupabaseOptions {
     }
 }
 
-/// PostgreSQL + postrust. Fields drop in order: postrust first, then the cluster.
+/// PostgreSQL + postrust. Fields drop in order: the webhook delivery loop, postrust, then the cluster.
 pub struct SupabaseSandbox {
+    /// Delivers what the pg_net stand-in queues (Database Webhooks), see [`webhook_delivery`].
+    webhooks: Option<WebhookDelivery>,
     rest: Postrust,
     jwt_secret: String,
     service_role_key: String,
@@ -48,12 +51,14 @@ impl std::fmt::Debug for SupabaseSandbox {
 }
 
 impl SupabaseSandbox {
-    /// Starts a fresh cluster, creates the database and roles, migrates, starts postrust.
+    /// Starts a fresh cluster, creates the database and roles, installs the pg_net stand-in,
+    /// migrates, starts postrust and the webhook delivery loop.
     pub fn start(options: SupabaseOptions) -> Result<SupabaseSandbox, SandboxError> {
         // Fail fast (before initdb) when postrust is missing.
         crate::postrust::postrust_binary()?;
         let pg = PgCluster::start()?;
         pg.create_database(&options.database)?;
+        webhook_delivery::install(&pg, &options.database)?;
         if options.migrate {
             pg.apply_migration(&options.database)?;
         }
@@ -64,7 +69,9 @@ impl SupabaseSandbox {
         let rest = Postrust::start(&pg, &options.database, &jwt_secret)?;
         let service_role_key = jwt::supabase_key(&jwt_secret, "service_role");
         let anon_key = jwt::supabase_key(&jwt_secret, "anon");
+        let webhooks = WebhookDelivery::start(pg.psql_runner("postgres", &options.database), DeliveryOptions::default())?;
         Ok(SupabaseSandbox {
+            webhooks: Some(webhooks),
             rest,
             jwt_secret,
             service_role_key,
@@ -132,8 +139,11 @@ impl SupabaseSandbox {
         &mut self.pg
     }
 
-    /// Stops postrust and PostgreSQL now (also done on drop).
+    /// Stops the webhook delivery loop, postrust and PostgreSQL now (also done on drop).
     pub fn stop(&mut self) {
+        if let Some(mut webhooks) = self.webhooks.take() {
+            webhooks.stop();
+        }
         self.rest.stop();
         self.pg.stop();
     }
