@@ -198,36 +198,55 @@ fn main() {
         planned.deferred.len(),
         planned.conflicts().len()
     );
-    report("planner::plan", measure(|| {
-        black_box(plan(black_box(&snapshot)));
-    }));
+    report(
+        "planner::plan",
+        measure(|| {
+            black_box(plan(black_box(&snapshot)));
+        }),
+    );
 
     let pages: Vec<Value> = (0..RECORDS).map(page_json).collect();
-    report("notion_mapping::page_from_json", measure(|| {
-        for page in &pages {
-            black_box(page_from_json(black_box(page)).expect("a page"));
-        }
-    }));
+    report(
+        "notion_mapping::page_from_json",
+        measure(|| {
+            for page in &pages {
+                black_box(page_from_json(black_box(page)).expect("a page"));
+            }
+        }),
+    );
 
     let contents: Vec<(Content, String)> = (0..RECORDS)
         .map(|i| {
-            let content = Content::normalize(&format!("Decision number {i}: keep it weekly"), "Ops", "2025-08-07").expect("content");
+            let content = Content::normalize(&format!("Decision number {i}: keep it weekly"), "Ops", "2025-08-07")
+                .expect("content");
             let base = content.checksum();
             (content, base)
         })
         .collect();
-    report("notion_mapping::properties_json", measure(|| {
-        for (content, base) in &contents {
-            black_box(properties_json(black_box(content), black_box(base)).expect("properties"));
-        }
-    }));
+    report(
+        "notion_mapping::properties_json",
+        measure(|| {
+            for (content, base) in &contents {
+                black_box(properties_json(black_box(content), black_box(base)).expect("properties"));
+            }
+        }),
+    );
 
     let raw: Vec<(String, String, String)> = (0..RECORDS)
-        .map(|i| (format!("  Decision   number {i}:\tkeep it weekly "), "ops".to_string(), "2025-08-07T09:00:00+02:00".to_string()))
+        .map(|i| {
+            (
+                format!("  Decision   number {i}:\tkeep it weekly "),
+                "ops".to_string(),
+                "2025-08-07T09:00:00+02:00".to_string(),
+            )
+        })
         .collect();
-    report("content: normal form + checksum", measure(|| {
-        for (decision, kind, date) in &raw {
-            black_box(Content::normalize(decision, kind, date).expect("content").checksum());
-        }
-    }));
+    report(
+        "content: normal form + checksum",
+        measure(|| {
+            for (decision, kind, date) in &raw {
+                black_box(Content::normalize(decision, kind, date).expect("content").checksum());
+            }
+        }),
+    );
 }

@@ -4,7 +4,7 @@
 # and `npm run build`.
 #
 # Everything comes from package registries (crates.io, npm): no GitHub downloads.
-#   - Rust target wasm32-unknown-unknown                       (rustup)
+#   - Rust target wasm32-unknown-unknown, rustfmt and clippy   (rustup)
 #   - worker-build, same version as the `worker` crate in Cargo.lock          (cargo install)
 #   - wasm-bindgen-cli, exactly the `wasm-bindgen` crate version in Cargo.lock (cargo install)
 #   - postrust-server (PostgREST-compatible) and PostgreSQL 15, for the sandbox (scripts/ensure-postrust.sh)
@@ -44,6 +44,16 @@ require_tools() {
     die "Node.js $(node --version) is too old: wrangler needs 20.3 or newer"
   fi
   [ -f "$ROOT/Cargo.lock" ] || die "Cargo.lock is missing: the tool versions are read from it"
+}
+
+# cargo fmt and cargo clippy: npm test checks the style with both.
+ensure_style_tools() {
+  if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
+    say "rustfmt and clippy: ok"
+  else
+    act "adding rust components rustfmt and clippy"
+    rustup component add rustfmt clippy
+  fi
 }
 
 ensure_wasm_target() {
@@ -150,6 +160,7 @@ ensure_jq() {
 main() {
   require_tools
   ensure_wasm_target
+  ensure_style_tools
   ensure_worker_build
   ensure_wasm_bindgen
   ensure_postrust

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm test: everything. Native Rust tests of the whole workspace, then the end-to-end tests against
+# npm test: everything. Style (fmt, clippy), native Rust tests of the whole workspace, then the end-to-end tests against
 # the real Worker in `wrangler dev` (tests/e2e/, Node's built-in test runner).
 # Run through `npm test`, which runs scripts/setup.sh first.
 set -euo pipefail
@@ -7,6 +7,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 step() { echo; echo "=== $* ==="; }
+
+style() {
+  step "style: cargo fmt --check, cargo clippy -D warnings (native and wasm32)"
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets -- -D warnings
+  cargo clippy -p decision-sync --lib --target wasm32-unknown-unknown -- -D warnings
+}
 
 native_tests() {
   step "cargo test --workspace"
@@ -26,6 +33,7 @@ e2e_tests() {
 }
 
 main() {
+  style
   native_tests
   build_worker
   e2e_tests

@@ -1,7 +1,9 @@
 //! `GET /`: a small HTML page showing `/health` to a person; refreshes every 30 seconds.
 //! Static HTML (no script), everything escaped; the raw status is in `data-status` of `#status`.
 use crate::core::report::{RunCounts, RunOutcome, RunSummary};
-use crate::health::{count_of, issue_line, orphan_line, Health, InterruptedRun, SchemaAge, SchemaCheck, FIX_ITEMS_PER_KIND};
+use crate::health::{
+    count_of, issue_line, orphan_line, Health, InterruptedRun, SchemaAge, SchemaCheck, FIX_ITEMS_PER_KIND,
+};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -61,7 +63,13 @@ fn outcome(run: &RunSummary) -> String {
         RunOutcome::Failed { .. } => "failed (see What to fix)".to_string(),
         RunOutcome::Skipped { running_run_id } => format!("skipped: run {running_run_id} was still running"),
     };
-    let kind = if run.dry_run { ", dry run" } else if run.full_pass { ", full reconciliation" } else { "" };
+    let kind = if run.dry_run {
+        ", dry run"
+    } else if run.full_pass {
+        ", full reconciliation"
+    } else {
+        ""
+    };
     format!("{} ({}{kind}): {result} in {duration:.1} s", when(Some(run.finished_at)), run.trigger)
 }
 
@@ -89,7 +97,11 @@ fn changes(c: &RunCounts) -> String {
         (c.rows_deleted, "row soft-deleted", "rows soft-deleted"),
         (c.rows_restored, "row restored", "rows restored"),
         (c.conflicts, "conflict resolved", "conflicts resolved"),
-        (c.skipped_concurrent_edits, "row edited meanwhile, left for the next run", "rows edited meanwhile, left for the next run"),
+        (
+            c.skipped_concurrent_edits,
+            "row edited meanwhile, left for the next run",
+            "rows edited meanwhile, left for the next run",
+        ),
     ];
     let done: Vec<String> =
         items.iter().filter(|(n, _, _)| *n > 0).map(|(n, one, many)| count_of(*n as usize, one, many)).collect();
@@ -159,7 +171,8 @@ fn facts(health: &Health) -> String {
         ),
     ));
     if let Some(halt) = &health.mass_delete_halt {
-        let mut held = format!("{} of {} linked records held since {}", halt.deletes, halt.linked, when(Some(halt.since)));
+        let mut held =
+            format!("{} of {} linked records held since {}", halt.deletes, halt.linked, when(Some(halt.since)));
         if !halt.sample_rows.is_empty() {
             held.push_str(&format!(" · rows e.g. {}", halt.sample_rows.join(", ")));
         }
@@ -176,7 +189,10 @@ fn facts(health: &Health) -> String {
         (0, false) => "nothing left for the next run".to_string(),
         (0, true) => "more than one run's work: the next run continues where the last one stopped".to_string(),
         (n, false) => format!("{} left for the next run", count_of(n as usize, "item", "items")),
-        (n, true) => format!("at least {} left; the next run continues where the last one stopped", count_of(n as usize, "item", "items")),
+        (n, true) => format!(
+            "at least {} left; the next run continues where the last one stopped",
+            count_of(n as usize, "item", "items")
+        ),
     };
     facts.push(row("pending", "Backlog", &pending));
     let full = if health.full_pass_in_progress {
@@ -323,9 +339,18 @@ mod tests {
     #[test]
     fn shows_status_and_escapes_what_it_prints() {
         let mut state = SyncState::default();
-        state.errors.push(RecordIssue { side: Side::Supabase, id: "<script>".into(), field: Some("type".into()), reason: "comma".into() });
-        let config = ConfigStatus { missing: vec!["NOTION_API_KEY".into()], invalid: vec![], admin_routes_enabled: false };
-        let schema = SchemaStatus { supabase: SchemaCheck::NotChecked { reason: "not configured".into() }, notion: SchemaCheck::Ok };
+        state.errors.push(RecordIssue {
+            side: Side::Supabase,
+            id: "<script>".into(),
+            field: Some("type".into()),
+            reason: "comma".into(),
+        });
+        let config =
+            ConfigStatus { missing: vec!["NOTION_API_KEY".into()], invalid: vec![], admin_routes_enabled: false };
+        let schema = SchemaStatus {
+            supabase: SchemaCheck::NotChecked { reason: "not configured".into() },
+            notion: SchemaCheck::Ok,
+        };
         let html = render(&build(&state, config, schema, chrono::Utc::now()));
         assert!(html.contains("http-equiv=\"refresh\" content=\"30\""));
         assert!(html.contains("not_configured"));
@@ -336,7 +361,12 @@ mod tests {
     #[test]
     fn record_errors_and_orphans_are_tables_not_repeated_in_the_list() {
         let mut state = SyncState::default();
-        state.errors.push(RecordIssue { side: Side::Supabase, id: "row-1".into(), field: Some("type".into()), reason: "use one value".into() });
+        state.errors.push(RecordIssue {
+            side: Side::Supabase,
+            id: "row-1".into(),
+            field: Some("type".into()),
+            reason: "use one value".into(),
+        });
         state.orphans.push(Orphan { side: Side::Notion, id: "page-1".into(), reason: "trash the page".into() });
         let config = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
         let schema = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
@@ -360,7 +390,12 @@ mod tests {
         let health = build(&state, config, crate::health::stored_schema(&state), now);
         let html = render(&health);
         assert!(html.contains("Supabase: ok (checked 5 h ago) · Notion: ok (checked 2 min ago)"), "{html}");
-        let never = render(&build(&SyncState::default(), health.config.clone(), crate::health::stored_schema(&SyncState::default()), now));
+        let never = render(&build(
+            &SyncState::default(),
+            health.config.clone(),
+            crate::health::stored_schema(&SyncState::default()),
+            now,
+        ));
         assert!(never.contains("Supabase: not checked (no run has checked it yet)"), "{never}");
     }
 
@@ -389,7 +424,10 @@ mod tests {
         assert!(html.contains("data-status=\"halted\"") && html.contains("deletes on hold"), "{html}");
         assert!(html.contains("id=\"mass-delete\"") && html.contains("20 of 20 linked records held since"), "{html}");
         assert!(html.contains("pages e.g. page-&lt;1&gt;"), "{html}");
-        assert!(html.contains("allow-mass-delete=1") && html.contains("restore them from Notion&#39;s trash"), "{html}");
+        assert!(
+            html.contains("allow-mass-delete=1") && html.contains("restore them from Notion&#39;s trash"),
+            "{html}"
+        );
     }
 
     #[test]
@@ -399,7 +437,10 @@ mod tests {
         let schema = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
         let mut health = build(&SyncState::default(), config, schema, chrono::Utc::now());
         let start = RunStart { run_id: "r1".into(), trigger: "cron".into(), started_at: chrono::Utc::now() };
-        crate::health::add_lock_status(&mut health, &LockStatus { last_started: Some(start), pending_intents: 15, ..LockStatus::default() });
+        crate::health::add_lock_status(
+            &mut health,
+            &LockStatus { last_started: Some(start), pending_intents: 15, ..LockStatus::default() },
+        );
         let html = render(&health);
         assert!(html.contains("data-status=\"interrupted\""), "{html}");
         assert!(html.contains("id=\"interrupted-run\"") && html.contains("15 page creates not linked yet"), "{html}");

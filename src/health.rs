@@ -4,8 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::core::mass_delete::MassDeleteHalt;
 use crate::core::lease::LockStatus;
+use crate::core::mass_delete::MassDeleteHalt;
 use crate::core::report::{RunOutcome, RunSummary};
 use crate::core::schema_check::CheckedSchema;
 use crate::core::state::{Orphan, RecordIssue, SyncState, Totals};
@@ -174,13 +174,19 @@ pub fn build(state: &SyncState, config: ConfigStatus, schema: SchemaStatus, now:
     fix.extend(config.invalid.iter().cloned());
     for check in [&schema.supabase, &schema.notion] {
         // One problem that stops both checks (e.g. a bad key) is listed once.
-        if let SchemaCheck::Problem { message } | SchemaCheck::Warning { message } | SchemaCheck::Unreachable { message } = check {
+        if let SchemaCheck::Problem { message }
+        | SchemaCheck::Warning { message }
+        | SchemaCheck::Unreachable { message } = check
+        {
             if !fix.contains(message) {
                 fix.push(message.clone());
             }
         }
     }
-    if let Some(RunSummary { outcome: RunOutcome::NotConfigured { message } | RunOutcome::Failed { message }, .. }) = &state.last_run {
+    if let Some(RunSummary {
+        outcome: RunOutcome::NotConfigured { message } | RunOutcome::Failed { message }, ..
+    }) = &state.last_run
+    {
         // "missing required settings: …" repeats the `set NAME` items above.
         let repeats_missing = !config.missing.is_empty() && message.starts_with("missing required settings:");
         if !fix.contains(message) && !repeats_missing {
@@ -204,7 +210,10 @@ pub fn build(state: &SyncState, config: ConfigStatus, schema: SchemaStatus, now:
         full_pass_in_progress: state.full_pass.is_some(),
         last_full_pass: state.last_full_pass,
         schema,
-        schema_checked: SchemaAges { supabase: age_of(&state.schema.supabase, now), notion: age_of(&state.schema.notion, now) },
+        schema_checked: SchemaAges {
+            supabase: age_of(&state.schema.supabase, now),
+            notion: age_of(&state.schema.notion, now),
+        },
         config,
         checked_at: now,
         mass_delete_halt: state.mass_delete.halt.clone(),
@@ -212,15 +221,24 @@ pub fn build(state: &SyncState, config: ConfigStatus, schema: SchemaStatus, now:
     }
 }
 
-fn status(state: &SyncState, config: &ConfigStatus, schema: &SchemaStatus, now: DateTime<Utc>) -> (&'static str, String) {
+fn status(
+    state: &SyncState,
+    config: &ConfigStatus,
+    schema: &SchemaStatus,
+    now: DateTime<Utc>,
+) -> (&'static str, String) {
     // A missing admin token only closes the admin routes; the cron still syncs.
     let blocking = config.missing.iter().any(|name| name != crate::settings::ADMIN_TOKEN);
     if blocking || !config.invalid.is_empty() {
         return ("not_configured", "the sync cannot run until the settings listed under `fix` are set".into());
     }
-    let schema_problem = [&schema.supabase, &schema.notion].iter().any(|check| matches!(check, SchemaCheck::Problem { .. }));
+    let schema_problem =
+        [&schema.supabase, &schema.notion].iter().any(|check| matches!(check, SchemaCheck::Problem { .. }));
     if schema_problem {
-        return ("not_configured", "the table or the Notion database is not set up as the sync needs: see `fix`".into());
+        return (
+            "not_configured",
+            "the table or the Notion database is not set up as the sync needs: see `fix`".into(),
+        );
     }
     if let Some(SchemaCheck::Unreachable { message }) =
         [&schema.supabase, &schema.notion].into_iter().find(|check| matches!(check, SchemaCheck::Unreachable { .. }))
@@ -231,7 +249,9 @@ fn status(state: &SyncState, config: &ConfigStatus, schema: &SchemaStatus, now: 
         return ("never_run", "no sync has run yet; the cron runs every 15 minutes, or POST /sync-now".into());
     };
     match &last_run.outcome {
-        RunOutcome::NotConfigured { .. } => return ("not_configured", "the last run stopped on a configuration problem: see `fix`".into()),
+        RunOutcome::NotConfigured { .. } => {
+            return ("not_configured", "the last run stopped on a configuration problem: see `fix`".into())
+        }
         RunOutcome::Failed { message } => return ("failing", format!("the last run failed: {message}")),
         _ => {}
     }
@@ -246,7 +266,11 @@ fn status(state: &SyncState, config: &ConfigStatus, schema: &SchemaStatus, now: 
         let what = match (state.errors.len(), state.orphans.len()) {
             (errors, 0) => count_of(errors, "record error needs", "record errors need"),
             (0, orphans) => count_of(orphans, "orphan needs", "orphans need"),
-            (errors, orphans) => format!("{} and {} need", count_of(errors, "record error", "record errors"), count_of(orphans, "orphan", "orphans")),
+            (errors, orphans) => format!(
+                "{} and {} need",
+                count_of(errors, "record error", "record errors"),
+                count_of(orphans, "orphan", "orphans")
+            ),
         };
         return ("attention", format!("{what} a look: see `fix`"));
     }
@@ -295,10 +319,18 @@ mod tests {
         if let Some(run) = state.last_run.as_mut() {
             run.outcome = RunOutcome::Ok;
         }
-        state.errors.push(RecordIssue { side: crate::core::model::Side::Supabase, id: "a".into(), field: None, reason: "x".into() });
+        state.errors.push(RecordIssue {
+            side: crate::core::model::Side::Supabase,
+            id: "a".into(),
+            field: None,
+            reason: "x".into(),
+        });
         let ok = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
         let health = build(&state, configured(), ok.clone(), now);
-        assert_eq!((health.status.as_str(), health.summary.as_str()), ("attention", "1 record error needs a look: see `fix`"));
+        assert_eq!(
+            (health.status.as_str(), health.summary.as_str()),
+            ("attention", "1 record error needs a look: see `fix`")
+        );
         state.orphans.push(Orphan { side: crate::core::model::Side::Notion, id: "p".into(), reason: "y".into() });
         state.orphans.push(Orphan { side: crate::core::model::Side::Notion, id: "q".into(), reason: "y".into() });
         let health = build(&state, configured(), ok, now);
@@ -310,15 +342,20 @@ mod tests {
         let mut state = SyncState::default();
         let message = "missing required settings: NOTION_API_KEY; set each with `wrangler secret put NAME`".to_string();
         state.last_run = Some(crate::service::unconfigured_summary("r", "cron", false, Utc::now(), message));
-        let config = ConfigStatus { missing: vec!["NOTION_API_KEY".into()], invalid: vec![], admin_routes_enabled: true };
+        let config =
+            ConfigStatus { missing: vec!["NOTION_API_KEY".into()], invalid: vec![], admin_routes_enabled: true };
         let skipped = SchemaCheck::NotChecked { reason: "settings are missing".into() };
         let health = build(&state, config, SchemaStatus { supabase: skipped.clone(), notion: skipped }, Utc::now());
-        assert_eq!(health.fix, vec!["set NOTION_API_KEY: `wrangler secret put NOTION_API_KEY` (or in .dev.vars)".to_string()]);
+        assert_eq!(
+            health.fix,
+            vec!["set NOTION_API_KEY: `wrangler secret put NOTION_API_KEY` (or in .dev.vars)".to_string()]
+        );
     }
 
     #[test]
     fn a_missing_admin_token_is_named_but_does_not_stop_the_sync() {
-        let config = ConfigStatus { missing: vec!["SYNC_ADMIN_TOKEN".into()], invalid: vec![], admin_routes_enabled: false };
+        let config =
+            ConfigStatus { missing: vec!["SYNC_ADMIN_TOKEN".into()], invalid: vec![], admin_routes_enabled: false };
         let ok = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
         let health = build(&SyncState::default(), config, ok, Utc::now());
         assert_eq!(health.status, "never_run");
@@ -349,7 +386,11 @@ mod tests {
         assert_eq!(health.status, "halted");
         assert!(health.summary.starts_with("safety halt: 12 of 12 linked records"), "{}", health.summary);
         assert_eq!(health.fix.len(), 1, "{:?}", health.fix);
-        assert!(health.fix[0].contains("row-1") && health.fix[0].contains("POST /sync-now?allow-mass-delete=1"), "{}", health.fix[0]);
+        assert!(
+            health.fix[0].contains("row-1") && health.fix[0].contains("POST /sync-now?allow-mass-delete=1"),
+            "{}",
+            health.fix[0]
+        );
         assert_eq!(health.mass_delete_halt.map(|halt| halt.deletes), Some(12));
     }
 
@@ -368,8 +409,8 @@ mod tests {
         assert_eq!(health.pending, 15);
         assert_eq!(health.interrupted_run.as_ref().map(|run| run.unlinked_creates), Some(15));
         // The same run with its report saved finished: nothing to add.
-        let mut state = SyncState::default();
-        state.last_run = Some(crate::service::unconfigured_summary("r1", "sync-now", false, Utc::now(), String::new()));
+        let last_run = Some(crate::service::unconfigured_summary("r1", "sync-now", false, Utc::now(), String::new()));
+        let state = SyncState { last_run, ..SyncState::default() };
         let mut health = build(&state, configured(), ok, Utc::now());
         let before = health.fix.clone();
         add_lock_status(&mut health, &lock);
@@ -381,10 +422,20 @@ mod tests {
     fn an_unreachable_service_is_failing_and_a_warning_only_adds_a_fix() {
         let down = SchemaCheck::Unreachable { message: "supabase is unavailable: connection refused".into() };
         let warning = SchemaCheck::Warning { message: "write-back function missing".into() };
-        let health = build(&SyncState::default(), configured(), SchemaStatus { supabase: down, notion: SchemaCheck::Ok }, Utc::now());
+        let health = build(
+            &SyncState::default(),
+            configured(),
+            SchemaStatus { supabase: down, notion: SchemaCheck::Ok },
+            Utc::now(),
+        );
         assert_eq!(health.status, "failing");
         assert!(health.summary.contains("connection refused"));
-        let health = build(&SyncState::default(), configured(), SchemaStatus { supabase: warning, notion: SchemaCheck::Ok }, Utc::now());
+        let health = build(
+            &SyncState::default(),
+            configured(),
+            SchemaStatus { supabase: warning, notion: SchemaCheck::Ok },
+            Utc::now(),
+        );
         assert_eq!(health.status, "never_run");
         assert_eq!(health.fix, vec!["write-back function missing".to_string()]);
     }

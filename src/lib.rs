@@ -3,10 +3,15 @@
 //! `core` is the pure sync engine (no I/O, no workers-rs); `clients` turn the engine's ports into
 //! HTTP requests for Notion and PostgREST over an abstract transport; `edge` (wasm32 only) adapts
 //! workers-rs (fetch, KV, Durable Objects, cron) to those ports.
+// Nothing from the network or the user may panic the Worker: no unwrap()/expect() outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![deny(unsafe_code)]
 pub mod auth;
 pub mod clients;
 pub mod core;
 pub mod dashboard;
+#[cfg(target_arch = "wasm32")]
+pub mod edge;
 pub mod health;
 pub mod live_check;
 pub mod public;
@@ -14,5 +19,3 @@ pub mod run_log;
 pub mod service;
 pub mod settings;
 pub mod webhooks;
-#[cfg(target_arch = "wasm32")]
-pub mod edge;

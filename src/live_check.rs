@@ -184,7 +184,8 @@ mod tests {
         let now: DateTime<Utc> = "2025-08-07T09:00:00Z".parse().unwrap();
         store.0.borrow_mut().schema.record_notion(SchemaCheck::Ok, now - Duration::seconds(90));
         let clock = At(Rc::new(Cell::new(now)));
-        let service = Service { settings: &settings, transport: transport.clone(), store: &store, lock: &NoLock, clock: &clock };
+        let service =
+            Service { settings: &settings, transport: transport.clone(), store: &store, lock: &NoLock, clock: &clock };
         for _ in 0..20 {
             let health = run(service.health(configured()));
             assert_eq!(health.schema.notion, SchemaCheck::Ok);
@@ -203,7 +204,8 @@ mod tests {
         let store = Store::default();
         let now: DateTime<Utc> = "2025-08-07T09:00:00Z".parse().unwrap();
         let clock = At(Rc::new(Cell::new(now)));
-        let service = Service { settings: &settings, transport: transport.clone(), store: &store, lock: &NoLock, clock: &clock };
+        let service =
+            Service { settings: &settings, transport: transport.clone(), store: &store, lock: &NoLock, clock: &clock };
         let first = run(service.check_now(configured())).unwrap();
         assert!(first.live);
         let sent = transport.0.get();

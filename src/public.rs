@@ -8,7 +8,8 @@ use crate::health::{Health, SchemaCheck};
 pub const HIDDEN_URL: &str = "[URL hidden]";
 
 /// Hosts whose links are public help, kept in messages ("copy the secret from https://www.notion.so/…").
-const PUBLIC_HOSTS: [&str; 5] = ["www.notion.so", "notion.so", "developers.notion.com", "api.notion.com", "supabase.com"];
+const PUBLIC_HOSTS: [&str; 5] =
+    ["www.notion.so", "notion.so", "developers.notion.com", "api.notion.com", "supabase.com"];
 
 /// Characters that end a URL quoted in a message.
 fn ends_url(ch: char) -> bool {
@@ -95,7 +96,9 @@ mod tests {
     #[test]
     fn internal_urls_are_hidden_public_help_links_kept() {
         assert_eq!(
-            without_internal_urls("supabase is unavailable: PATCH http://127.0.0.1:54321/rest/v1/decision_vault: HTTP 503"),
+            without_internal_urls(
+                "supabase is unavailable: PATCH http://127.0.0.1:54321/rest/v1/decision_vault: HTTP 503"
+            ),
             "supabase is unavailable: PATCH [URL hidden]: HTTP 503"
         );
         assert_eq!(
@@ -118,10 +121,20 @@ mod tests {
         run.outcome = RunOutcome::Failed { message: message.clone() };
         run.warnings.push(format!("warning about {url}"));
         state.last_run = Some(run);
-        state.errors.push(RecordIssue { side: crate::core::model::Side::Supabase, id: "r1".into(), field: None, reason: message.clone() });
+        state.errors.push(RecordIssue {
+            side: crate::core::model::Side::Supabase,
+            id: "r1".into(),
+            field: None,
+            reason: message.clone(),
+        });
         let down = SchemaCheck::Unreachable { message: message.clone() };
-        let config = ConfigStatus { missing: vec![], invalid: vec![format!("setting SUPABASE_URL is {url}")], admin_routes_enabled: true };
-        let health = build(&state, config, SchemaStatus { supabase: down, notion: SchemaCheck::Ok }, chrono::Utc::now());
+        let config = ConfigStatus {
+            missing: vec![],
+            invalid: vec![format!("setting SUPABASE_URL is {url}")],
+            admin_routes_enabled: true,
+        };
+        let health =
+            build(&state, config, SchemaStatus { supabase: down, notion: SchemaCheck::Ok }, chrono::Utc::now());
         assert!(serde_json::to_string(&health).unwrap().contains(url), "the full report names it");
         let public = serde_json::to_string(&for_visitors(health)).unwrap();
         assert!(!public.contains("127.0.0.1") && !public.contains("http://"), "{public}");

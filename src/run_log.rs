@@ -77,7 +77,10 @@ pub fn run_log_lines(summary: &RunSummary, level: LogLevel) -> Vec<(Severity, St
         let prefix = format!("decision-sync run {}", summary.run_id);
         for issue in &summary.errors {
             let field = issue.field.as_deref().map(|field| format!(" field {field}")).unwrap_or_default();
-            lines.push((Severity::Info, format!("{prefix}: record error: {} {}{field} (see /health)", issue.side, issue.id)));
+            lines.push((
+                Severity::Info,
+                format!("{prefix}: record error: {} {}{field} (see /health)", issue.side, issue.id),
+            ));
         }
         for warning in &summary.warnings {
             lines.push((Severity::Info, format!("{prefix}: warning: {warning}")));
@@ -155,7 +158,11 @@ mod tests {
         let quiet = summary(RunOutcome::Ok);
         let info = run_log_lines(&quiet, LogLevel::Info);
         assert_eq!(severities(&info), vec![Severity::Info]);
-        assert!(info[0].1.contains("run r1 (cron */15 * * * *)") && info[0].1.contains("subrequests=6"), "{}", info[0].1);
+        assert!(
+            info[0].1.contains("run r1 (cron */15 * * * *)") && info[0].1.contains("subrequests=6"),
+            "{}",
+            info[0].1
+        );
         assert!(run_log_lines(&quiet, LogLevel::Warn).is_empty());
         assert!(run_log_lines(&quiet, LogLevel::Error).is_empty());
     }
@@ -193,7 +200,10 @@ mod tests {
             sample_pages: vec![],
         });
         let warn = run_log_lines(&halted, LogLevel::Warn);
-        assert!(warn.iter().any(|(severity, line)| *severity == Severity::Warn && line.contains("safety halt: 12 of 12")), "{warn:?}");
+        assert!(
+            warn.iter().any(|(severity, line)| *severity == Severity::Warn && line.contains("safety halt: 12 of 12")),
+            "{warn:?}"
+        );
         assert!(run_log_lines(&halted, LogLevel::Error).is_empty());
     }
 }

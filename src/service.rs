@@ -32,7 +32,8 @@ pub struct Service<'a, T, St, L, C> {
 
 fn notion_config(settings: &Settings) -> NotionConfig {
     // Ids may be pasted bare, with dashes, or as the Notion URL they appear in.
-    let database_id = normalize_notion_id(&settings.notion_database_id).unwrap_or_else(|| settings.notion_database_id.clone());
+    let database_id =
+        normalize_notion_id(&settings.notion_database_id).unwrap_or_else(|| settings.notion_database_id.clone());
     let mut config = NotionConfig::new(settings.notion_token.clone(), database_id);
     config.api_base = settings.notion_api_base.clone();
     config.data_source_id =
@@ -42,7 +43,12 @@ fn notion_config(settings: &Settings) -> NotionConfig {
 }
 
 fn postgrest_config(settings: &Settings) -> Result<PostgrestConfig, PortError> {
-    PostgrestConfig::from_settings(None, Some(&settings.supabase_rest_url), Some(&settings.supabase_key), settings.max_retries)
+    PostgrestConfig::from_settings(
+        None,
+        Some(&settings.supabase_rest_url),
+        Some(&settings.supabase_key),
+        settings.max_retries,
+    )
 }
 
 impl<'a, T, St, L, C> Service<'a, T, St, L, C>
@@ -52,7 +58,11 @@ where
     L: RunLock,
     C: Clock + Clone + 'static,
 {
-    fn clients(&self, budget: &Budget, cached_data_source: Option<&str>) -> Result<(PostgrestClient<T>, NotionClient<T>), PortError> {
+    fn clients(
+        &self,
+        budget: &Budget,
+        cached_data_source: Option<&str>,
+    ) -> Result<(PostgrestClient<T>, NotionClient<T>), PortError> {
         let postgrest = PostgrestClient::new(self.transport.clone(), postgrest_config(self.settings)?, budget.clone());
         let clock = self.clock.clone();
         let notion = NotionClient::new(notion_config(self.settings), self.transport.clone(), budget.clone())
@@ -68,7 +78,13 @@ where
 
     /// [`Service::run`]; `allow_mass_delete` (an authenticated `allow-mass-delete=1`) lets this
     /// run's deletes pass the mass-delete safety halt.
-    pub async fn run_allowing(&self, run_id: &str, trigger: &str, dry_run: bool, allow_mass_delete: bool) -> Result<RunResult, PortError> {
+    pub async fn run_allowing(
+        &self,
+        run_id: &str,
+        trigger: &str,
+        dry_run: bool,
+        allow_mass_delete: bool,
+    ) -> Result<RunResult, PortError> {
         let cached = self.store.load().await.ok().and_then(|state| state.data_source_id);
         let budget = Budget::new(self.settings.subrequest_budget);
         let (postgrest, notion) = match self.clients(&budget, cached.as_deref()) {
@@ -88,7 +104,8 @@ where
                 ..EngineConfig::default()
             },
         };
-        let request = RunRequest { run_id: run_id.to_string(), trigger: trigger.to_string(), dry_run, budget, allow_mass_delete };
+        let request =
+            RunRequest { run_id: run_id.to_string(), trigger: trigger.to_string(), dry_run, budget, allow_mass_delete };
         let mut result = engine.run(&request).await?;
         redact_summary(self.settings, &mut result.summary);
         Ok(result)
@@ -166,7 +183,13 @@ fn redact_summary(settings: &Settings, summary: &mut RunSummary) {
 }
 
 /// The summary of a run stopped by its configuration.
-pub fn unconfigured_summary(run_id: &str, trigger: &str, dry_run: bool, now: DateTime<Utc>, message: String) -> RunSummary {
+pub fn unconfigured_summary(
+    run_id: &str,
+    trigger: &str,
+    dry_run: bool,
+    now: DateTime<Utc>,
+    message: String,
+) -> RunSummary {
     RunSummary {
         run_id: run_id.to_string(),
         trigger: trigger.to_string(),

@@ -7,7 +7,8 @@ use crate::core::mass_delete::DEFAULT_SHARE_PERCENT;
 use crate::run_log::LogLevel;
 
 /// Secrets the sync cannot run without.
-pub const SYNC_SECRETS: [&str; 4] = ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "NOTION_API_KEY", "NOTION_DATABASE_ID"];
+pub const SYNC_SECRETS: [&str; 4] =
+    ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "NOTION_API_KEY", "NOTION_DATABASE_ID"];
 /// The secret protecting `/sync-now`, `/dry-run` and `/conflicts`.
 pub const ADMIN_TOKEN: &str = "SYNC_ADMIN_TOKEN";
 /// Default budget of external subrequests per run: the free plan allows 50 per invocation; a few
@@ -101,7 +102,11 @@ fn log_level<F: Fn(&str) -> Option<String>>(lookup: &F) -> Result<LogLevel, Sett
     })
 }
 
-fn url<F: Fn(&str) -> Option<String>>(lookup: &F, name: &str, default: Option<String>) -> Result<String, SettingsError> {
+fn url<F: Fn(&str) -> Option<String>>(
+    lookup: &F,
+    name: &str,
+    default: Option<String>,
+) -> Result<String, SettingsError> {
     let raw = value(lookup, name).or(default).unwrap_or_default();
     if !(raw.starts_with("https://") || raw.starts_with("http://")) {
         return Err(SettingsError::Invalid {
@@ -132,8 +137,22 @@ impl Settings {
             admin_token: value(&lookup, ADMIN_TOKEN),
             batch_size: number(&lookup, "SYNC_BATCH_SIZE", 100, 1, 100, "1 to 100")?,
             max_retries: number(&lookup, "SYNC_MAX_RETRIES", 3, 0, 10, "0 to 10")?,
-            subrequest_budget: number(&lookup, "SYNC_SUBREQUEST_BUDGET", DEFAULT_SUBREQUEST_BUDGET, 10, 10_000, "10 to 10000")?,
-            lease_ttl_seconds: number(&lookup, "SYNC_LEASE_TTL_SECONDS", DEFAULT_LEASE_TTL_SECONDS, 10, 3_600, "10 to 3600")?,
+            subrequest_budget: number(
+                &lookup,
+                "SYNC_SUBREQUEST_BUDGET",
+                DEFAULT_SUBREQUEST_BUDGET,
+                10,
+                10_000,
+                "10 to 10000",
+            )?,
+            lease_ttl_seconds: number(
+                &lookup,
+                "SYNC_LEASE_TTL_SECONDS",
+                DEFAULT_LEASE_TTL_SECONDS,
+                10,
+                3_600,
+                "10 to 3600",
+            )?,
             log_level: log_level(&lookup)?,
             mass_delete_share: number(&lookup, "SYNC_MASS_DELETE_SHARE", DEFAULT_SHARE_PERCENT, 1, 100, "1 to 100")?,
         })
@@ -221,7 +240,11 @@ mod tests {
         let err = Settings::from_lookup(env(&[("SUPABASE_URL", "https://x"), ("NOTION_API_KEY", "  ")])).unwrap_err();
         assert_eq!(
             err,
-            SettingsError::Missing(vec!["SUPABASE_SERVICE_ROLE_KEY".into(), "NOTION_API_KEY".into(), "NOTION_DATABASE_ID".into()])
+            SettingsError::Missing(vec![
+                "SUPABASE_SERVICE_ROLE_KEY".into(),
+                "NOTION_API_KEY".into(),
+                "NOTION_DATABASE_ID".into()
+            ])
         );
         assert!(err.to_string().contains("wrangler secret put"));
     }

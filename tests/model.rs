@@ -59,7 +59,8 @@ impl C {
 
 fn content() -> impl Strategy<Value = C> {
     // The comma type (index 5) is rarer than the others.
-    (0..DECISIONS.len(), prop_oneof![9 => 0..5usize, 1 => Just(5usize)], 0..DATES.len()).prop_map(|(d, t, a)| C(d, t, a))
+    (0..DECISIONS.len(), prop_oneof![9 => 0..5usize, 1 => Just(5usize)], 0..DATES.len())
+        .prop_map(|(d, t, a)| C(d, t, a))
 }
 
 #[derive(Debug, Clone)]
@@ -72,7 +73,13 @@ enum Step {
     CaseEditPage(usize),
     WhitespaceEditRow(usize),
     /// The row and its page edited differently between two runs; `page_later` orders them.
-    EditBoth { which: usize, row: C, page: C, page_later: bool, gap_seconds: i64 },
+    EditBoth {
+        which: usize,
+        row: C,
+        page: C,
+        page_later: bool,
+        gap_seconds: i64,
+    },
     TrashPage(usize),
     RestorePage(usize),
     SoftDeleteRow(usize),
@@ -83,10 +90,19 @@ enum Step {
     DuplicatePage(usize),
     /// A second row with the same content as an existing one.
     CopyRow(usize),
-    Sync { budget: u32, fault: Option<(u64, Fault)>, race: Option<(usize, C)> },
+    Sync {
+        budget: u32,
+        fault: Option<(u64, Fault)>,
+        race: Option<(usize, C)>,
+    },
     /// A run where Notion answers 429 every few requests (the client retries, spending budget),
     /// the CPU limit may be near, and saving the state may fail.
-    RoughSync { budget: u32, rate_limit_every: u64, cpu_limit: bool, save_fails: bool },
+    RoughSync {
+        budget: u32,
+        rate_limit_every: u64,
+        cpu_limit: bool,
+        save_fails: bool,
+    },
     /// A dry run: must write nothing anywhere.
     DryRun,
     Wait(i64),
@@ -174,7 +190,16 @@ fn note(pending: &RefCell<Vec<Edit>>, side: Side, id: &str, content: Option<Cont
 
 impl Model {
     fn new() -> Self {
-        Model { w: World::new(), pending: Rc::default(), user_rows: 0, user_pages: 0, hard_deleted_rows: 0, copies_with_base: 0, max_records: max_records(), step: 0 }
+        Model {
+            w: World::new(),
+            pending: Rc::default(),
+            user_rows: 0,
+            user_pages: 0,
+            hard_deleted_rows: 0,
+            copies_with_base: 0,
+            max_records: max_records(),
+            step: 0,
+        }
     }
 
     fn records(&self) -> usize {
@@ -293,7 +318,8 @@ impl Model {
             Step::WhitespaceEditRow(i) => {
                 if let Some(row) = self.row_id(*i).and_then(|id| w.supabase.row(&id)) {
                     self.user_row(&row.id, || {
-                        w.supabase.edit(&row.id, RowEdit::decision(&format!("  {}\t ", row.decision.replace(' ', "  "))));
+                        w.supabase
+                            .edit(&row.id, RowEdit::decision(&format!("  {}\t ", row.decision.replace(' ', "  "))));
                     });
                 }
             }
@@ -445,7 +471,9 @@ impl Model {
         let pages = self.w.notion.pages();
         let mut agreed: Vec<(String, String, Content)> = Vec::new();
         for row in self.w.supabase.live_rows() {
-            let Some(page) = row.notion_page_id.as_deref().and_then(|id| pages.iter().find(|p| p.id == id)) else { continue };
+            let Some(page) = row.notion_page_id.as_deref().and_then(|id| pages.iter().find(|p| p.id == id)) else {
+                continue;
+            };
             if page.in_trash {
                 continue;
             }
@@ -457,8 +485,11 @@ impl Model {
         }
         // A page created for a row but not linked yet (crash, race): the row's pair too.
         for intent in self.w.lock.intents() {
-            let Some(row) = self.w.supabase.row(&intent.row_id).filter(|row| row.deleted_at.is_none()) else { continue };
-            for page in pages.iter().filter(|page| !page.in_trash && page.base.as_deref() == Some(intent.base.as_str())) {
+            let Some(row) = self.w.supabase.row(&intent.row_id).filter(|row| row.deleted_at.is_none()) else {
+                continue;
+            };
+            for page in pages.iter().filter(|page| !page.in_trash && page.base.as_deref() == Some(intent.base.as_str()))
+            {
                 if let (Some(rc), Some(pc)) = (content_of_row(&row), content_of_page(page)) {
                     if rc == pc {
                         agreed.push((row.id.clone(), page.id.clone(), rc));
@@ -467,7 +498,9 @@ impl Model {
             }
         }
         self.pending.borrow_mut().retain(|edit| {
-            !agreed.iter().any(|(row, page, content)| (&edit.id == row || &edit.id == page) && edit.content.as_ref() == Some(content))
+            !agreed.iter().any(|(row, page, content)| {
+                (&edit.id == row || &edit.id == page) && edit.content.as_ref() == Some(content)
+            })
         });
     }
 
@@ -486,7 +519,11 @@ impl Model {
         );
         let rows = self.w.supabase.rows();
         let linked: BTreeSet<&str> = rows.iter().filter_map(|row| row.notion_page_id.as_deref()).collect();
-        prop_assert_eq!(linked.len(), rows.iter().filter(|row| row.notion_page_id.is_some()).count(), "two rows linked to one page");
+        prop_assert_eq!(
+            linked.len(),
+            rows.iter().filter(|row| row.notion_page_id.is_some()).count(),
+            "two rows linked to one page"
+        );
         Ok(())
     }
 
@@ -507,7 +544,8 @@ impl Model {
         // Sync-created pages without a row: only for rows deleted for real.
         let rows = w.supabase.rows();
         let linked: BTreeSet<String> = rows.iter().filter_map(|row| row.notion_page_id.clone()).collect();
-        let unlinked_created: Vec<String> = w.notion.created_by_sync().into_iter().filter(|id| !linked.contains(id)).collect();
+        let unlinked_created: Vec<String> =
+            w.notion.created_by_sync().into_iter().filter(|id| !linked.contains(id)).collect();
         prop_assert!(
             unlinked_created.len() <= self.hard_deleted_rows + self.copies_with_base,
             "sync-created pages with no row: {unlinked_created:?} ({} rows hard-deleted, {} pages copied)",

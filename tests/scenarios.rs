@@ -693,7 +693,11 @@ fn a_date_range_keeps_its_end_when_the_row_is_edited() {
     w.supabase.edit(&row, RowEdit::date("2025-03-09"));
     let run = w.sync();
     assert_eq!(stored_date(&w, &page), date_value("2025-03-09", None));
-    assert!(run.summary.warnings.iter().any(|warning| warning.contains(&page) && warning.contains("end")), "{:?}", run.summary.warnings);
+    assert!(
+        run.summary.warnings.iter().any(|warning| warning.contains(&page) && warning.contains("end")),
+        "{:?}",
+        run.summary.warnings
+    );
     w.assert_converged();
     assert_eq!(w.sync_until_quiet(), 1);
 }
@@ -986,7 +990,11 @@ fn after_the_lock_restarts_a_dead_runs_lease_lasts_half_the_ttl_and_health_names
     assert_eq!((interrupted.run_id.as_str(), interrupted.trigger.as_str()), (dead.as_str(), "test"));
     assert_eq!(interrupted.started_at, started);
     assert_eq!(interrupted.unlinked_creates, 15, "every journaled create is unlinked");
-    assert!(health.fix.iter().any(|line| line.contains(&dead) && line.contains("15 page creates are not linked yet")), "{:?}", health.fix);
+    assert!(
+        health.fix.iter().any(|line| line.contains(&dead) && line.contains("15 page creates are not linked yet")),
+        "{:?}",
+        health.fix
+    );
     assert!(health.summary.contains("was interrupted"), "{}", health.summary);
     assert_eq!(health.pending, 15);
 
@@ -1033,7 +1041,10 @@ fn a_long_run_renews_its_lease_and_a_run_that_lost_it_stops_before_its_next_writ
     let created = w.notion.pages().len() - 60;
     assert!(created > 0 && created < 60, "it stopped at its first renewal after the takeover ({created} pages)");
     assert_eq!(w.state.writes.get(), state_writes, "the state belongs to the run holding the lease: not saved");
-    assert!(ids.iter().all(|id| w.supabase.row(id).unwrap().notion_page_id.is_none()), "no link written after the loss");
+    assert!(
+        ids.iter().all(|id| w.supabase.row(id).unwrap().notion_page_id.is_none()),
+        "no link written after the loss"
+    );
     assert_eq!(w.lock.intents().len(), 60, "the journal is left to the run holding the lease");
     assert_eq!(w.lock.holder().as_deref(), Some("other-run"), "its release did not touch the other run's lease");
 
@@ -1056,7 +1067,11 @@ fn a_slow_read_phase_renews_the_lease_too() {
     let run = w.sync();
     assert_eq!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary.outcome);
     assert_eq!(run.summary.counts.pages_created + run.summary.counts.pages_updated, 0, "nothing to write");
-    assert!(w.lock.renewals.get() - renewals >= 3, "renewed every 5 s while reading: {}", w.lock.renewals.get() - renewals);
+    assert!(
+        w.lock.renewals.get() - renewals >= 3,
+        "renewed every 5 s while reading: {}",
+        w.lock.renewals.get() - renewals
+    );
 }
 
 #[test]
@@ -1212,7 +1227,10 @@ fn runs_record_their_schema_checks_for_health_with_the_time() {
     assert!(matches!(run.summary.outcome, RunOutcome::Failed { .. }), "{:?}", run.summary.outcome);
     let state = w.state.state();
     let notion = state.schema.notion.clone().expect("checked");
-    assert!(matches!(&notion.check, SchemaCheck::Unreachable { message } if message.starts_with("notion is unavailable")), "{notion:?}");
+    assert!(
+        matches!(&notion.check, SchemaCheck::Unreachable { message } if message.starts_with("notion is unavailable")),
+        "{notion:?}"
+    );
     assert!(notion.checked_at >= first_at + Duration::seconds(300));
     assert_eq!(state.schema.supabase.as_ref().map(|s| s.checked_at), Some(supabase.checked_at));
     let config = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
@@ -1446,7 +1464,12 @@ fn linked_rows(w: &World, n: usize) -> Vec<(String, String)> {
     // A quiet run later: the Notion cursor is past the pages, so a delete must fetch them.
     w.time.advance_secs(600);
     w.sync();
-    rows.into_iter().map(|row| { let page = w.page_of(&row).expect("page created").id; (row, page) }).collect()
+    rows.into_iter()
+        .map(|row| {
+            let page = w.page_of(&row).expect("page created").id;
+            (row, page)
+        })
+        .collect()
 }
 
 fn trashed_pages(w: &World) -> usize {

@@ -22,7 +22,9 @@ pub enum ContentError {
     MissingDate,
     #[error("field `date` is {0:?}, not a calendar date in YYYY-MM-DD form: correct it")]
     BadDate(String),
-    #[error("field `type` is {0:?}: a Notion multi_select option cannot contain a comma; use one value without commas")]
+    #[error(
+        "field `type` is {0:?}: a Notion multi_select option cannot contain a comma; use one value without commas"
+    )]
     CommaInType(String),
     #[error("field `decision` is {units} UTF-16 units long; Notion accepts at most {max} (100 rich-text segments of 2,000): shorten it")]
     DecisionTooLong { units: usize, max: usize },
@@ -67,19 +69,14 @@ pub fn normalize_date(raw: &str) -> Result<String, ContentError> {
     if !(rest.is_empty() || rest.starts_with('T') || rest.starts_with(' ')) {
         return Err(ContentError::BadDate(trimmed.to_string()));
     }
-    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
-        .map_err(|_| ContentError::BadDate(trimmed.to_string()))?;
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| ContentError::BadDate(trimmed.to_string()))?;
     Ok(day.to_string())
 }
 
 impl Content {
     /// Builds the normal form from raw field values.
     pub fn normalize(decision: &str, kind: &str, date: &str) -> Result<Content, ContentError> {
-        Ok(Content {
-            decision: normalize_decision(decision),
-            kind: normalize_type(kind),
-            date: normalize_date(date)?,
-        })
+        Ok(Content { decision: normalize_decision(decision), kind: normalize_type(kind), date: normalize_date(date)? })
     }
 
     /// `hex(sha256("{decision}|{type}|{date}"))` over the normal form.
@@ -111,7 +108,9 @@ mod tests {
         let c = Content::normalize("Implement user authentication", "Architecture", "2025-08-07").unwrap();
         // sha256("Implement user authentication|Architecture|2025-08-07"), computed independently.
         assert_eq!(c.checksum(), "f3bf0a3b8ff79a86a598d64f118f4e7f9c9220a795e52105e4f63e9c7f9e458a");
-        let messy = Content::normalize("  Implement   user authentication ", "architecture", "2025-08-07T09:00:00+02:00").unwrap();
+        let messy =
+            Content::normalize("  Implement   user authentication ", "architecture", "2025-08-07T09:00:00+02:00")
+                .unwrap();
         assert_eq!(messy.checksum(), c.checksum());
     }
 

@@ -7,7 +7,12 @@ use crate::core::model::RowCursor;
 
 /// The furthest key of the prefix of `window` (in cursor order) whose items are all final;
 /// `current` when the first item is not final.
-pub fn advance<K: Clone>(current: Option<K>, window: &[K], id_of: impl Fn(&K) -> &str, pending: &BTreeSet<String>) -> Option<K> {
+pub fn advance<K: Clone>(
+    current: Option<K>,
+    window: &[K],
+    id_of: impl Fn(&K) -> &str,
+    pending: &BTreeSet<String>,
+) -> Option<K> {
     let mut cursor = current;
     for key in window {
         if pending.contains(id_of(key)) {

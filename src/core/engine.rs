@@ -9,8 +9,8 @@ use crate::core::budget::Budget;
 use crate::core::cursor::{advance_pages, advance_rows, all_final};
 use crate::core::error::PortError;
 use crate::core::executor::{execute, Execution, OpOutcome, Writers};
-use crate::core::mass_delete::{self, Candidates, MassDeleteGuard, Verdict};
 use crate::core::heartbeat::{LeaseKeeper, Renewing};
+use crate::core::mass_delete::{self, Candidates, MassDeleteGuard, Verdict};
 use crate::core::plan::{OpKind, Plan};
 use crate::core::planner::plan;
 use crate::core::ports::{Clock, Lease, NotionPort, RunLock, StateStore, SupabasePort};
@@ -84,7 +84,8 @@ where
     pub async fn run(&self, request: &RunRequest) -> Result<RunResult, PortError> {
         let started_at = self.clock.now();
         if !request.dry_run {
-            match self.lock.acquire(&request.run_id, &request.trigger, started_at, self.config.lease_ttl_seconds).await {
+            match self.lock.acquire(&request.run_id, &request.trigger, started_at, self.config.lease_ttl_seconds).await
+            {
                 Ok(Lease::Acquired) => {}
                 Ok(Lease::Busy { run_id, .. }) => {
                     let outcome = RunOutcome::Skipped { running_run_id: run_id };
@@ -110,14 +111,24 @@ where
         RunResult { summary: summary(request, started_at, self.clock.now(), outcome, false), plan: Plan::default() }
     }
 
-    fn failed_before_reading(&self, request: &RunRequest, started_at: DateTime<Utc>, error: PortError) -> Result<RunResult, PortError> {
+    fn failed_before_reading(
+        &self,
+        request: &RunRequest,
+        started_at: DateTime<Utc>,
+        error: PortError,
+    ) -> Result<RunResult, PortError> {
         if let PortError::Crash { .. } = error {
             return Err(error);
         }
         Ok(self.bare_result(request, started_at, outcome_of(Some(&error), false)))
     }
 
-    async fn run_locked(&self, request: &RunRequest, started_at: DateTime<Utc>, keeper: &LeaseKeeper) -> Result<RunResult, PortError> {
+    async fn run_locked(
+        &self,
+        request: &RunRequest,
+        started_at: DateTime<Utc>,
+        keeper: &LeaseKeeper,
+    ) -> Result<RunResult, PortError> {
         let mut state = match self.store.load().await {
             Ok(state) => state,
             Err(error) => return self.failed_before_reading(request, started_at, error),
@@ -141,7 +152,8 @@ where
         if let Some(PortError::Crash { message }) = &read.stopped_by {
             return Err(PortError::Crash { message: message.clone() });
         }
-        let read_whole_table = state.cursors.rows.is_none() && read.rows_read && read.rows_complete && read.stopped_by.is_none();
+        let read_whole_table =
+            state.cursors.rows.is_none() && read.rows_read && read.rows_complete && read.stopped_by.is_none();
         let stale_intents = stale_intents(&read, read_whole_table);
         // A stale intent no longer shields the page it names from being reported as an orphan.
         read.snapshot.intents.retain(|intent| !stale_intents.contains(&intent.row_id));
@@ -204,7 +216,8 @@ where
                 outcome = RunOutcome::Failed { message };
             }
         }
-        let mut summary = summary(request, started_at, self.clock.now(), outcome, next.full_pass.is_some() || starts_full_pass);
+        let mut summary =
+            summary(request, started_at, self.clock.now(), outcome, next.full_pass.is_some() || starts_full_pass);
         summary.counts = execution.counts;
         // Records refused while planning (bad content) count as record errors too.
         summary.counts.record_errors += u32::try_from(planned.issues.len()).unwrap_or(u32::MAX);
@@ -295,7 +308,9 @@ where
         if full_pass {
             let result = self.supabase.check_schema().await;
             let check = match &result {
-                Ok(()) => Some(self.supabase.schema_warning().map_or(SchemaCheck::Ok, |message| SchemaCheck::Warning { message })),
+                Ok(()) => Some(
+                    self.supabase.schema_warning().map_or(SchemaCheck::Ok, |message| SchemaCheck::Warning { message }),
+                ),
                 Err(error) => SchemaCheck::from_error(error),
             };
             if let Some(check) = check {
@@ -314,7 +329,13 @@ where
         result
     }
 
-    async fn finish_without_plan(&self, request: &RunRequest, started_at: DateTime<Utc>, mut state: SyncState, error: PortError) -> Result<RunResult, PortError> {
+    async fn finish_without_plan(
+        &self,
+        request: &RunRequest,
+        started_at: DateTime<Utc>,
+        mut state: SyncState,
+        error: PortError,
+    ) -> Result<RunResult, PortError> {
         if let PortError::Crash { .. } = error {
             return Err(error);
         }
@@ -341,13 +362,26 @@ where
         }
     }
 
-    fn next_state(&self, mut state: SyncState, read: &ReadResult, planned: &Plan, execution: &Execution, pending: &BTreeSet<String>) -> SyncState {
+    fn next_state(
+        &self,
+        mut state: SyncState,
+        read: &ReadResult,
+        planned: &Plan,
+        execution: &Execution,
+        pending: &BTreeSet<String>,
+    ) -> SyncState {
         let (pages_before, trashed_before) = (state.cursors.pages, state.cursors.trashed_pages);
         state.cursors.pages = advance_pages(state.cursors.pages, &read.live_window, pending);
         state.cursors.trashed_pages = advance_pages(state.cursors.trashed_pages, &read.trashed_window, pending);
-        state.cursors.pages_resume = resume_point(pages_before, state.cursors.pages, &read.live_window, &read.live_next, pending);
-        state.cursors.trashed_resume =
-            resume_point(trashed_before, state.cursors.trashed_pages, &read.trashed_window, &read.trashed_next, pending);
+        state.cursors.pages_resume =
+            resume_point(pages_before, state.cursors.pages, &read.live_window, &read.live_next, pending);
+        state.cursors.trashed_resume = resume_point(
+            trashed_before,
+            state.cursors.trashed_pages,
+            &read.trashed_window,
+            &read.trashed_next,
+            pending,
+        );
         // A window read to its end with every item final has seen every edit before the read
         // began: the cursor moves to that minute, so an idle database is not re-read from the start.
         let read_minute = floor_minute(read.snapshot.now);
@@ -391,7 +425,13 @@ fn backlog(planned: &Plan, execution: &Execution) -> u32 {
     u32::try_from(unfinished + planned.deferred.len()).unwrap_or(u32::MAX)
 }
 
-fn summary(request: &RunRequest, started_at: DateTime<Utc>, finished_at: DateTime<Utc>, outcome: RunOutcome, full_pass: bool) -> RunSummary {
+fn summary(
+    request: &RunRequest,
+    started_at: DateTime<Utc>,
+    finished_at: DateTime<Utc>,
+    outcome: RunOutcome,
+    full_pass: bool,
+) -> RunSummary {
     RunSummary {
         run_id: request.run_id.clone(),
         trigger: request.trigger.clone(),
@@ -414,7 +454,9 @@ fn outcome_of(stopped_by: Option<&PortError>, work_left: bool) -> RunOutcome {
         Some(PortError::Config { message }) => RunOutcome::NotConfigured { message: message.clone() },
         Some(error @ PortError::BudgetExhausted { .. }) => RunOutcome::Partial { reason: error.to_string() },
         Some(error) => RunOutcome::Failed { message: error.to_string() },
-        None if work_left => RunOutcome::Partial { reason: "more work than one run's budget; the next run continues".into() },
+        None if work_left => {
+            RunOutcome::Partial { reason: "more work than one run's budget; the next run continues".into() }
+        }
         None => RunOutcome::Ok,
     }
 }
@@ -474,8 +516,13 @@ fn pending_ids(planned: &Plan, execution: &Execution, read: &ReadResult) -> BTre
     }
     let snapshot = &read.snapshot;
     for deferred in &planned.deferred {
-        let linked_row = deferred.row_id.as_ref().and_then(|id| snapshot.rows.get(id)).is_some_and(|row| row.notion_page_id.is_some());
-        let synced_page = deferred.page_id.as_ref().and_then(|id| snapshot.pages.get(id)).is_some_and(|page| page.base.is_some());
+        let linked_row = deferred
+            .row_id
+            .as_ref()
+            .and_then(|id| snapshot.rows.get(id))
+            .is_some_and(|row| row.notion_page_id.is_some());
+        let synced_page =
+            deferred.page_id.as_ref().and_then(|id| snapshot.pages.get(id)).is_some_and(|page| page.base.is_some());
         if linked_row || synced_page {
             pending.extend(deferred.row_id.iter().cloned());
             pending.extend(deferred.page_id.iter().cloned());
@@ -485,7 +532,12 @@ fn pending_ids(planned: &Plan, execution: &Execution, read: &ReadResult) -> BTre
 }
 
 /// Ids whose state is now settled without a new error: their old errors and orphan entries go.
-fn settled_ids(planned: &Plan, execution: &Execution, read: &ReadResult, pending: &BTreeSet<String>) -> BTreeSet<String> {
+fn settled_ids(
+    planned: &Plan,
+    execution: &Execution,
+    read: &ReadResult,
+    pending: &BTreeSet<String>,
+) -> BTreeSet<String> {
     let mut settled = BTreeSet::new();
     for (op, outcome) in planned.ops.iter().zip(&execution.outcomes) {
         if *outcome == OpOutcome::Done {

@@ -37,17 +37,16 @@ impl PortError {
         PortError::Transient { service: service.to_string(), message: message.into() }
     }
     pub fn record(service: &str, field: Option<&str>, message: impl Into<String>) -> Self {
-        PortError::Record {
-            service: service.to_string(),
-            field: field.map(str::to_string),
-            message: message.into(),
-        }
+        PortError::Record { service: service.to_string(), field: field.map(str::to_string), message: message.into() }
     }
     /// True when the run must stop now (no further calls make sense).
     pub fn ends_run(&self) -> bool {
         matches!(
             self,
-            PortError::Config { .. } | PortError::BudgetExhausted { .. } | PortError::Crash { .. } | PortError::LeaseLost { .. }
+            PortError::Config { .. }
+                | PortError::BudgetExhausted { .. }
+                | PortError::Crash { .. }
+                | PortError::LeaseLost { .. }
         )
     }
 }

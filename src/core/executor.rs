@@ -6,7 +6,9 @@ use crate::core::budget::Budget;
 use crate::core::error::PortError;
 use crate::core::heartbeat::LeaseKeeper;
 use crate::core::plan::{NotionWrite, Op, OpKind, Order, Plan, SupabaseWrite};
-use crate::core::ports::{Clock, CreateIntent, NewRow, NotionPort, RowWrite, RunLock, StateStore, SupabasePort, PAGE_SIZE};
+use crate::core::ports::{
+    Clock, CreateIntent, NewRow, NotionPort, RowWrite, RunLock, StateStore, SupabasePort, PAGE_SIZE,
+};
 use crate::core::rejection::op_record;
 use crate::core::report::RunCounts;
 use crate::core::state::RecordIssue;
@@ -168,7 +170,10 @@ async fn lease_held<S, N, St, L: RunLock, C: Clock>(w: &Writers<'_, S, N, St, L,
 }
 
 /// Inserts and conditional updates that must happen before the Notion half.
-async fn supabase_first_halves<S: SupabasePort, N, St, L: RunLock, C: Clock>(w: &Writers<'_, S, N, St, L, C>, run: &mut Run<'_>) {
+async fn supabase_first_halves<S: SupabasePort, N, St, L: RunLock, C: Clock>(
+    w: &Writers<'_, S, N, St, L, C>,
+    run: &mut Run<'_>,
+) {
     let mut inserts: Vec<(usize, NewRow)> = Vec::new();
     let mut updates: Vec<(usize, RowWrite)> = Vec::new();
     for (index, op) in run.ops.iter().enumerate() {
@@ -374,7 +379,10 @@ fn queue_or_finish(run: &mut Run<'_>, index: usize) {
     }
 }
 
-async fn flush_queued<S: SupabasePort, N, St, L: RunLock, C: Clock>(w: &Writers<'_, S, N, St, L, C>, run: &mut Run<'_>) {
+async fn flush_queued<S: SupabasePort, N, St, L: RunLock, C: Clock>(
+    w: &Writers<'_, S, N, St, L, C>,
+    run: &mut Run<'_>,
+) {
     if w.lease.lost().is_some() {
         // The run holding the lease now links these pages (their intents are in the journal).
         return;
@@ -412,7 +420,8 @@ async fn clear_finished_intents<S, N, St, L: RunLock, C>(w: &Writers<'_, S, N, S
         .iter()
         .enumerate()
         .filter(|(index, op)| {
-            let refused = matches!(run.outcomes[*index], Some(OpOutcome::Rejected(_))) && !run.created.contains_key(index);
+            let refused =
+                matches!(run.outcomes[*index], Some(OpOutcome::Rejected(_))) && !run.created.contains_key(index);
             op.kind == OpKind::CreatePage
                 && (run.outcomes[*index] == Some(OpOutcome::Done) || !run.attempted_creates.contains(index) || refused)
         })

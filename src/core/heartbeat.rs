@@ -14,12 +14,14 @@ use std::cell::{Cell, RefCell};
 
 use chrono::{DateTime, Utc};
 
+use crate::core::content::Content;
 use crate::core::error::PortError;
 use crate::core::lease::{renew_every_ms, restart_grace_ms, Renewal};
-use crate::core::content::Content;
 use crate::core::mass_delete::LinkedCounts;
 use crate::core::model::{Page, Row, RowCursor};
-use crate::core::ports::{Clock, NewRow, NotionPort, PageBatch, PageQuery, PageWrite, RowWrite, RunLock, SupabasePort, WriteResult};
+use crate::core::ports::{
+    Clock, NewRow, NotionPort, PageBatch, PageQuery, PageWrite, RowWrite, RunLock, SupabasePort, WriteResult,
+};
 
 /// Renews one run's lease when due; remembers a loss.
 #[derive(Debug)]

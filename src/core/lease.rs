@@ -101,9 +101,10 @@ pub enum Acquire {
 /// Takes the lease for `holder` unless another run holds a live one.
 pub fn acquire(current: Option<&LeaseRecord>, holder: &str, ttl_ms: u64, now_ms: u64, instance: &str) -> Acquire {
     match current {
-        Some(lease) if lease.holder == holder => {
-            Acquire::Granted { lease: LeaseRecord::new(holder, lease.acquired_at_ms, now_ms, ttl_ms, instance), new_run: false }
-        }
+        Some(lease) if lease.holder == holder => Acquire::Granted {
+            lease: LeaseRecord::new(holder, lease.acquired_at_ms, now_ms, ttl_ms, instance),
+            new_run: false,
+        },
         Some(lease) if lease.is_live(now_ms, instance) => Acquire::Held(lease.clone()),
         _ => Acquire::Granted { lease: LeaseRecord::new(holder, now_ms, now_ms, ttl_ms, instance), new_run: true },
     }
@@ -115,11 +116,19 @@ pub fn acquire(current: Option<&LeaseRecord>, holder: &str, ttl_ms: u64, now_ms:
 pub enum Renewal {
     Renewed,
     /// The lease names another run (`holder`), or nobody: the caller must stop writing.
-    Lost { holder: Option<String> },
+    Lost {
+        holder: Option<String>,
+    },
 }
 
 /// Renews `holder`'s lease; the new record to store when it is renewed.
-pub fn renew(current: Option<&LeaseRecord>, holder: &str, ttl_ms: u64, now_ms: u64, instance: &str) -> (Renewal, Option<LeaseRecord>) {
+pub fn renew(
+    current: Option<&LeaseRecord>,
+    holder: &str,
+    ttl_ms: u64,
+    now_ms: u64,
+    instance: &str,
+) -> (Renewal, Option<LeaseRecord>) {
     match current {
         Some(lease) if lease.holder == holder => {
             (Renewal::Renewed, Some(LeaseRecord::new(holder, lease.acquired_at_ms, now_ms, ttl_ms, instance)))
@@ -182,7 +191,16 @@ mod tests {
     fn a_free_lock_grants_a_new_lease_stamped_with_the_instance() {
         let (lease, new_run) = granted(acquire(None, "a", TTL, 1_000, "i1"));
         assert!(new_run);
-        assert_eq!(lease, LeaseRecord { holder: "a".into(), acquired_at_ms: 1_000, renewed_at_ms: 1_000, expires_at_ms: 61_000, instance: "i1".into() });
+        assert_eq!(
+            lease,
+            LeaseRecord {
+                holder: "a".into(),
+                acquired_at_ms: 1_000,
+                renewed_at_ms: 1_000,
+                expires_at_ms: 61_000,
+                instance: "i1".into()
+            }
+        );
     }
 
     #[test]
@@ -257,7 +275,8 @@ mod tests {
     #[test]
     fn a_run_started_and_neither_finished_nor_holding_the_lease_was_interrupted() {
         let start = RunStart { run_id: "a".into(), trigger: "cron".into(), started_at: DateTime::<Utc>::UNIX_EPOCH };
-        let mut status = LockStatus { last_started: Some(start.clone()), live_holder: Some("a".into()), ..LockStatus::default() };
+        let mut status =
+            LockStatus { last_started: Some(start.clone()), live_holder: Some("a".into()), ..LockStatus::default() };
         assert_eq!(status.interrupted(), None, "still running");
         status.live_holder = None;
         assert_eq!(status.interrupted(), Some(&start));

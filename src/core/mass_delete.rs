@@ -33,9 +33,11 @@ pub const ALLOW_PARAM: &str = "allow-mass-delete";
 
 /// True when a URL query holds `allow-mass-delete=1` (or `=true`).
 pub fn allows_mass_delete(query: Option<&str>) -> bool {
-    query.unwrap_or("").split('&').filter_map(|pair| pair.split_once('=')).any(|(name, value)| {
-        name == ALLOW_PARAM && (value == "1" || value.eq_ignore_ascii_case("true"))
-    })
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .any(|(name, value)| name == ALLOW_PARAM && (value == "1" || value.eq_ignore_ascii_case("true")))
 }
 
 /// Why a held item waits (shown in `/dry-run`'s plan).
@@ -219,10 +221,15 @@ pub fn judge(
 /// Takes the delete ops (and the deletes waiting for their page) out of the plan into
 /// `plan.held`: they stay pending, so the cursors do not pass them.
 pub fn hold_deletes(plan: &mut Plan, snapshot: &Snapshot) {
-    let (held, ops): (Vec<_>, Vec<_>) =
-        std::mem::take(&mut plan.ops).into_iter().partition(|op| matches!(op.kind, OpKind::TrashPage | OpKind::DeleteRow));
+    let (held, ops): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.ops)
+        .into_iter()
+        .partition(|op| matches!(op.kind, OpKind::TrashPage | OpKind::DeleteRow));
     plan.ops = ops;
-    plan.held.extend(held.into_iter().map(|op| Deferred { row_id: op.row_id, page_id: op.page_id, reason: HELD_REASON.to_string() }));
+    plan.held.extend(held.into_iter().map(|op| Deferred {
+        row_id: op.row_id,
+        page_id: op.page_id,
+        reason: HELD_REASON.to_string(),
+    }));
     let (waiting, deferred): (Vec<_>, Vec<_>) =
         std::mem::take(&mut plan.deferred).into_iter().partition(|item| is_unpropagated_delete(item, snapshot));
     plan.deferred = deferred;
@@ -317,7 +324,11 @@ mod tests {
         };
         assert_eq!((halt.deletes, halt.linked, halt.pages_to_trash, halt.rows_to_delete), (20, 20, 20, 0));
         assert_eq!(halt.sample_rows.len(), SAMPLE_SIZE);
-        assert!(halt.fix().contains("POST /sync-now?allow-mass-delete=1") && halt.fix().contains("row-00"), "{}", halt.fix());
+        assert!(
+            halt.fix().contains("POST /sync-now?allow-mass-delete=1") && halt.fix().contains("row-00"),
+            "{}",
+            halt.fix()
+        );
         assert_eq!(judge(&mut guard, &candidates(20, 0), counts, 50, true, now()), Verdict::Proceed);
         assert_eq!(guard.halt, None);
         // Half applied by the allowed run; the rest drains without a new allow.

@@ -138,7 +138,10 @@ mod tests {
         assert_eq!(NotionDate::from_json(&json!(null)), None);
         assert_eq!(NotionDate::from_json(&json!({ "start": "" })), None);
         let zoned = json!({ "start": "2025-12-31T23:00:00.000", "end": null, "time_zone": "America/New_York" });
-        assert_eq!(NotionDate::from_json(&zoned), Some(date("2025-12-31T23:00:00.000", None, Some("America/New_York"))));
+        assert_eq!(
+            NotionDate::from_json(&zoned),
+            Some(date("2025-12-31T23:00:00.000", None, Some("America/New_York")))
+        );
     }
 
     #[test]

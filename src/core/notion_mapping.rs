@@ -655,10 +655,7 @@ mod tests {
         // End before the new start: dropped (a null end clears it), and a warning names the page.
         let early = NotionDate { start: "2025-02-01".into(), end: Some("2025-02-05".into()), time_zone: None };
         let write = crate::core::notion_date::date_for_push(Some(&early), &content.date);
-        assert_eq!(
-            with_date_write(props(), &write)["Date"],
-            json!({ "date": { "start": "2025-03-03", "end": null } })
-        );
+        assert_eq!(with_date_write(props(), &write)["Date"], json!({ "date": { "start": "2025-03-03", "end": null } }));
         assert!(write.warning("p1", &early).is_some_and(|w| w.contains("p1") && w.contains("end date")));
         // A time dropped, with a warning.
         let timed = NotionDate { start: "2025-08-07T23:30:00.000-05:00".into(), end: None, time_zone: None };
@@ -666,7 +663,11 @@ mod tests {
         assert_eq!(with_date_write(props(), &write)["Date"]["date"]["start"], "2025-03-03");
         assert!(write.warning("p2", &timed).is_some_and(|w| w.contains("p2") && w.contains("time")));
         // The row's date is the page's: Date is not written at all.
-        let same = NotionDate { start: "2025-03-03T09:00:00.000+02:00".into(), end: Some("2025-03-04".into()), time_zone: None };
+        let same = NotionDate {
+            start: "2025-03-03T09:00:00.000+02:00".into(),
+            end: Some("2025-03-04".into()),
+            time_zone: None,
+        };
         let write = crate::core::notion_date::date_for_push(Some(&same), &content.date);
         let kept = with_date_write(props(), &write);
         assert_eq!(kept.get("Date"), None);

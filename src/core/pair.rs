@@ -125,11 +125,8 @@ fn push(row: &Row, page: &Page, content: Content, conflict: Option<ConflictRecor
         page_id: page.id.clone(),
         write: PageWrite { content: Some(content), base: Some(base.clone()), in_trash: None, date },
     });
-    push.supabase = Some(SupabaseWrite::Update(RowWrite {
-        checksum: Some(base),
-        notion_synced: Some(true),
-        ..row_write(row)
-    }));
+    push.supabase =
+        Some(SupabaseWrite::Update(RowWrite { checksum: Some(base), notion_synced: Some(true), ..row_write(row) }));
     push.conflict = conflict;
     PairDecision::Apply(Box::new(push))
 }
@@ -202,11 +199,15 @@ fn decide_deletion(row: &Row, page: &Page, page_recent: bool) -> PairDecision {
             let mut change = op(kind, row, page, Order::NotionFirst);
             change.notion = Some(NotionWrite::Update {
                 page_id: page.id.clone(),
-                write: PageWrite { content: None, base: None, in_trash: Some(row.is_deleted()), ..PageWrite::default() },
+                write: PageWrite {
+                    content: None,
+                    base: None,
+                    in_trash: Some(row.is_deleted()),
+                    ..PageWrite::default()
+                },
             });
             if !row.notion_synced {
-                change.supabase =
-                    Some(SupabaseWrite::Update(RowWrite { notion_synced: Some(true), ..row_write(row) }));
+                change.supabase = Some(SupabaseWrite::Update(RowWrite { notion_synced: Some(true), ..row_write(row) }));
             }
             PairDecision::Apply(Box::new(change))
         }

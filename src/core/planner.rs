@@ -75,18 +75,10 @@ pub fn row_needs_its_page(row: &Row) -> bool {
 /// same base from being reported (a page seen now may not be seen again before the next full pass).
 fn plan_pages_without_row(snapshot: &Snapshot, plan: &mut Plan) {
     let links = snapshot.links();
-    let linking: BTreeSet<&str> = plan
-        .ops
-        .iter()
-        .filter(|op| op.kind == OpKind::Link)
-        .filter_map(|op| op.page_id.as_deref())
-        .collect();
-    let adopting: BTreeSet<&str> = plan
-        .ops
-        .iter()
-        .filter(|op| op.kind == OpKind::Link)
-        .filter_map(|op| op.row_id.as_deref())
-        .collect();
+    let linking: BTreeSet<&str> =
+        plan.ops.iter().filter(|op| op.kind == OpKind::Link).filter_map(|op| op.page_id.as_deref()).collect();
+    let adopting: BTreeSet<&str> =
+        plan.ops.iter().filter(|op| op.kind == OpKind::Link).filter_map(|op| op.row_id.as_deref()).collect();
     let intent_bases: BTreeSet<&str> = snapshot
         .intents
         .iter()
@@ -206,9 +198,15 @@ fn plan_unlinked(snapshot: &Snapshot, plan: &mut Plan) {
 
 /// True when a page carrying this base was read but whether a row links to it is not known
 /// yet (its lookup failed or ran out of budget): it may be the page created for the row.
-fn page_with_base_not_looked_up(snapshot: &Snapshot, base: &str, links: &std::collections::BTreeMap<String, String>) -> bool {
+fn page_with_base_not_looked_up(
+    snapshot: &Snapshot,
+    base: &str,
+    links: &std::collections::BTreeMap<String, String>,
+) -> bool {
     snapshot.pages.values().any(|page| {
-        page.base.as_deref() == Some(base) && !links.contains_key(&page.id) && !snapshot.looked_up_pages.contains(&page.id)
+        page.base.as_deref() == Some(base)
+            && !links.contains_key(&page.id)
+            && !snapshot.looked_up_pages.contains(&page.id)
     })
 }
 

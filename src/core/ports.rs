@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::core::content::Content;
 use crate::core::error::PortError;
 use crate::core::lease::{LockStatus, Renewal};
-use crate::core::model::{Page, Row, RowCursor};
 use crate::core::mass_delete::LinkedCounts;
+use crate::core::model::{Page, Row, RowCursor};
 use crate::core::notion_date::DateWrite;
 use crate::core::state::{ConflictRecord, SyncState};
 
@@ -157,7 +157,13 @@ pub struct CreateIntent {
 /// rules are [`crate::core::lease`]'s.
 pub trait RunLock {
     /// Takes the lease for a new run (recorded as the last run started, with its trigger).
-    async fn acquire(&self, run_id: &str, trigger: &str, now: DateTime<Utc>, ttl_seconds: i64) -> Result<Lease, PortError>;
+    async fn acquire(
+        &self,
+        run_id: &str,
+        trigger: &str,
+        now: DateTime<Utc>,
+        ttl_seconds: i64,
+    ) -> Result<Lease, PortError>;
     /// Renews the caller's lease (the heartbeat); `Lost` once another run holds it.
     async fn renew(&self, run_id: &str, now: DateTime<Utc>, ttl_seconds: i64) -> Result<Renewal, PortError>;
     /// Gives the lease back (and records the run as finished).

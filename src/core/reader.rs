@@ -113,11 +113,18 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
 
     /// Reads a time window, resuming from a saved Notion cursor when it was issued for the same
     /// `since`; a saved cursor Notion no longer accepts is dropped and the window read from its start.
-    async fn read_window(&self, query: PageQuery, since: Option<DateTime<Utc>>, resume: Option<&QueryResume>, result: &mut ReadResult) -> PagesRead {
+    async fn read_window(
+        &self,
+        query: PageQuery,
+        since: Option<DateTime<Utc>>,
+        resume: Option<&QueryResume>,
+        result: &mut ReadResult,
+    ) -> PagesRead {
         let start = resume.filter(|resume| resume.since == since).map(|resume| resume.start_cursor.clone());
         if start.is_some() {
             let read = self.read_pages(&query, start.clone(), result).await;
-            let refused = read.pages.is_empty() && !read.complete
+            let refused = read.pages.is_empty()
+                && !read.complete
                 && matches!(result.stopped_by, Some(PortError::Config { .. } | PortError::Record { .. }));
             if !refused {
                 return read;
@@ -128,7 +135,14 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
     }
 
     /// Reads rows page by page with a keyset; `fetch` is one request.
-    async fn read_rows<F, Fut>(&self, start: Option<RowCursor>, key: fn(&Row) -> RowCursor, cap: usize, result: &mut ReadResult, fetch: F) -> (Vec<Row>, bool)
+    async fn read_rows<F, Fut>(
+        &self,
+        start: Option<RowCursor>,
+        key: fn(&Row) -> RowCursor,
+        cap: usize,
+        result: &mut ReadResult,
+        fetch: F,
+    ) -> (Vec<Row>, bool)
     where
         F: Fn(Option<RowCursor>) -> Fut,
         Fut: std::future::Future<Output = Result<Vec<Row>, PortError>>,
@@ -210,7 +224,8 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         result.live_next = read.next.map(|start_cursor| QueryResume { since, start_cursor });
         read.pages.into_iter().for_each(|page| result.snapshot.add_page(page));
         let since = cursors.trashed_pages.map(|cursor| cursor - notion_overlap());
-        let read = self.read_window(PageQuery::TrashedSince(since), since, cursors.trashed_resume.as_ref(), result).await;
+        let read =
+            self.read_window(PageQuery::TrashedSince(since), since, cursors.trashed_resume.as_ref(), result).await;
         result.trashed_window = read.pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
         result.trashed_complete = read.complete;
         result.trashed_next = read.next.map(|start_cursor| QueryResume { since, start_cursor });
@@ -223,9 +238,13 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
     async fn read_row_window(&self, state: &SyncState, result: &mut ReadResult) {
         let supabase = self.supabase;
         let (rows, complete) = self
-            .read_rows(state.cursors.rows.clone(), Row::cursor, self.limits.items_per_source, result, |after| async move {
-                supabase.rows_changed_after(after.as_ref(), PAGE_SIZE).await
-            })
+            .read_rows(
+                state.cursors.rows.clone(),
+                Row::cursor,
+                self.limits.items_per_source,
+                result,
+                |after| async move { supabase.rows_changed_after(after.as_ref(), PAGE_SIZE).await },
+            )
             .await;
         result.rows_read = true;
         result.row_window = rows.iter().map(Row::cursor).collect();
@@ -356,8 +375,6 @@ fn created_key(row: &Row) -> RowCursor {
 fn notion_side_done(state: &SyncState, result: &ReadResult) -> bool {
     match &state.full_pass {
         None => true,
-        Some(pass) => {
-            (pass.pages_done || result.live_complete) && (pass.trashed_done || result.trashed_complete)
-        }
+        Some(pass) => (pass.pages_done || result.live_complete) && (pass.trashed_done || result.trashed_complete),
     }
 }

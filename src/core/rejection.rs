@@ -85,7 +85,12 @@ pub fn update_rejections(
     for (op, outcome) in plan.ops.iter().zip(outcomes) {
         if let OpOutcome::Rejected(issue) = outcome {
             rejections.retain(|old| !(old.side == issue.side && old.id == issue.id));
-            rejections.push(Rejection { side: issue.side, id: issue.id.clone(), fingerprint: fingerprint(op), at: now });
+            rejections.push(Rejection {
+                side: issue.side,
+                id: issue.id.clone(),
+                fingerprint: fingerprint(op),
+                at: now,
+            });
         }
     }
     rejections.retain(|rejection| errors.iter().any(|issue| issue.side == rejection.side && issue.id == rejection.id));
@@ -133,7 +138,8 @@ mod tests {
     #[test]
     fn held_ops_leave_the_plan_and_keep_their_error() {
         let op = create(&"a".repeat(150));
-        let rejections = vec![Rejection { side: Side::Supabase, id: "row-1".into(), fingerprint: fingerprint(&op), at: at(1) }];
+        let rejections =
+            vec![Rejection { side: Side::Supabase, id: "row-1".into(), fingerprint: fingerprint(&op), at: at(1) }];
         let mut plan = Plan { ops: vec![op.clone()], ..Plan::default() };
         hold_rejected(&mut plan, &[issue()], &rejections, at(2));
         assert!(plan.ops.is_empty());
@@ -158,7 +164,10 @@ mod tests {
         let plan = Plan { ops: vec![op.clone()], ..Plan::default() };
         let mut rejections = Vec::new();
         update_rejections(&mut rejections, &plan, &[OpOutcome::Rejected(issue())], &[issue()], at(3));
-        assert_eq!(rejections, vec![Rejection { side: Side::Supabase, id: "row-1".into(), fingerprint: fingerprint(&op), at: at(3) }]);
+        assert_eq!(
+            rejections,
+            vec![Rejection { side: Side::Supabase, id: "row-1".into(), fingerprint: fingerprint(&op), at: at(3) }]
+        );
         update_rejections(&mut rejections, &Plan::default(), &[], &[], at(4));
         assert!(rejections.is_empty(), "the error cleared: the rejection goes too");
     }

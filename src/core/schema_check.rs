@@ -11,12 +11,20 @@ use crate::core::error::PortError;
 pub enum SchemaCheck {
     Ok,
     /// Set up wrongly: the sync cannot run until this is fixed.
-    Problem { message: String },
+    Problem {
+        message: String,
+    },
     /// Works, in a degraded way (e.g. the write-back function is missing: one request per row).
-    Warning { message: String },
+    Warning {
+        message: String,
+    },
     /// The service could not be reached or failed (not a configuration problem).
-    Unreachable { message: String },
-    NotChecked { reason: String },
+    Unreachable {
+        message: String,
+    },
+    NotChecked {
+        reason: String,
+    },
 }
 
 impl SchemaCheck {
@@ -67,7 +75,9 @@ impl SchemaChecks {
     /// True when both sides were checked within [`live_check_interval`] before `now`: a new live
     /// check would only repeat them.
     pub fn fresh(&self, now: DateTime<Utc>) -> bool {
-        let recent = |side: &Option<CheckedSchema>| side.as_ref().is_some_and(|side| now - side.checked_at < live_check_interval());
+        let recent = |side: &Option<CheckedSchema>| {
+            side.as_ref().is_some_and(|side| now - side.checked_at < live_check_interval())
+        };
         recent(&self.supabase) && recent(&self.notion)
     }
 }

@@ -47,10 +47,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Page id → id of the row linked to it, over every row read.
     pub fn links(&self) -> BTreeMap<String, String> {
-        self.rows
-            .values()
-            .filter_map(|row| row.notion_page_id.clone().map(|page| (page, row.id.clone())))
-            .collect()
+        self.rows.values().filter_map(|row| row.notion_page_id.clone().map(|page| (page, row.id.clone()))).collect()
     }
 
     /// True when the page was edited after this run's Notion cursor (minus the rounding overlap).

@@ -8,10 +8,7 @@ use crate::settings::{Settings, SettingsError, ADMIN_TOKEN};
 
 /// A setting by name: a secret (`wrangler secret put`) or a plain var (`[vars]`, `.dev.vars`).
 pub fn lookup(env: &Env, name: &str) -> Option<String> {
-    env.secret(name)
-        .map(|value| value.to_string())
-        .or_else(|_| env.var(name).map(|value| value.to_string()))
-        .ok()
+    env.secret(name).map(|value| value.to_string()).or_else(|_| env.var(name).map(|value| value.to_string())).ok()
 }
 
 pub fn settings(env: &Env) -> Result<Settings, SettingsError> {

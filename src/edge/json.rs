@@ -23,13 +23,8 @@ pub fn error(status: u16, message: impl Into<String>) -> Result<Response> {
 /// encode.
 pub fn internal_error(message: &str) -> Response {
     let body = json!({ "error": message }).to_string();
-    match Response::builder()
-        .with_status(500)
-        .with_header("content-type", "application/json; charset=utf-8")
-    {
+    match Response::builder().with_status(500).with_header("content-type", "application/json; charset=utf-8") {
         Ok(builder) => builder.fixed(body.into_bytes()),
-        Err(_) => Response::builder()
-            .with_status(500)
-            .fixed(body.into_bytes()),
+        Err(_) => Response::builder().with_status(500).fixed(body.into_bytes()),
     }
 }

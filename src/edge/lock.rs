@@ -25,10 +25,7 @@ use crate::core::error::PortError;
 use crate::core::lease::{self, Acquire, LeaseRecord, LockStatus, Renewal, RunStart};
 use crate::core::ports::{CreateIntent, Lease as RunLease, RunLock};
 use worker::wasm_bindgen::JsValue;
-use worker::{
-    durable_object, DurableObject, Env, Headers, Method, Request, RequestInit, Response, State,
-    Stub,
-};
+use worker::{durable_object, DurableObject, Env, Headers, Method, Request, RequestInit, Response, State, Stub};
 
 use super::json;
 use super::time::{from_millis, now_millis};
@@ -123,7 +120,8 @@ impl SyncLock {
             Acquire::Granted { lease, new_run } => {
                 storage.put(LEASE_KEY, &lease).await?;
                 if new_run {
-                    let start = RunStart { run_id: body.holder.clone(), trigger: body.trigger, started_at: from_millis(now) };
+                    let start =
+                        RunStart { run_id: body.holder.clone(), trigger: body.trigger, started_at: from_millis(now) };
                     storage.put(LAST_STARTED_KEY, &start).await?;
                 }
                 AcquireReply { acquired: true, lease }
@@ -141,7 +139,8 @@ impl SyncLock {
         if let Some(problem) = Self::bad_lease_request(&body.holder, body.ttl_ms) {
             return json::error(400, problem);
         }
-        let (renewal, renewed) = lease::renew(self.lease().await?.as_ref(), &body.holder, body.ttl_ms, now_millis(), &self.instance);
+        let (renewal, renewed) =
+            lease::renew(self.lease().await?.as_ref(), &body.holder, body.ttl_ms, now_millis(), &self.instance);
         if let Some(renewed) = renewed {
             self.state.storage().put(LEASE_KEY, &renewed).await?;
         }
@@ -242,12 +241,8 @@ pub struct SyncLockClient {
 
 impl SyncLockClient {
     pub fn from_env(env: &Env) -> Result<Self, LockError> {
-        let namespace = env
-            .durable_object(LOCK_BINDING)
-            .map_err(|e| LockError::Binding(e.to_string()))?;
-        let stub = namespace
-            .get_by_name(LOCK_OBJECT_NAME)
-            .map_err(|e| LockError::Binding(e.to_string()))?;
+        let namespace = env.durable_object(LOCK_BINDING).map_err(|e| LockError::Binding(e.to_string()))?;
+        let stub = namespace.get_by_name(LOCK_OBJECT_NAME).map_err(|e| LockError::Binding(e.to_string()))?;
         Ok(Self { stub })
     }
 
@@ -266,29 +261,20 @@ impl SyncLockClient {
         init.with_method(method);
         if let Some(body) = body {
             let headers = Headers::new();
-            headers
-                .set("content-type", "application/json")
-                .map_err(|e| LockError::Unreachable(e.to_string()))?;
+            headers.set("content-type", "application/json").map_err(|e| LockError::Unreachable(e.to_string()))?;
             init.with_headers(headers);
             init.with_body(Some(JsValue::from_str(&body.to_string())));
         }
         let url = format!("https://sync-lock.internal{path}");
-        let request = Request::new_with_init(&url, &init)
-            .map_err(|e| LockError::Unreachable(e.to_string()))?;
-        let mut response = self
-            .stub
-            .fetch_with_request(request)
-            .await
-            .map_err(|e| LockError::Unreachable(e.to_string()))?;
+        let request = Request::new_with_init(&url, &init).map_err(|e| LockError::Unreachable(e.to_string()))?;
+        let mut response =
+            self.stub.fetch_with_request(request).await.map_err(|e| LockError::Unreachable(e.to_string()))?;
         let status = response.status_code();
         if status != 200 {
             let body = response.text().await.unwrap_or_default();
             return Err(LockError::Refused { status, body });
         }
-        response
-            .json::<T>()
-            .await
-            .map_err(|e| LockError::Unreachable(format!("unreadable reply: {e}")))
+        response.json::<T>().await.map_err(|e| LockError::Unreachable(format!("unreadable reply: {e}")))
     }
 }
 
@@ -301,7 +287,13 @@ fn ttl_ms(ttl_seconds: i64) -> u64 {
 }
 
 impl RunLock for SyncLockClient {
-    async fn acquire(&self, run_id: &str, trigger: &str, _now: chrono::DateTime<chrono::Utc>, ttl_seconds: i64) -> Result<RunLease, PortError> {
+    async fn acquire(
+        &self,
+        run_id: &str,
+        trigger: &str,
+        _now: chrono::DateTime<chrono::Utc>,
+        ttl_seconds: i64,
+    ) -> Result<RunLease, PortError> {
         let body = serde_json::json!({ "holder": run_id, "ttl_ms": ttl_ms(ttl_seconds), "trigger": trigger });
         let reply: AcquireReply = self.call(Method::Post, "/acquire", Some(body)).await.map_err(lock_error)?;
         Ok(if reply.acquired {
@@ -311,7 +303,12 @@ impl RunLock for SyncLockClient {
         })
     }
 
-    async fn renew(&self, run_id: &str, _now: chrono::DateTime<chrono::Utc>, ttl_seconds: i64) -> Result<Renewal, PortError> {
+    async fn renew(
+        &self,
+        run_id: &str,
+        _now: chrono::DateTime<chrono::Utc>,
+        ttl_seconds: i64,
+    ) -> Result<Renewal, PortError> {
         let body = serde_json::json!({ "holder": run_id, "ttl_ms": ttl_ms(ttl_seconds) });
         self.call(Method::Post, "/renew", Some(body)).await.map_err(lock_error)
     }
@@ -326,12 +323,14 @@ impl RunLock for SyncLockClient {
     }
 
     async fn record_intents(&self, intents: &[CreateIntent]) -> Result<(), PortError> {
-        let body = serde_json::to_value(intents).map_err(|e| PortError::transient("SyncLock Durable Object", e.to_string()))?;
+        let body = serde_json::to_value(intents)
+            .map_err(|e| PortError::transient("SyncLock Durable Object", e.to_string()))?;
         self.call::<usize>(Method::Post, "/intents", Some(body)).await.map(|_| ()).map_err(lock_error)
     }
 
     async fn pending_intents(&self) -> Result<Vec<CreateIntent>, PortError> {
-        let intents: BTreeMap<String, CreateIntent> = self.call(Method::Get, "/intents", None).await.map_err(lock_error)?;
+        let intents: BTreeMap<String, CreateIntent> =
+            self.call(Method::Get, "/intents", None).await.map_err(lock_error)?;
         Ok(intents.into_values().collect())
     }
 

@@ -22,7 +22,8 @@ async fn report(env: &Env) -> std::result::Result<Health, String> {
         Ok(settings) => {
             let lock = SyncLockClient::from_env(env).map_err(|e| e.to_string())?;
             let clock = WorkerClock;
-            let service = Service { settings: &settings, transport: FetchTransport, store: &store, lock: &lock, clock: &clock };
+            let service =
+                Service { settings: &settings, transport: FetchTransport, store: &store, lock: &lock, clock: &clock };
             Ok(public::for_visitors(service.health(config).await))
         }
         Err(_) => {

@@ -74,7 +74,9 @@ pub async fn handle(req: Request, env: Env) -> Response {
     let path = req.path();
     let result = match resolve(&method, &path) {
         Resolved::Route(route) => answer(route, &req, &env).await,
-        Resolved::NotFound => json::error(404, format!("not found: {method} {path}; see README_SYNC.md for the routes")),
+        Resolved::NotFound => {
+            json::error(404, format!("not found: {method} {path}; see README_SYNC.md for the routes"))
+        }
         Resolved::MethodNotAllowed { allow } => {
             let allow = allow.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ");
             json::error(405, format!("method {method} not allowed on {path}; use {allow}")).map(|mut res| {

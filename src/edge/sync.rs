@@ -15,9 +15,9 @@ use crate::service::{record_summary, unconfigured_summary, Service};
 
 /// The state store behind the `SYNC_STATE` binding.
 pub fn store(env: &Env) -> Result<KvStateStore, String> {
-    env.kv(KV_BINDING)
-        .map(KvStateStore::new)
-        .map_err(|e| format!("the KV namespace binding `{KV_BINDING}` is not configured ({e}); declare it in wrangler.toml"))
+    env.kv(KV_BINDING).map(KvStateStore::new).map_err(|e| {
+        format!("the KV namespace binding `{KV_BINDING}` is not configured ({e}); declare it in wrangler.toml")
+    })
 }
 
 /// One run now. `Err` only when the Worker's own bindings are missing (nothing can be recorded).

@@ -14,10 +14,7 @@ pub fn now() -> DateTime<Utc> {
 
 /// A time given as milliseconds since the Unix epoch.
 pub fn from_millis(millis: u64) -> DateTime<Utc> {
-    i64::try_from(millis)
-        .ok()
-        .and_then(DateTime::<Utc>::from_timestamp_millis)
-        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+    i64::try_from(millis).ok().and_then(DateTime::<Utc>::from_timestamp_millis).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
 /// A run id that sorts by start time and is unique across isolates: `<millis hex>-<random hex>`.

@@ -54,10 +54,9 @@ impl HttpTransport for FetchTransport {
         };
         let status = response.status_code();
         let headers: Vec<(String, String)> = response.headers().entries().collect();
-        let body = response
-            .text()
-            .await
-            .map_err(|error| TransportError::Network(format!("{}: reading the body failed: {error}", request.describe())))?;
+        let body = response.text().await.map_err(|error| {
+            TransportError::Network(format!("{}: reading the body failed: {error}", request.describe()))
+        })?;
         Ok(HttpResponse { status, headers, body })
     }
 

@@ -15,11 +15,7 @@ impl RecentIds {
     /// A memory of at most `capacity` ids (at least 1).
     pub fn new(capacity: usize) -> RecentIds {
         let capacity = capacity.max(1);
-        RecentIds {
-            capacity,
-            order: VecDeque::with_capacity(capacity),
-            seen: HashSet::with_capacity(capacity),
-        }
+        RecentIds { capacity, order: VecDeque::with_capacity(capacity), seen: HashSet::with_capacity(capacity) }
     }
 
     /// True the first time `id` is offered (and remembers it); false while it is remembered.

@@ -290,7 +290,11 @@ mod tests {
         assert_eq!(e.kind, EventKind::DataSourceSchemaUpdated);
         assert_eq!(
             e.data.updated_properties,
-            vec![UpdatedProperty::Schema { id: "abc".into(), name: Some("Type".into()), action: Some("updated".into()) }]
+            vec![UpdatedProperty::Schema {
+                id: "abc".into(),
+                name: Some("Type".into()),
+                action: Some("updated".into())
+            }]
         );
         assert!(e.workspace_id.is_none());
     }
@@ -308,7 +312,8 @@ mod tests {
         for body in [
             "not json".to_string(),
             json!({"id": "x", "type": "page.created"}).to_string(), // no timestamp, no entity
-            json!({"id": "x", "type": "page.created", "timestamp": "yesterday", "entity": {"id": "p", "type": "page"}}).to_string(),
+            json!({"id": "x", "type": "page.created", "timestamp": "yesterday", "entity": {"id": "p", "type": "page"}})
+                .to_string(),
         ] {
             let err = parse_event(body.as_bytes()).unwrap_err();
             assert!(err.to_string().contains("ignored"), "{err}");
@@ -351,7 +356,12 @@ mod tests {
     #[test]
     fn ids_compare_without_dashes_and_case() {
         let events = vec![
-            parsed(event("e1", "page.properties_updated", "AAAABBBB-0000-4000-8000-000000000001", "2025-03-01T10:00:01Z")),
+            parsed(event(
+                "e1",
+                "page.properties_updated",
+                "AAAABBBB-0000-4000-8000-000000000001",
+                "2025-03-01T10:00:01Z",
+            )),
             parsed(event("e2", "page.undeleted", "aaaabbbb000040008000000000000001", "2025-03-01T10:00:02Z")),
         ];
         assert_eq!(signals(&events, DB, DS).pages, ["aaaabbbb000040008000000000000001"]);
@@ -370,7 +380,8 @@ mod tests {
                             "entity": {"id": dashless_ds, "type": "data_source"}, "data": {}});
         let other_schema = json!({"id": "e5", "timestamp": "2025-03-01T10:00:05Z", "type": "data_source.schema_updated",
                                   "entity": {"id": "other-ds", "type": "data_source"}, "data": {}});
-        let events: Vec<NotionEvent> = [elsewhere, moved, no_parent, schema, other_schema].into_iter().map(parsed).collect();
+        let events: Vec<NotionEvent> =
+            [elsewhere, moved, no_parent, schema, other_schema].into_iter().map(parsed).collect();
         let s = signals(&events, DB, DS);
         assert_eq!(s.pages, ["page-y", "page-z"]);
         assert!(s.schema_changed);

@@ -42,9 +42,7 @@ pub fn verify(body: &[u8], header: Option<&str>, token: Option<&str>) -> Result<
     let token = token.filter(|t| !t.is_empty()).ok_or(SignatureError::NoToken)?;
     let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(SignatureError::Missing)?;
     let digest = parse_header(header)?;
-    mac(token, body)
-        .verify_slice(&digest)
-        .map_err(|_| SignatureError::Mismatch)
+    mac(token, body).verify_slice(&digest).map_err(|_| SignatureError::Mismatch)
 }
 
 fn parse_header(header: &str) -> Result<Vec<u8>, SignatureError> {
@@ -144,11 +142,11 @@ mod tests {
         let good = sign(BODY, TOKEN);
         let hex_part = &good[7..];
         for header in [
-            hex_part.to_string(),                       // no scheme
-            format!("sha1={hex_part}"),                 // other scheme
-            format!("sha256={}", &hex_part[..62]),      // too short
-            format!("sha256={hex_part}00"),             // too long
-            format!("sha256={}zz", &hex_part[..62]),    // not hex
+            hex_part.to_string(),                    // no scheme
+            format!("sha1={hex_part}"),              // other scheme
+            format!("sha256={}", &hex_part[..62]),   // too short
+            format!("sha256={hex_part}00"),          // too long
+            format!("sha256={}zz", &hex_part[..62]), // not hex
             "sha256=".to_string(),
             "sha2".to_string(),
             "é".repeat(5),

@@ -101,10 +101,10 @@ pub fn parse_change(body: &[u8]) -> Result<(DatabaseChange, Action), ChangeError
     }
     let action = match change.kind {
         ChangeKind::Insert | ChangeKind::Update => change.record.as_ref().map(|r| Action::SyncRow(r.id.clone())),
-        ChangeKind::Delete => change.old_record.as_ref().map(|r| Action::Orphan {
-            row_id: r.id.clone(),
-            notion_page_id: r.notion_page_id.clone(),
-        }),
+        ChangeKind::Delete => change
+            .old_record
+            .as_ref()
+            .map(|r| Action::Orphan { row_id: r.id.clone(), notion_page_id: r.notion_page_id.clone() }),
     };
     let action = action.ok_or(ChangeError::NoRow { kind: change.kind })?;
     Ok((change, action))
@@ -139,7 +139,10 @@ mod tests {
         let body = json!({"type": "INSERT", "table": "decision_vault", "schema": "public", "record": row("r1"), "old_record": null});
         let (change, action) = parse_change(body.to_string().as_bytes()).unwrap();
         assert_eq!(change.kind, ChangeKind::Insert);
-        assert_eq!(change.record.as_ref().and_then(|r| r.updated_at.as_deref()), Some("2025-11-02T09:00:00.123456+00:00"));
+        assert_eq!(
+            change.record.as_ref().and_then(|r| r.updated_at.as_deref()),
+            Some("2025-11-02T09:00:00.123456+00:00")
+        );
         assert_eq!(action, Action::SyncRow("r1".into()));
 
         let body = json!({"type": "UPDATE", "table": "decision_vault", "schema": "public", "record": row("r2"), "old_record": row("r2")});
@@ -155,12 +158,16 @@ mod tests {
 
     #[test]
     fn other_tables_and_malformed_bodies_are_errors() {
-        let body = json!({"type": "INSERT", "table": "profiles", "schema": "public", "record": row("r1"), "old_record": null});
+        let body =
+            json!({"type": "INSERT", "table": "profiles", "schema": "public", "record": row("r1"), "old_record": null});
         assert!(matches!(parse_change(body.to_string().as_bytes()), Err(ChangeError::OtherTable { .. })));
         let body = json!({"type": "TRUNCATE", "table": "decision_vault", "schema": "public", "record": null, "old_record": null});
         assert!(matches!(parse_change(body.to_string().as_bytes()), Err(ChangeError::Malformed(_))));
         let body = json!({"type": "UPDATE", "table": "decision_vault", "schema": "public", "record": null, "old_record": null});
-        assert!(matches!(parse_change(body.to_string().as_bytes()), Err(ChangeError::NoRow { kind: ChangeKind::Update })));
+        assert!(matches!(
+            parse_change(body.to_string().as_bytes()),
+            Err(ChangeError::NoRow { kind: ChangeKind::Update })
+        ));
         assert!(matches!(parse_change(b"{}"), Err(ChangeError::Malformed(_))));
         assert!(matches!(parse_change(b"<html>"), Err(ChangeError::Malformed(_))));
     }

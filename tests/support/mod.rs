@@ -16,7 +16,7 @@ pub mod supabase;
 pub mod world;
 
 pub use notion::FakeNotion;
-pub use sim::{Fault, FakeClock, Faults, Service, SimTime};
+pub use sim::{FakeClock, Fault, Faults, Service, SimTime};
 pub use store::{FakeLock, FakeState};
 pub use supabase::FakeSupabase;
 pub use world::World;

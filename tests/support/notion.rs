@@ -54,9 +54,11 @@ impl StoredPage {
             decision: self.title.concat(),
             types: self.types.clone(),
             // The date part as written; something else is kept for the planner to report.
-            date: self.date.as_deref().filter(|start| !start.trim().is_empty()).map(|start| {
-                normalize_date(start).unwrap_or_else(|_| start.trim().to_string())
-            }),
+            date: self
+                .date
+                .as_deref()
+                .filter(|start| !start.trim().is_empty())
+                .map(|start| normalize_date(start).unwrap_or_else(|_| start.trim().to_string())),
             date_value: self.date.as_deref().filter(|start| !start.trim().is_empty()).map(|start| NotionDate {
                 start: start.trim().to_string(),
                 end: self.date_end.clone(),
@@ -132,20 +134,32 @@ fn record(field: &str, message: impl Into<String>) -> PortError {
 /// What Notion would say about writing this content (the client chunks the title).
 fn validate(content: &Content) -> Result<Vec<String>, PortError> {
     if content.kind.contains(',') {
-        return Err(record("type", format!("Invalid multi_select option name (commas are not allowed): {:?}", content.kind)));
+        return Err(record(
+            "type",
+            format!("Invalid multi_select option name (commas are not allowed): {:?}", content.kind),
+        ));
     }
     let units = content.kind.encode_utf16().count();
     if units > 100 {
-        return Err(record("type", format!("body.properties.Type.multi_select[0].name.length should be ≤ `100`, instead was `{units}`.")));
+        return Err(record(
+            "type",
+            format!("body.properties.Type.multi_select[0].name.length should be ≤ `100`, instead was `{units}`."),
+        ));
     }
     chrono::NaiveDate::parse_from_str(&content.date, "%Y-%m-%d")
         .map_err(|_| record("date", format!("{:?} is not a valid ISO 8601 date", content.date)))?;
     let title = segments(&content.decision);
     if title.len() > MAX_SEGMENTS {
-        return Err(record("decision", format!("body.properties.Decision.title.length should be ≤ 100, instead was {}", title.len())));
+        return Err(record(
+            "decision",
+            format!("body.properties.Decision.title.length should be ≤ 100, instead was {}", title.len()),
+        ));
     }
     if let Some(long) = title.iter().find(|segment| segment.encode_utf16().count() > MAX_UNITS) {
-        return Err(record("decision", format!("text.content.length should be ≤ 2000, instead was {}", long.encode_utf16().count())));
+        return Err(record(
+            "decision",
+            format!("text.content.length should be ≤ 2000, instead was {}", long.encode_utf16().count()),
+        ));
     }
     Ok(title)
 }
@@ -156,7 +170,11 @@ fn check_path_id(id: &str) -> Result<(), PortError> {
     if hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return Ok(());
     }
-    Err(PortError::record("notion", None, format!("path failed validation: path.page_id should be a valid uuid, instead was `{id:?}`.")))
+    Err(PortError::record(
+        "notion",
+        None,
+        format!("path failed validation: path.page_id should be a valid uuid, instead was `{id:?}`."),
+    ))
 }
 
 /// What Notion would say about a whole Date value: with a time zone, `start` and `end` must carry
@@ -371,9 +389,7 @@ impl FakeNotion {
                 }
                 PageQuery::Unsynced => !page.in_trash && page.checksum.as_deref().is_none_or(str::is_empty),
                 PageQuery::WithBase(base) => !page.in_trash && page.checksum.as_deref() == Some(base.as_str()),
-                PageQuery::TrashedWithBase(base) => {
-                    page.in_trash && page.checksum.as_deref() == Some(base.as_str())
-                }
+                PageQuery::TrashedWithBase(base) => page.in_trash && page.checksum.as_deref() == Some(base.as_str()),
             })
             .collect();
         // Notion sorts by the reported (minute) value; ties come in no particular order.
@@ -446,7 +462,11 @@ impl NotionPort for FakeNotion {
         let edits_properties = write.content.is_some() || write.base.is_some();
         let stays_trashed = write.in_trash.unwrap_or(page.in_trash);
         if edits_properties && stays_trashed {
-            return Err(PortError::record("notion", None, "Can't edit block that is archived. You must unarchive the block before editing."));
+            return Err(PortError::record(
+                "notion",
+                None,
+                "Can't edit block that is archived. You must unarchive the block before editing.",
+            ));
         }
         if let (Some(content), Some(title)) = (&write.content, title) {
             page.title = title;

@@ -147,9 +147,21 @@ impl FakeLock {
 }
 
 impl RunLock for FakeLock {
-    async fn acquire(&self, run_id: &str, trigger: &str, now: DateTime<Utc>, ttl_seconds: i64) -> Result<Lease, PortError> {
+    async fn acquire(
+        &self,
+        run_id: &str,
+        trigger: &str,
+        now: DateTime<Utc>,
+        ttl_seconds: i64,
+    ) -> Result<Lease, PortError> {
         self.apply_takeover(now);
-        let decision = lease::acquire(self.lease.borrow().as_ref(), run_id, ttl_ms(ttl_seconds), millis(now), &self.instance.borrow());
+        let decision = lease::acquire(
+            self.lease.borrow().as_ref(),
+            run_id,
+            ttl_ms(ttl_seconds),
+            millis(now),
+            &self.instance.borrow(),
+        );
         match decision {
             Acquire::Held(held) => Ok(Lease::Busy {
                 run_id: held.holder,
@@ -168,7 +180,13 @@ impl RunLock for FakeLock {
     }
     async fn renew(&self, run_id: &str, now: DateTime<Utc>, ttl_seconds: i64) -> Result<Renewal, PortError> {
         self.apply_takeover(now);
-        let (renewal, renewed) = lease::renew(self.lease.borrow().as_ref(), run_id, ttl_ms(ttl_seconds), millis(now), &self.instance.borrow());
+        let (renewal, renewed) = lease::renew(
+            self.lease.borrow().as_ref(),
+            run_id,
+            ttl_ms(ttl_seconds),
+            millis(now),
+            &self.instance.borrow(),
+        );
         if let Some(renewed) = renewed {
             self.writes.set(self.writes.get() + 1);
             self.renewals.set(self.renewals.get() + 1);
@@ -187,7 +205,12 @@ impl RunLock for FakeLock {
     async fn status(&self) -> Result<LockStatus, PortError> {
         let now = millis(self.time.now());
         let instance = self.instance.borrow().clone();
-        let live_holder = self.lease.borrow().as_ref().filter(|lease| lease.is_live(now, &instance)).map(|lease| lease.holder.clone());
+        let live_holder = self
+            .lease
+            .borrow()
+            .as_ref()
+            .filter(|lease| lease.is_live(now, &instance))
+            .map(|lease| lease.holder.clone());
         Ok(LockStatus {
             last_started: self.last_started.borrow().clone(),
             last_finished: self.last_finished.borrow().clone(),

@@ -136,7 +136,11 @@ impl FakeSupabase {
         let old = row.clone();
         change(row);
         row.updated_at = at;
-        if row.decision != old.decision || row.kind != old.kind || row.date != old.date || row.deleted_at != old.deleted_at {
+        if row.decision != old.decision
+            || row.kind != old.kind
+            || row.date != old.date
+            || row.deleted_at != old.deleted_at
+        {
             row.notion_synced = false;
         }
         true
@@ -247,9 +251,9 @@ impl FakeSupabase {
 }
 
 fn check_date(date: &str) -> Result<(), PortError> {
-    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
-        .map(|_| ())
-        .map_err(|_| PortError::record("supabase", Some("date"), format!("invalid input syntax for type date: {date:?}")))
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map(|_| ()).map_err(|_| {
+        PortError::record("supabase", Some("date"), format!("invalid input syntax for type date: {date:?}"))
+    })
 }
 
 impl SupabasePort for FakeSupabase {
@@ -290,7 +294,11 @@ impl SupabasePort for FakeSupabase {
     }
 
     async fn rows_by_page_ids(&self, page_ids: &[String]) -> Result<Vec<Row>, PortError> {
-        assert!(page_ids.len() <= PAGE_SIZE, "rows_by_page_ids called with {} ids (at most {PAGE_SIZE})", page_ids.len());
+        assert!(
+            page_ids.len() <= PAGE_SIZE,
+            "rows_by_page_ids called with {} ids (at most {PAGE_SIZE})",
+            page_ids.len()
+        );
         let ticket = self.faults.begin(Service::Supabase, "rows_by_page_ids", false)?;
         let wanted: BTreeSet<&str> = page_ids.iter().map(String::as_str).collect();
         let rows: Vec<Row> = self
@@ -352,14 +360,20 @@ impl SupabasePort for FakeSupabase {
     async fn count_linked(&self) -> Result<LinkedCounts, PortError> {
         let count = |deleted: bool| -> Result<u32, PortError> {
             let ticket = self.faults.begin(Service::Supabase, "count_linked", false)?;
-            let n = self
-                .table
-                .borrow()
-                .rows
-                .values()
-                .filter(|row| row.notion_page_id.is_some())
-                .filter(|row| if deleted { row.deleted_at.is_some() && !row.notion_synced } else { row.deleted_at.is_none() })
-                .count();
+            let n =
+                self.table
+                    .borrow()
+                    .rows
+                    .values()
+                    .filter(|row| row.notion_page_id.is_some())
+                    .filter(|row| {
+                        if deleted {
+                            row.deleted_at.is_some() && !row.notion_synced
+                        } else {
+                            row.deleted_at.is_none()
+                        }
+                    })
+                    .count();
             self.faults.end(ticket, u32::try_from(n).unwrap_or(u32::MAX))
         };
         let live = count(false)?;

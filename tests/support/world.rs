@@ -98,7 +98,8 @@ impl World {
             clock: &self.clock,
             config: self.config.clone(),
         };
-        let request = RunRequest { run_id: format!("run-{number}"), trigger: "test".into(), dry_run, budget, allow_mass_delete };
+        let request =
+            RunRequest { run_id: format!("run-{number}"), trigger: "test".into(), dry_run, budget, allow_mass_delete };
         let result = block_on(engine.run(&request));
         self.faults.set_budget(None);
         self.time.advance_secs(2);
@@ -157,7 +158,12 @@ impl World {
     /// Ids named by a per-record error or an orphan in the saved state.
     pub fn reported_ids(&self) -> BTreeSet<String> {
         let state = self.state.state();
-        state.errors.iter().map(|issue| issue.id.clone()).chain(state.orphans.iter().map(|orphan| orphan.id.clone())).collect()
+        state
+            .errors
+            .iter()
+            .map(|issue| issue.id.clone())
+            .chain(state.orphans.iter().map(|orphan| orphan.id.clone()))
+            .collect()
     }
 
     /// Everything that is not converged, excluding reported records (per-record errors and
@@ -270,14 +276,19 @@ impl World {
 pub fn pair_problem(row: &Row, page: &Page) -> Option<String> {
     let (rc, pc) = match (row_content(row), page_content(page)) {
         (Ok(rc), Ok(pc)) => (rc, pc),
-        (rc, pc) => return Some(format!("row {} / page {}: content does not normalise: {rc:?} / {pc:?}", row.id, page.id)),
+        (rc, pc) => {
+            return Some(format!("row {} / page {}: content does not normalise: {rc:?} / {pc:?}", row.id, page.id))
+        }
     };
     if rc != pc {
         return Some(format!("row {} and page {} differ: {rc:?} vs {pc:?}", row.id, page.id));
     }
     let sum = rc.checksum();
     if row.checksum.as_deref() != Some(sum.as_str()) || page.base.as_deref() != Some(sum.as_str()) {
-        return Some(format!("row {} / page {}: bases not stored ({:?} / {:?})", row.id, page.id, row.checksum, page.base));
+        return Some(format!(
+            "row {} / page {}: bases not stored ({:?} / {:?})",
+            row.id, page.id, row.checksum, page.base
+        ));
     }
     if !row.notion_synced {
         return Some(format!("row {} agrees with page {} but notion_synced is false", row.id, page.id));

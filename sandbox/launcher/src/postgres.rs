@@ -19,10 +19,8 @@ pub const WEBHOOK_MIGRATION_SQL: &str =
     include_str!("../../../supabase/migrations/20261202000000_decision_vault_webhook.sql");
 pub const WEBHOOK_MIGRATION_PATH: &str = "supabase/migrations/20261202000000_decision_vault_webhook.sql";
 /// Every migration in `supabase/migrations/`, in the order `supabase db push` applies them.
-pub const MIGRATIONS: [(&str, &str); 2] = [
-    (MIGRATION_PATH, MIGRATION_SQL),
-    (WEBHOOK_MIGRATION_PATH, WEBHOOK_MIGRATION_SQL),
-];
+pub const MIGRATIONS: [(&str, &str); 2] =
+    [(MIGRATION_PATH, MIGRATION_SQL), (WEBHOOK_MIGRATION_PATH, WEBHOOK_MIGRATION_SQL)];
 
 /// The roles Supabase has, as the sandbox recreates them: `anon`, `authenticated`, `service_role`
 /// (nologin; `service_role` bypasses RLS as on Supabase) and `authenticator` (login, noinherit,
@@ -66,18 +64,13 @@ pub struct PgCluster {
 
 impl std::fmt::Debug for PgCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgCluster")
-            .field("dir", &self.dir)
-            .field("port", &self.port)
-            .finish()
+        f.debug_struct("PgCluster").field("dir", &self.dir).field("port", &self.port).finish()
     }
 }
 
 /// The directory holding `initdb`, `postgres` and `psql`, or a message saying how to install them.
 pub fn pg_bin_dir() -> Result<PathBuf, SandboxError> {
-    let dir = std::env::var_os("SANDBOX_PG_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_PG_BIN));
+    let dir = std::env::var_os("SANDBOX_PG_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_PG_BIN));
     for tool in ["initdb", "postgres", "psql"] {
         if !dir.join(tool).is_file() {
             return Err(SandboxError::Missing(format!(
@@ -99,10 +92,7 @@ pub fn remove_stale_clusters() {
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let is_ours = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("decision-sync-pg-"));
+        let is_ours = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("decision-sync-pg-"));
         let old = entry
             .metadata()
             .and_then(|m| m.modified())
@@ -130,13 +120,7 @@ impl PgCluster {
         remove_stale_clusters();
         let owner = util::postgres_identity()?;
         let dir = util::temp_dir("decision-sync-pg", owner)?;
-        let mut cluster = PgCluster {
-            dir,
-            bin,
-            port: 0,
-            owner,
-            child: None,
-        };
+        let mut cluster = PgCluster { dir, bin, port: 0, owner, child: None };
         cluster.init()?;
         // A port can be taken between the probe and the bind: try a few.
         let mut last_error = None;
@@ -172,15 +156,7 @@ impl PgCluster {
             .command("initdb")
             .arg("-D")
             .arg(self.data_dir())
-            .args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "--no-sync",
-            ])
+            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"])
             .stdin(Stdio::null())
             .output()
             .map_err(|e| SandboxError::Setup(format!("cannot run initdb: {e}")))?;
@@ -199,9 +175,8 @@ impl PgCluster {
             .append(true)
             .open(self.log_path())
             .map_err(|e| SandboxError::Setup(format!("cannot open the PostgreSQL log: {e}")))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| SandboxError::Setup(format!("cannot open the PostgreSQL log: {e}")))?;
+        let log_err =
+            log.try_clone().map_err(|e| SandboxError::Setup(format!("cannot open the PostgreSQL log: {e}")))?;
         if let Some((uid, gid)) = self.owner {
             let _ = std::os::unix::fs::chown(self.log_path(), Some(uid), Some(gid));
         }
@@ -215,22 +190,13 @@ impl PgCluster {
             .arg("listen_addresses=127.0.0.1")
             .arg("-c")
             .arg(format!("unix_socket_directories={}", self.dir.display()))
-            .args([
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-            ])
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
             .args(["-c", "max_connections=60", "-c", "shared_buffers=32MB"])
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
         util::own_process_group(&mut command);
-        let child = command
-            .spawn()
-            .map_err(|e| SandboxError::Setup(format!("cannot start postgres: {e}")))?;
+        let child = command.spawn().map_err(|e| SandboxError::Setup(format!("cannot start postgres: {e}")))?;
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -284,10 +250,7 @@ impl PgCluster {
 
     /// A handle that runs psql against `database` as `user` from any thread (it owns no process).
     pub fn psql_runner(&self, user: &str, database: &str) -> PsqlRunner {
-        PsqlRunner {
-            psql: self.bin.join("psql"),
-            uri: self.uri(user, database),
-        }
+        PsqlRunner { psql: self.bin.join("psql"), uri: self.uri(user, database) }
     }
 
     /// Creates a database with the Supabase roles and schema grants.
@@ -315,9 +278,7 @@ impl PgCluster {
             .output()
             .map_err(|e| SandboxError::Sql(format!("cannot run psql: {e}")))?;
         if !output.status.success() {
-            return Err(SandboxError::Sql(
-                String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            ));
+            return Err(SandboxError::Sql(String::from_utf8_lossy(&output.stderr).trim().to_string()));
         }
         Ok(())
     }
@@ -325,8 +286,7 @@ impl PgCluster {
     /// Applies the shipped migrations to `database` (each in one transaction, in order).
     pub fn apply_migration(&self, database: &str) -> Result<(), SandboxError> {
         for (path, sql) in MIGRATIONS {
-            self.psql(database, sql)
-                .map_err(|e| SandboxError::Sql(format!("applying {path} failed: {e}")))?;
+            self.psql(database, sql).map_err(|e| SandboxError::Sql(format!("applying {path} failed: {e}")))?;
         }
         Ok(())
     }
@@ -389,9 +349,7 @@ impl PsqlRunner {
             })
             .map_err(|e| SandboxError::Sql(format!("cannot run psql: {e}")))?;
         if !output.status.success() {
-            return Err(SandboxError::Sql(
-                String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            ));
+            return Err(SandboxError::Sql(String::from_utf8_lossy(&output.stderr).trim().to_string()));
         }
         Ok(String::from_utf8_lossy(&output.stdout).trim_end().to_string())
     }

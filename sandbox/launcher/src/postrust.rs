@@ -40,11 +40,7 @@ impl Postrust {
         let mut last_error = None;
         for _ in 0..5 {
             let port = util::free_port()?;
-            let mut server = Postrust {
-                child: None,
-                port,
-                log_dir: log_dir.clone(),
-            };
+            let mut server = Postrust { child: None, port, log_dir: log_dir.clone() };
             match server.launch(&binary, cluster, database, jwt_secret) {
                 Ok(()) => return Ok(server),
                 Err(e) => {
@@ -101,9 +97,8 @@ impl Postrust {
             .stdout(log)
             .stderr(log_err);
         util::own_process_group(&mut command);
-        let child = command
-            .spawn()
-            .map_err(|e| SandboxError::Setup(format!("cannot start {}: {e}", binary.display())))?;
+        let child =
+            command.spawn().map_err(|e| SandboxError::Setup(format!("cannot start {}: {e}", binary.display())))?;
         self.child = Some(child);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)

@@ -91,11 +91,7 @@ impl Sandbox {
         let notion = notion_emulator::spawn(config, notion_emulator::localhost(0))
             .await
             .map_err(|e| SandboxError::Setup(format!("cannot start the Notion emulator: {e}")))?;
-        let sandbox = Sandbox {
-            notion: Some(notion),
-            supabase,
-            admin_token: util::random_hex(24)?,
-        };
+        let sandbox = Sandbox { notion: Some(notion), supabase, admin_token: util::random_hex(24)? };
         if options.seed {
             sandbox.seed().await?;
         }
@@ -114,10 +110,7 @@ impl Sandbox {
                     .send(page.to_string().as_bytes())
                     .map_err(|e| SandboxError::Setup(format!("seeding Notion: {e}")))?;
                 if !response.status().is_success() {
-                    return Err(SandboxError::Setup(format!(
-                        "seeding Notion: HTTP {}",
-                        response.status()
-                    )));
+                    return Err(SandboxError::Setup(format!("seeding Notion: HTTP {}", response.status())));
                 }
             }
             Ok(())
@@ -152,10 +145,7 @@ impl Sandbox {
         vec![
             ("SUPABASE_URL", self.supabase.rest_url()),
             ("SUPABASE_REST_URL", self.supabase.rest_url()),
-            (
-                "SUPABASE_SERVICE_ROLE_KEY",
-                self.supabase.service_role_key().to_string(),
-            ),
+            ("SUPABASE_SERVICE_ROLE_KEY", self.supabase.service_role_key().to_string()),
             ("NOTION_API_KEY", notion_token),
             ("NOTION_DATABASE_ID", database_id),
             ("NOTION_API_BASE", notion_url),
@@ -188,10 +178,7 @@ mod tests {
         assert_eq!(parse_rate_limit("off"), Ok(None));
         assert_eq!(parse_rate_limit("OFF"), Ok(None));
         assert_eq!(parse_rate_limit("0"), Ok(None));
-        assert_eq!(
-            parse_rate_limit("3"),
-            Ok(Some((3.0, notion_emulator::DEFAULT_RATE_LIMIT.1)))
-        );
+        assert_eq!(parse_rate_limit("3"), Ok(Some((3.0, notion_emulator::DEFAULT_RATE_LIMIT.1))));
         assert_eq!(parse_rate_limit("2.5/4"), Ok(Some((2.5, 4))));
         assert!(parse_rate_limit("fast").is_err());
         assert!(parse_rate_limit("3/0").is_err());

@@ -20,11 +20,7 @@ pub struct SupabaseOptions {
 
 impl Default for SupabaseOptions {
     fn default() -> Self {
-        SupabaseOptions {
-            database: "sandbox".into(),
-            migrate: true,
-            setup_sql: None,
-        }
+        SupabaseOptions { database: "sandbox".into(), migrate: true, setup_sql: None }
     }
 }
 
@@ -69,7 +65,8 @@ impl SupabaseSandbox {
         let rest = Postrust::start(&pg, &options.database, &jwt_secret)?;
         let service_role_key = jwt::supabase_key(&jwt_secret, "service_role");
         let anon_key = jwt::supabase_key(&jwt_secret, "anon");
-        let webhooks = WebhookDelivery::start(pg.psql_runner("postgres", &options.database), DeliveryOptions::default())?;
+        let webhooks =
+            WebhookDelivery::start(pg.psql_runner("postgres", &options.database), DeliveryOptions::default())?;
         Ok(SupabaseSandbox {
             webhooks: Some(webhooks),
             rest,
@@ -168,9 +165,5 @@ pub fn client_for(
 ) -> Result<decision_sync::clients::postgrest::PostgrestClient<crate::UreqTransport>, SandboxError> {
     let config = decision_sync::clients::postgrest::PostgrestConfig::from_settings(None, Some(rest_url), Some(key), 2)
         .map_err(|e| SandboxError::Setup(e.to_string()))?;
-    Ok(decision_sync::clients::postgrest::PostgrestClient::new(
-        crate::UreqTransport::new(),
-        config,
-        budget,
-    ))
+    Ok(decision_sync::clients::postgrest::PostgrestClient::new(crate::UreqTransport::new(), config, budget))
 }

@@ -32,11 +32,7 @@ impl Default for UreqTransport {
 
 impl UreqTransport {
     pub fn new() -> Self {
-        UreqTransport {
-            log: RefCell::new(Vec::new()),
-            real_sleep: true,
-            seed: RefCell::new(0x9E37_79B9_7F4A_7C15),
-        }
+        UreqTransport { log: RefCell::new(Vec::new()), real_sleep: true, seed: RefCell::new(0x9E37_79B9_7F4A_7C15) }
     }
 
     /// Does not actually sleep on `sleep` (backoffs return at once).
@@ -74,11 +70,8 @@ impl UreqTransport {
                 builder.call()
             }
             Method::Post | Method::Patch => {
-                let mut builder = if request.method == Method::Post {
-                    agent.post(&request.url)
-                } else {
-                    agent.patch(&request.url)
-                };
+                let mut builder =
+                    if request.method == Method::Post { agent.post(&request.url) } else { agent.patch(&request.url) };
                 for (name, value) in &request.headers {
                     builder = builder.header(name.as_str(), value.as_str());
                 }

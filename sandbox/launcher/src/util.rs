@@ -13,10 +13,7 @@ use crate::SandboxError;
 pub fn free_port() -> Result<u16, SandboxError> {
     let listener = TcpListener::bind(("127.0.0.1", 0))
         .map_err(|e| SandboxError::Setup(format!("cannot find a free port on 127.0.0.1: {e}")))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| SandboxError::Setup(format!("cannot read a bound port: {e}")))?
-        .port();
+    let port = listener.local_addr().map_err(|e| SandboxError::Setup(format!("cannot read a bound port: {e}")))?.port();
     Ok(port)
 }
 
@@ -148,9 +145,8 @@ pub fn find_binary(env_var: &str, names: &[&str], extra_dirs: &[PathBuf]) -> Opt
         let path = PathBuf::from(path);
         return path.is_file().then_some(path);
     }
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
     dirs.extend(extra_dirs.iter().cloned());
     for dir in dirs {
         for name in names {

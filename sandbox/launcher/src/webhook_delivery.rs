@@ -164,8 +164,8 @@ fn poll_once(psql: &PsqlRunner, transport: &UreqTransport, options: &DeliveryOpt
     let out = psql.run(&claim_sql(options.batch))?;
     let mut handled = 0;
     for line in out.lines().filter(|l| !l.trim().is_empty()) {
-        let queued: Queued = serde_json::from_str(line)
-            .map_err(|e| SandboxError::Sql(format!("unreadable queue row ({e}): {line}")))?;
+        let queued: Queued =
+            serde_json::from_str(line).map_err(|e| SandboxError::Sql(format!("unreadable queue row ({e}): {line}")))?;
         let outcome = deliver(transport, &queued);
         if let Outcome::Refused(reason) | Outcome::Failed { error: reason, .. } = &outcome {
             // Never the headers: they carry the webhook's secret.
@@ -197,11 +197,12 @@ fn deliver(transport: &UreqTransport, queued: &Queued) -> Outcome {
         "GET" => Method::Get,
         other => return Outcome::Refused(format!("refused: method {other} is not supported")),
     };
-    let body = match queued.body.as_deref().map(|b| base64::engine::general_purpose::STANDARD.decode(b.replace('\n', ""))) {
-        None => None,
-        Some(Ok(bytes)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
-        Some(Err(e)) => return Outcome::Refused(format!("refused: unreadable body ({e})")),
-    };
+    let body =
+        match queued.body.as_deref().map(|b| base64::engine::general_purpose::STANDARD.decode(b.replace('\n', ""))) {
+            None => None,
+            Some(Ok(bytes)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            Some(Err(e)) => return Outcome::Refused(format!("refused: unreadable body ({e})")),
+        };
     let mut request = HttpRequest::new(method, queued.url.clone());
     request.headers = queued
         .headers
@@ -222,7 +223,9 @@ fn deliver(transport: &UreqTransport, queued: &Queued) -> Outcome {
             );
             Outcome::Response { status: response.status, content_type, headers, content: response.body }
         }
-        Err(TransportError::Timeout(ms)) => Outcome::Failed { error: format!("timed out after {ms} ms"), timed_out: true },
+        Err(TransportError::Timeout(ms)) => {
+            Outcome::Failed { error: format!("timed out after {ms} ms"), timed_out: true }
+        }
         Err(e) => Outcome::Failed { error: e.to_string(), timed_out: false },
     }
 }
@@ -251,7 +254,9 @@ fn record_sql(queued: &Queued, outcome: &Outcome, options: &DeliveryOptions) -> 
         Outcome::Failed { error, timed_out } => {
             ("null".into(), "null".into(), "null".into(), "null".into(), timed_out.to_string(), literal(error))
         }
-        Outcome::Refused(reason) => ("null".into(), "null".into(), "null".into(), "null".into(), "false".into(), literal(reason)),
+        Outcome::Refused(reason) => {
+            ("null".into(), "null".into(), "null".into(), "null".into(), "false".into(), literal(reason))
+        }
     };
     let retry = outcome.may_pass_later() && u32::try_from(attempts).unwrap_or(u32::MAX) < options.max_attempts;
     let next = if retry {
@@ -292,11 +297,11 @@ mod tests {
             assert!(is_local_url(url), "{url}");
         }
         for url in [
-            "https://127.0.0.1/",                 // no TLS in the sandbox
+            "https://127.0.0.1/", // no TLS in the sandbox
             "http://example.com/",
             "http://127.0.0.1.example.com/",
             "http://localhost.example.com/",
-            "http://127.0.0.1@example.com/",      // user info hiding the host
+            "http://127.0.0.1@example.com/", // user info hiding the host
             "http://example.com#@127.0.0.1/",
             "http://10.0.0.1/",
             "ftp://127.0.0.1/",
@@ -309,7 +314,12 @@ mod tests {
 
     #[test]
     fn retries_only_what_may_pass_later() {
-        let response = |status| Outcome::Response { status, content_type: None, headers: serde_json::json!({}), content: String::new() };
+        let response = |status| Outcome::Response {
+            status,
+            content_type: None,
+            headers: serde_json::json!({}),
+            content: String::new(),
+        };
         assert!(response(500).may_pass_later());
         assert!(response(503).may_pass_later());
         assert!(response(429).may_pass_later());

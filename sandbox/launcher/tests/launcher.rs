@@ -20,10 +20,7 @@ const KEYS: [&str; 9] = [
 ];
 
 fn parse_env(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter_map(|line| line.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    text.lines().filter_map(|line| line.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn get(url: &str, bearer: Option<&str>) -> (u16, String) {
@@ -48,11 +45,7 @@ fn get(url: &str, bearer: Option<&str>) -> (u16, String) {
 }
 
 fn port_of(url: &str) -> u16 {
-    url.rsplit(':')
-        .next()
-        .and_then(|p| p.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap()
+    url.rsplit(':').next().and_then(|p| p.split('/').next()).and_then(|p| p.parse().ok()).unwrap()
 }
 
 fn listening(port: u16) -> bool {
@@ -65,17 +58,9 @@ fn listening(port: u16) -> bool {
 
 #[test]
 fn library_sandbox_serves_both_sides_with_the_printed_settings() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let sandbox = runtime
-        .block_on(Sandbox::start(SandboxOptions {
-            seed: true,
-            notion_rate_limit: None,
-            ..SandboxOptions::default()
-        }))
+        .block_on(Sandbox::start(SandboxOptions { seed: true, notion_rate_limit: None, ..SandboxOptions::default() }))
         .unwrap_or_else(|e| panic!("cannot start the sandbox: {e}"));
     let env = parse_env(&sandbox.env_lines());
     for key in KEYS {
@@ -99,23 +84,11 @@ fn library_sandbox_serves_both_sides_with_the_printed_settings() {
     assert_eq!(database["data_sources"].as_array().map(Vec::len), Some(1));
     let (status, body) = get(&format!("{}/pages", env["SANDBOX_NOTION_ADMIN"]), None);
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&body).unwrap()["results"]
-            .as_array()
-            .map(Vec::len),
-        Some(2)
-    );
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["results"].as_array().map(Vec::len), Some(2));
     // psql reaches the database with SANDBOX_PG_URI.
-    assert_eq!(
-        sandbox.supabase().sql("select count(*) from decision_vault").unwrap(),
-        "3"
-    );
+    assert_eq!(sandbox.supabase().sql("select count(*) from decision_vault").unwrap(), "3");
     let dir = sandbox.supabase().pg().dir().to_path_buf();
-    let ports = [
-        port_of(&env["SUPABASE_REST_URL"]),
-        port_of(&env["NOTION_API_BASE"]),
-        sandbox.supabase().pg().port(),
-    ];
+    let ports = [port_of(&env["SUPABASE_REST_URL"]), port_of(&env["NOTION_API_BASE"]), sandbox.supabase().pg().port()];
     runtime.block_on(sandbox.shutdown());
     assert!(!dir.exists(), "the cluster's temp dir is removed");
     for port in ports {
@@ -127,14 +100,7 @@ fn library_sandbox_serves_both_sides_with_the_printed_settings() {
 fn binary_prints_settings_writes_the_env_file_and_cleans_up_on_sigterm() {
     let env_file = std::env::temp_dir().join(format!("sandbox-test-{}.env", std::process::id()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox"))
-        .args([
-            "--env-file",
-            &env_file.to_string_lossy(),
-            "--notion-rate-limit",
-            "5/5",
-            "--exit-after",
-            "120",
-        ])
+        .args(["--env-file", &env_file.to_string_lossy(), "--notion-rate-limit", "5/5", "--exit-after", "120"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -196,7 +162,8 @@ fn binary_prints_settings_writes_the_env_file_and_cleans_up_on_sigterm() {
         libc::kill(child.id() as i32, libc::SIGUSR2);
     }
     wait_for(true, "PostgreSQL not back after SIGUSR2");
-    let (status, body) = get(&format!("{}/decision_vault?select=id", env["SUPABASE_REST_URL"]), Some(&env["SUPABASE_SERVICE_ROLE_KEY"]));
+    let (status, body) =
+        get(&format!("{}/decision_vault?select=id", env["SUPABASE_REST_URL"]), Some(&env["SUPABASE_SERVICE_ROLE_KEY"]));
     assert_eq!((status, body.as_str()), (200, "[]"), "postrust reaches PostgreSQL again");
 
     // SAFETY: plain syscall on our own child.
@@ -207,35 +174,19 @@ fn binary_prints_settings_writes_the_env_file_and_cleans_up_on_sigterm() {
     guard.0 = None;
     assert!(output.status.success(), "{:?}", output.status);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        stdout.trim_end(),
-        written.trim_end(),
-        "stdout has exactly the KEY=VALUE lines"
-    );
+    assert_eq!(stdout.trim_end(), written.trim_end(), "stdout has exactly the KEY=VALUE lines");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("SIGTERM: stopping") && stderr.contains("stopped"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("SIGTERM: stopping") && stderr.contains("stopped"), "{stderr}");
     assert!(!env_file.exists(), "the env file is removed on exit");
-    assert!(
-        !listening(pg_port) && !listening(rest_port),
-        "PostgreSQL and postrust are stopped"
-    );
+    assert!(!listening(pg_port) && !listening(rest_port), "PostgreSQL and postrust are stopped");
 }
 
 #[test]
 fn binary_rejects_bad_arguments() {
-    let output = Command::new(env!("CARGO_BIN_EXE_sandbox"))
-        .args(["--notion-rate-limit", "fast"])
-        .output()
-        .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sandbox")).args(["--notion-rate-limit", "fast"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("expected `off`, N or N/BURST"));
-    let help = Command::new(env!("CARGO_BIN_EXE_sandbox"))
-        .arg("--help")
-        .output()
-        .unwrap();
+    let help = Command::new(env!("CARGO_BIN_EXE_sandbox")).arg("--help").output().unwrap();
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--env-file PATH"));
 }

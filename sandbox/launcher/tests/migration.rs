@@ -71,30 +71,12 @@ fn assert_shape(pg: &PgCluster, db: &str) {
         "{indexes}"
     );
     assert_eq!(
-        sql(
-            pg,
-            db,
-            "select count(*) from pg_index where indrelid = 'public.decision_vault'::regclass and indisunique"
-        ),
+        sql(pg, db, "select count(*) from pg_index where indrelid = 'public.decision_vault'::regclass and indisunique"),
         "2",
         "primary key + one unique index on notion_page_id"
     );
-    assert_eq!(
-        sql(
-            pg,
-            db,
-            "select relrowsecurity from pg_class where oid = 'public.decision_vault'::regclass"
-        ),
-        "t"
-    );
-    assert_eq!(
-        sql(
-            pg,
-            db,
-            "select count(*) from pg_policies where tablename = 'decision_vault'"
-        ),
-        "0"
-    );
+    assert_eq!(sql(pg, db, "select relrowsecurity from pg_class where oid = 'public.decision_vault'::regclass"), "t");
+    assert_eq!(sql(pg, db, "select count(*) from pg_policies where tablename = 'decision_vault'"), "0");
     assert_eq!(
         sql(
             pg,
@@ -103,14 +85,7 @@ fn assert_shape(pg: &PgCluster, db: &str) {
         ),
         "1"
     );
-    assert_eq!(
-        sql(
-            pg,
-            db,
-            "select count(*) from pg_proc where proname = 'decision_vault_sync_write_back'"
-        ),
-        "1"
-    );
+    assert_eq!(sql(pg, db, "select count(*) from pg_proc where proname = 'decision_vault_sync_write_back'"), "1");
 }
 
 #[test]
@@ -119,11 +94,7 @@ fn applies_to_an_empty_database_and_again() {
     pg.create_database("fresh").unwrap();
     pg.apply_migration("fresh").unwrap();
     assert_shape(&pg, "fresh");
-    sql(
-        &pg,
-        "fresh",
-        "insert into decision_vault (decision, type, date) values ('x', 'Ops', '2025-01-01')",
-    );
+    sql(&pg, "fresh", "insert into decision_vault (decision, type, date) values ('x', 'Ops', '2025-01-01')");
     pg.apply_migration("fresh").unwrap();
     assert_shape(&pg, "fresh");
     assert_eq!(sql(&pg, "fresh", "select count(*) from decision_vault"), "1");
@@ -160,11 +131,7 @@ fn keeps_an_existing_unique_index_and_refuses_duplicate_links_clearly() {
     let pg = cluster();
     pg.create_database("uniq").unwrap();
     sql(&pg, "uniq", SEED_TABLE);
-    sql(
-        &pg,
-        "uniq",
-        "create unique index my_own_page_index on decision_vault (notion_page_id)",
-    );
+    sql(&pg, "uniq", "create unique index my_own_page_index on decision_vault (notion_page_id)");
     pg.apply_migration("uniq").unwrap();
     assert_eq!(
         sql(&pg, "uniq", "select string_agg(indexname, ',' order by indexname) from pg_indexes where tablename = 'decision_vault' and indexdef like '%UNIQUE%'"),
@@ -176,10 +143,7 @@ fn keeps_an_existing_unique_index_and_refuses_duplicate_links_clearly() {
     sql(&pg, "dups", "update decision_vault set notion_page_id = 'page-1'");
     let error = pg.apply_migration("dups").unwrap_err().to_string();
     assert!(error.contains("several rows share the same notion_page_id"), "{error}");
-    assert!(
-        error.contains("then clear notion_page_id on all but one row"),
-        "{error}"
-    );
+    assert!(error.contains("then clear notion_page_id on all but one row"), "{error}");
     // Nothing was half-applied (one transaction).
     assert_eq!(sql(&pg, "dups", "select count(*) from information_schema.columns where table_name = 'decision_vault' and column_name = 'checksum'"), "0");
 }
@@ -189,11 +153,7 @@ fn applies_on_a_bare_postgres_without_supabase_roles() {
     let pg = cluster();
     pg.create_bare_database("bare").unwrap();
     assert_eq!(
-        sql(
-            &pg,
-            "bare",
-            "select count(*) from pg_roles where rolname in ('anon', 'authenticated', 'service_role')"
-        ),
+        sql(&pg, "bare", "select count(*) from pg_roles where rolname in ('anon', 'authenticated', 'service_role')"),
         "0"
     );
     pg.apply_migration("bare").unwrap();
@@ -224,13 +184,8 @@ fn only_service_role_reaches_the_table_and_the_function() {
         sql(&pg, "grants", "set local role service_role; select applied from public.decision_vault_sync_write_back('[{\"id\":\"00000000-0000-0000-0000-00000000000a\",\"checksum\":\"c\"}]')"),
         "t"
     );
-    let denied = pg
-        .psql(
-            "grants",
-            "set local role anon; select count(*) from public.decision_vault",
-        )
-        .unwrap_err()
-        .to_string();
+    let denied =
+        pg.psql("grants", "set local role anon; select count(*) from public.decision_vault").unwrap_err().to_string();
     assert!(denied.contains("permission denied"), "{denied}");
 }
 
@@ -241,59 +196,24 @@ fn trigger_keeps_updated_at_and_notion_synced_truthful() {
     pg.apply_migration("trig").unwrap();
     let id = "00000000-0000-0000-0000-0000000000b1";
     sql(&pg, "trig", &format!("insert into decision_vault (id, decision, type, date, notion_synced, updated_at) values ('{id}', 'x', 'Ops', '2025-01-01', true, '2020-01-01+00')"));
-    let synced = |pg: &PgCluster| {
-        sql(
-            pg,
-            "trig",
-            &format!("select notion_synced from decision_vault where id = '{id}'"),
-        )
-    };
+    let synced =
+        |pg: &PgCluster| sql(pg, "trig", &format!("select notion_synced from decision_vault where id = '{id}'"));
     let touched = |pg: &PgCluster| {
-        sql(
-            pg,
-            "trig",
-            &format!("select updated_at > '2021-01-01+00' from decision_vault where id = '{id}'"),
-        )
+        sql(pg, "trig", &format!("select updated_at > '2021-01-01+00' from decision_vault where id = '{id}'"))
     };
 
     // Columns that are not content leave notion_synced alone, but updated_at moves on any update.
-    sql(
-        &pg,
-        "trig",
-        &format!("update decision_vault set checksum = 'abc', notion_page_id = 'p' where id = '{id}'"),
-    );
+    sql(&pg, "trig", &format!("update decision_vault set checksum = 'abc', notion_page_id = 'p' where id = '{id}'"));
     assert_eq!((synced(&pg), touched(&pg)), ("t".to_string(), "t".to_string()));
     // Each of decision, type, date, deleted_at edited by a user resets it.
-    for change in [
-        "decision = 'y'",
-        "type = 'UX'",
-        "date = '2025-02-02'",
-        "deleted_at = now()",
-        "deleted_at = null",
-    ] {
-        sql(
-            &pg,
-            "trig",
-            &format!("update decision_vault set notion_synced = true where id = '{id}'"),
-        );
-        sql(
-            &pg,
-            "trig",
-            &format!("update decision_vault set {change} where id = '{id}'"),
-        );
+    for change in ["decision = 'y'", "type = 'UX'", "date = '2025-02-02'", "deleted_at = now()", "deleted_at = null"] {
+        sql(&pg, "trig", &format!("update decision_vault set notion_synced = true where id = '{id}'"));
+        sql(&pg, "trig", &format!("update decision_vault set {change} where id = '{id}'"));
         assert_eq!(synced(&pg), "f", "after a user's `{change}`");
     }
     // An update that writes the same value is not a change.
-    sql(
-        &pg,
-        "trig",
-        &format!("update decision_vault set notion_synced = true where id = '{id}'"),
-    );
-    sql(
-        &pg,
-        "trig",
-        &format!("update decision_vault set decision = decision where id = '{id}'"),
-    );
+    sql(&pg, "trig", &format!("update decision_vault set notion_synced = true where id = '{id}'"));
+    sql(&pg, "trig", &format!("update decision_vault set decision = decision where id = '{id}'"));
     assert_eq!(synced(&pg), "t");
     // The sync's own writes (the function, or the PATCH header PostgREST exposes) do not.
     sql(&pg, "trig", &format!("select * from decision_vault_sync_write_back('[{{\"id\":\"{id}\",\"decision\":\"z\",\"notion_synced\":true}}]')"));
@@ -305,33 +225,17 @@ fn trigger_keeps_updated_at_and_notion_synced_truthful() {
     assert_eq!(synced(&pg), "f");
     // A PATCH marked by the header may carry its precondition in the body: a stale updated_at
     // leaves the row alone, the current one applies.
-    let current = sql(
-        &pg,
-        "trig",
-        &format!("select updated_at from decision_vault where id = '{id}'"),
-    );
+    let current = sql(&pg, "trig", &format!("select updated_at from decision_vault where id = '{id}'"));
     let marked = "select set_config('request.headers', '{\"x-decision-sync-writer\":\"on\"}', true);";
     let stale = sql(&pg, "trig", &format!("{marked} update decision_vault set decision = 'stale', updated_at = '2020-01-01+00' where id = '{id}' returning id"));
-    assert_eq!(
-        stale.lines().count(),
-        1,
-        "only set_config's line: no row updated ({stale})"
-    );
+    assert_eq!(stale.lines().count(), 1, "only set_config's line: no row updated ({stale})");
     let fresh = sql(&pg, "trig", &format!("{marked} update decision_vault set decision = 'fresh', notion_synced = true, updated_at = '{current}' where id = '{id}' returning updated_at > '{current}'"));
     assert_eq!(fresh.lines().last(), Some("t"), "applied, and updated_at moved on");
     assert_eq!(synced(&pg), "t");
     // A user's explicit updated_at is simply replaced.
-    sql(
-        &pg,
-        "trig",
-        &format!("update decision_vault set updated_at = '2020-01-01+00' where id = '{id}'"),
-    );
+    sql(&pg, "trig", &format!("update decision_vault set updated_at = '2020-01-01+00' where id = '{id}'"));
     assert_eq!(touched(&pg), "t");
-    sql(
-        &pg,
-        "trig",
-        &format!("update decision_vault set decision = 'v' where id = '{id}'"),
-    );
+    sql(&pg, "trig", &format!("update decision_vault set decision = 'v' where id = '{id}'"));
     // A malformed request.headers is no reason to fail a user's update.
     sql(&pg, "trig", &format!("select set_config('request.headers', 'not json', true); update decision_vault set decision = 'u' where id = '{id}'"));
     assert_eq!(synced(&pg), "f");
@@ -354,33 +258,17 @@ fn write_back_function_semantics() {
            {{\"id\":\"{b}\",\"expected_updated_at\":\"2025-11-23T10:49:00.123457+00:00\",\"decision\":\"nope\"}},\
            {{\"id\":\"00000000-0000-0000-0000-0000000000ff\",\"expected_updated_at\":null,\"decision\":\"ghost\"}}]')"
     ));
-    assert_eq!(
-        out,
-        format!("{a}=true,{b}=false,00000000-0000-0000-0000-0000000000ff=false")
-    );
+    assert_eq!(out, format!("{a}=true,{b}=false,00000000-0000-0000-0000-0000000000ff=false"));
     assert_eq!(
         sql(&pg, "fn", &format!("select decision || ' ' || coalesce(checksum, 'NULL') || ' ' || deleted_at from decision_vault where id = '{a}'")),
         "a NULL 2025-11-24 00:00:00+00",
         "absent keys are left alone, JSON null sets NULL"
     );
-    assert_eq!(
-        sql(
-            &pg,
-            "fn",
-            &format!("select decision from decision_vault where id = '{b}'")
-        ),
-        "b"
-    );
-    let error = pg
-        .psql("fn", "select * from decision_vault_sync_write_back('{}')")
-        .unwrap_err()
-        .to_string();
+    assert_eq!(sql(&pg, "fn", &format!("select decision from decision_vault where id = '{b}'")), "b");
+    let error = pg.psql("fn", "select * from decision_vault_sync_write_back('{}')").unwrap_err().to_string();
     assert!(error.contains("must be a JSON array"), "{error}");
     let error = pg
-        .psql(
-            "fn",
-            "select * from decision_vault_sync_write_back('[{\"decision\":\"x\"}]')",
-        )
+        .psql("fn", "select * from decision_vault_sync_write_back('[{\"decision\":\"x\"}]')")
         .unwrap_err()
         .to_string();
     assert!(error.contains("with an \"id\""), "{error}");

@@ -80,16 +80,32 @@ fn insert_update_delete_deliver_supabase_payloads_with_their_headers() {
     }
     let bodies: Vec<Value> = got.iter().map(|h| serde_json::from_str(&h.body).unwrap()).collect();
     let row = |name: &str| json!({"id": 1, "name": name, "note": null});
-    assert_eq!(bodies[0], json!({"type": "INSERT", "table": "items", "schema": "public", "record": row("first"), "old_record": null}));
-    assert_eq!(bodies[1], json!({"type": "UPDATE", "table": "items", "schema": "public", "record": row("second"), "old_record": row("first")}));
-    assert_eq!(bodies[2], json!({"type": "DELETE", "table": "items", "schema": "public", "record": null, "old_record": row("second")}));
+    assert_eq!(
+        bodies[0],
+        json!({"type": "INSERT", "table": "items", "schema": "public", "record": row("first"), "old_record": null})
+    );
+    assert_eq!(
+        bodies[1],
+        json!({"type": "UPDATE", "table": "items", "schema": "public", "record": row("second"), "old_record": row("first")})
+    );
+    assert_eq!(
+        bodies[2],
+        json!({"type": "DELETE", "table": "items", "schema": "public", "record": null, "old_record": row("second")})
+    );
 
     drained(&pg, "hooks");
     assert_eq!(
-        sql(&pg, "hooks", "select string_agg(status_code::text || ':' || attempts, ',' order by id) from net._http_response"),
+        sql(
+            &pg,
+            "hooks",
+            "select string_agg(status_code::text || ':' || attempts, ',' order by id) from net._http_response"
+        ),
         "200:1,200:1,200:1"
     );
-    assert_eq!(sql(&pg, "hooks", "select count(*) from supabase_functions.hooks where hook_name = 'items_webhook'"), "3");
+    assert_eq!(
+        sql(&pg, "hooks", "select count(*) from supabase_functions.hooks where hook_name = 'items_webhook'"),
+        "3"
+    );
 }
 
 #[test]
@@ -99,9 +115,7 @@ fn a_rolled_back_change_sends_nothing() {
     sql(&pg, "rollback", TABLE);
     sql(&pg, "rollback", &webhook(&server.url("/hook")));
     let _delivery = delivery(&pg, "rollback");
-    assert!(pg
-        .psql("rollback", "insert into public.items values (1, 'x', null); select 1/0;")
-        .is_err());
+    assert!(pg.psql("rollback", "insert into public.items values (1, 'x', null); select 1/0;").is_err());
     sql(&pg, "rollback", "insert into public.items values (2, 'kept', null)");
     let got = server.wait_for(1, Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(300));
@@ -126,7 +140,11 @@ fn server_errors_are_retried_and_client_errors_are_final() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(server.received().len(), 3, "401 is not retried");
     assert_eq!(
-        sql(&pg, "retries", "select string_agg(status_code::text || ':' || attempts, ',' order by id) from net._http_response"),
+        sql(
+            &pg,
+            "retries",
+            "select string_agg(status_code::text || ':' || attempts, ',' order by id) from net._http_response"
+        ),
         "200:2,401:1"
     );
 }

@@ -30,10 +30,9 @@ fn client(sandbox: &SupabaseSandbox) -> PostgrestClient<UreqTransport> {
 fn sql(sandbox: &SupabaseSandbox, statement: &str) -> String {
     match sandbox.sql(statement) {
         Ok(out) => out,
-        Err(e) => panic!(
-            "SQL failed: {e}\n--- statement:\n{statement}\n--- postrust log:\n{}",
-            sandbox.rest().log_tail()
-        ),
+        Err(e) => {
+            panic!("SQL failed: {e}\n--- statement:\n{statement}\n--- postrust log:\n{}", sandbox.rest().log_tail())
+        }
     }
 }
 
@@ -42,21 +41,14 @@ fn uuid(n: u32) -> String {
 }
 
 fn content(decision: &str) -> Content {
-    Content {
-        decision: decision.into(),
-        kind: "Ops".into(),
-        date: "2025-11-20".into(),
-    }
+    Content { decision: decision.into(), kind: "Ops".into(), date: "2025-11-20".into() }
 }
 
 fn row(sandbox: &SupabaseSandbox, client: &PostgrestClient<UreqTransport>, id: &str) -> Row {
     let rows = block_on(client.rows_changed_after(None, 1000)).unwrap();
     match rows.into_iter().find(|r| r.id == id) {
         Some(row) => row,
-        None => panic!(
-            "row {id} not found; table: {}",
-            sql(sandbox, "select count(*) from decision_vault")
-        ),
+        None => panic!("row {id} not found; table: {}", sql(sandbox, "select count(*) from decision_vault")),
     }
 }
 
@@ -138,17 +130,12 @@ fn unlinked_rows_are_the_live_rows_without_a_page_oldest_first() {
         let page = block_on(client.unlinked_rows(cursor.as_ref(), 40)).unwrap();
         let Some(last) = page.last() else { break };
         // The cursor of this query is (created_at, id).
-        cursor = Some(RowCursor {
-            updated_at: last.created_at,
-            id: last.id.clone(),
-        });
+        cursor = Some(RowCursor { updated_at: last.created_at, id: last.id.clone() });
         seen.extend(page);
         assert!(seen.len() <= 130);
     }
     assert_eq!(seen.len(), 125);
-    assert!(seen
-        .iter()
-        .all(|r| r.notion_page_id.is_none() && r.deleted_at.is_none()));
+    assert!(seen.iter().all(|r| r.notion_page_id.is_none() && r.deleted_at.is_none()));
     let keys: Vec<(DateTime<Utc>, String)> = seen.iter().map(|r| (r.created_at, r.id.clone())).collect();
     assert!(keys.windows(2).all(|w| w[0] < w[1]), "strictly (created_at, id) order");
 }
@@ -163,12 +150,7 @@ fn rows_by_page_ids_matches_exactly_and_quotes_odd_ids() {
            ('c', 'Ops', '2025-11-20', 'we"ird,(id)'), ('d', 'Ops', '2025-11-20', 'p-1x'), ('e', 'Ops', '2025-11-20', null)"#,
     );
     let client = client(&sandbox);
-    let ids = vec![
-        "p-1".to_string(),
-        "we\"ird,(id)".to_string(),
-        "absent".to_string(),
-        "p-1".to_string(),
-    ];
+    let ids = vec!["p-1".to_string(), "we\"ird,(id)".to_string(), "absent".to_string(), "p-1".to_string()];
     let rows = block_on(client.rows_by_page_ids(&ids)).unwrap();
     let mut decisions: Vec<&str> = rows.iter().map(|r| r.decision.as_str()).collect();
     decisions.sort();
@@ -198,10 +180,8 @@ fn bulk_insert_skips_linked_pages_and_returns_every_linked_row() {
         new_row("page-3", "page-3 again in the same batch"),
     ]))
     .unwrap();
-    let mut got: Vec<(String, String)> = inserted
-        .iter()
-        .map(|r| (r.notion_page_id.clone().unwrap_or_default(), r.decision.clone()))
-        .collect();
+    let mut got: Vec<(String, String)> =
+        inserted.iter().map(|r| (r.notion_page_id.clone().unwrap_or_default(), r.decision.clone())).collect();
     got.sort();
     assert_eq!(
         got,
@@ -211,21 +191,12 @@ fn bulk_insert_skips_linked_pages_and_returns_every_linked_row() {
             ("page-3".to_string(), "from notion 3".to_string()),
         ]
     );
-    let fresh = inserted
-        .iter()
-        .find(|r| r.notion_page_id.as_deref() == Some("page-2"))
-        .unwrap();
+    let fresh = inserted.iter().find(|r| r.notion_page_id.as_deref() == Some("page-2")).unwrap();
     assert!(fresh.notion_synced);
     assert_eq!(fresh.checksum.as_deref(), Some("sum-from notion 2"));
     assert_eq!((fresh.kind.as_str(), fresh.date.as_str()), ("Ops", "2025-11-20"));
     assert_eq!(sql(&sandbox, "select count(*) from decision_vault"), "3");
-    assert_eq!(
-        sql(
-            &sandbox,
-            "select decision from decision_vault where notion_page_id = 'page-1'"
-        ),
-        "existing"
-    );
+    assert_eq!(sql(&sandbox, "select decision from decision_vault where notion_page_id = 'page-1'"), "existing");
     // Methods: the insert, then one lookup of the page skipped as a duplicate.
     let methods: Vec<Method> = client.transport().exchanges().iter().map(|e| e.method).collect();
     assert_eq!(methods, vec![Method::Post, Method::Get]);
@@ -246,10 +217,7 @@ fn write_back_is_conditional_on_updated_at() {
     let read_a = row(&sandbox, &client, &a);
     let read_b = row(&sandbox, &client, &b);
     // A user edits b after the sync read it.
-    sql(
-        &sandbox,
-        &format!("update decision_vault set decision = 'b by user' where id = '{b}'"),
-    );
+    sql(&sandbox, &format!("update decision_vault set decision = 'b by user' where id = '{b}'"));
     let write = |r: &Row, decision: &str| RowWrite {
         id: r.id.clone(),
         expected_updated_at: Some(r.updated_at),
@@ -268,53 +236,28 @@ fn write_back_is_conditional_on_updated_at() {
             notion_synced: Some(true),
             ..RowWrite::default()
         },
-        RowWrite {
-            id: c.clone(),
-            expected_updated_at: None,
-            checksum: Some("sum-c".into()),
-            ..RowWrite::default()
-        },
+        RowWrite { id: c.clone(), expected_updated_at: None, checksum: Some("sum-c".into()), ..RowWrite::default() },
     ]))
     .unwrap();
     assert_eq!(
         results,
         vec![
-            WriteResult {
-                id: a.clone(),
-                applied: true
-            },
-            WriteResult {
-                id: b.clone(),
-                applied: false
-            },
-            WriteResult {
-                id: uuid(99),
-                applied: false
-            },
-            WriteResult {
-                id: c.clone(),
-                applied: true
-            },
+            WriteResult { id: a.clone(), applied: true },
+            WriteResult { id: b.clone(), applied: false },
+            WriteResult { id: uuid(99), applied: false },
+            WriteResult { id: c.clone(), applied: true },
         ]
     );
     assert_eq!(client.write_back_function(), Some(true));
     let now_a = row(&sandbox, &client, &a);
     assert_eq!(
-        (
-            now_a.decision.as_str(),
-            now_a.notion_page_id.as_deref(),
-            now_a.checksum.as_deref()
-        ),
+        (now_a.decision.as_str(), now_a.notion_page_id.as_deref(), now_a.checksum.as_deref()),
         ("a from notion", Some("page-a"), Some("sum-a from notion"))
     );
     assert!(now_a.notion_synced, "the sync's own write keeps notion_synced");
     assert!(now_a.updated_at > read_a.updated_at, "the trigger moved updated_at");
     let now_b = row(&sandbox, &client, &b);
-    assert_eq!(
-        (now_b.decision.as_str(), now_b.notion_synced),
-        ("b by user", false),
-        "the user's edit is kept"
-    );
+    assert_eq!((now_b.decision.as_str(), now_b.notion_synced), ("b by user", false), "the user's edit is kept");
     // Writing again with the stale updated_at of a is refused; with the new one it applies.
     let stale = block_on(client.write_rows(&[write(&read_a, "stale")])).unwrap();
     assert!(!stale[0].applied);
@@ -342,16 +285,9 @@ fn deleted_at_is_set_and_cleared_and_user_deletes_reset_notion_synced() {
     .unwrap();
     assert!(set[0].applied);
     let deleted = row(&sandbox, &client, &id);
-    assert_eq!(
-        deleted.deleted_at,
-        Some(trashed_at),
-        "microseconds survive the round trip"
-    );
+    assert_eq!(deleted.deleted_at, Some(trashed_at), "microseconds survive the round trip");
     assert!(deleted.notion_synced);
-    assert!(
-        block_on(client.unlinked_rows(None, 100)).unwrap().is_empty(),
-        "deleted rows are not unlinked candidates"
-    );
+    assert!(block_on(client.unlinked_rows(None, 100)).unwrap().is_empty(), "deleted rows are not unlinked candidates");
     let cleared = block_on(client.write_rows(&[RowWrite {
         id: id.clone(),
         expected_updated_at: Some(deleted.updated_at),
@@ -363,16 +299,10 @@ fn deleted_at_is_set_and_cleared_and_user_deletes_reset_notion_synced() {
     let restored = row(&sandbox, &client, &id);
     assert_eq!((restored.deleted_at, restored.notion_synced), (None, true));
     // A user's soft delete (any writer but the sync) resets notion_synced.
-    sql(
-        &sandbox,
-        &format!("update decision_vault set deleted_at = now() where id = '{id}'"),
-    );
+    sql(&sandbox, &format!("update decision_vault set deleted_at = now() where id = '{id}'"));
     let by_user = row(&sandbox, &client, &id);
     assert!(by_user.deleted_at.is_some());
-    assert!(
-        !by_user.notion_synced,
-        "the engine notices user deletes by notion_synced = false"
-    );
+    assert!(!by_user.notion_synced, "the engine notices user deletes by notion_synced = false");
 }
 
 #[test]
@@ -389,10 +319,7 @@ fn patch_fallback_when_the_function_is_missing() {
     let client = client(&sandbox);
     let read_a = row(&sandbox, &client, &a);
     let read_b = row(&sandbox, &client, &b);
-    sql(
-        &sandbox,
-        &format!("update decision_vault set type = 'UX' where id = '{b}'"),
-    );
+    sql(&sandbox, &format!("update decision_vault set type = 'UX' where id = '{b}'"));
     client.transport().clear();
     let results = block_on(client.write_rows(&[
         RowWrite {
@@ -414,50 +341,24 @@ fn patch_fallback_when_the_function_is_missing() {
     .unwrap();
     assert_eq!(
         results,
-        vec![
-            WriteResult {
-                id: a.clone(),
-                applied: true
-            },
-            WriteResult {
-                id: b.clone(),
-                applied: false
-            }
-        ]
+        vec![WriteResult { id: a.clone(), applied: true }, WriteResult { id: b.clone(), applied: false }]
     );
     assert_eq!(client.write_back_function(), Some(false));
-    let statuses: Vec<(Method, Option<u16>)> = client
-        .transport()
-        .exchanges()
-        .iter()
-        .map(|e| (e.method, e.status))
-        .collect();
+    let statuses: Vec<(Method, Option<u16>)> =
+        client.transport().exchanges().iter().map(|e| (e.method, e.status)).collect();
     assert_eq!(statuses[0], (Method::Post, Some(404)), "{statuses:?}");
-    assert!(
-        statuses[1..].iter().all(|(method, _)| *method == Method::Patch),
-        "{statuses:?}"
-    );
+    assert!(statuses[1..].iter().all(|(method, _)| *method == Method::Patch), "{statuses:?}");
     // postrust-server 3.1 cannot filter a PATCH on a timestamptz (`42883 operator does not
     // exist: timestamp with time zone = text`; PostgREST can): the client then moves the
     // precondition into the body, where the migration's trigger checks it. One extra request.
-    assert!(
-        statuses.len() == 3 || (statuses.len() == 4 && statuses[1] == (Method::Patch, Some(404))),
-        "{statuses:?}"
-    );
+    assert!(statuses.len() == 3 || (statuses.len() == 4 && statuses[1] == (Method::Patch, Some(404))), "{statuses:?}");
     let now_a = row(&sandbox, &client, &a);
     assert_eq!(
         (now_a.decision.as_str(), now_a.checksum.as_deref(), now_a.deleted_at),
         ("a by sync", Some("sum"), Some(read_a.updated_at))
     );
-    assert!(
-        now_a.notion_synced,
-        "the writer header marks the PATCH as the sync's own write"
-    );
-    assert_eq!(
-        row(&sandbox, &client, &b).decision,
-        "b",
-        "the user's concurrent edit is kept"
-    );
+    assert!(now_a.notion_synced, "the writer header marks the PATCH as the sync's own write");
+    assert_eq!(row(&sandbox, &client, &b).decision, "b", "the user's concurrent edit is kept");
     // Later calls go straight to PATCH.
     client.transport().clear();
     let again = block_on(client.write_rows(&[RowWrite {
@@ -468,15 +369,7 @@ fn patch_fallback_when_the_function_is_missing() {
     }]))
     .unwrap();
     assert!(again[0].applied);
-    assert_eq!(
-        client
-            .transport()
-            .exchanges()
-            .iter()
-            .map(|e| e.method)
-            .collect::<Vec<_>>(),
-        vec![Method::Patch]
-    );
+    assert_eq!(client.transport().exchanges().iter().map(|e| e.method).collect::<Vec<_>>(), vec![Method::Patch]);
     assert_eq!(row(&sandbox, &client, &a).deleted_at, None);
 
     // With a schema check first, the missing function is known before any write.
@@ -496,10 +389,7 @@ fn patch_fallback_when_the_function_is_missing() {
     .unwrap();
     assert!(applied[0].applied);
     let methods: Vec<Method> = checked.transport().exchanges().iter().map(|e| e.method).collect();
-    assert!(
-        !methods.is_empty() && methods.iter().all(|m| *m == Method::Patch),
-        "no RPC attempt: {methods:?}"
-    );
+    assert!(!methods.is_empty() && methods.iter().all(|m| *m == Method::Patch), "no RPC attempt: {methods:?}");
 }
 
 #[test]
@@ -515,13 +405,8 @@ fn schema_check_names_what_to_fix() {
     };
 
     // No table at all.
-    let no_table = sandbox
-        .extra_rest(&SupabaseOptions {
-            database: "no_table".into(),
-            migrate: false,
-            setup_sql: None,
-        })
-        .unwrap();
+    let no_table =
+        sandbox.extra_rest(&SupabaseOptions { database: "no_table".into(), migrate: false, setup_sql: None }).unwrap();
     let client =
         sync_sandbox::supabase::client_for(&no_table.base_url(), sandbox.service_role_key(), Budget::unlimited())
             .unwrap();
@@ -544,20 +429,14 @@ fn schema_check_names_what_to_fix() {
         sync_sandbox::supabase::client_for(&no_column.base_url(), sandbox.service_role_key(), Budget::unlimited())
             .unwrap();
     let message = config_message(block_on(client.check_schema()));
-    assert!(
-        message.starts_with("the column `checksum` is missing from public.decision_vault"),
-        "{message}"
-    );
+    assert!(message.starts_with("the column `checksum` is missing from public.decision_vault"), "{message}");
     assert!(message.contains("run the migration"), "{message}");
 
     // A key signed with another secret.
     let forged = sync_sandbox::jwt::supabase_key("not-the-secret", "service_role");
     let client = sync_sandbox::supabase::client_for(&sandbox.rest_url(), &forged, Budget::unlimited()).unwrap();
     let message = config_message(block_on(client.check_schema()));
-    assert!(
-        message.starts_with("SUPABASE_SERVICE_ROLE_KEY is wrong or lacks access"),
-        "{message}"
-    );
+    assert!(message.starts_with("SUPABASE_SERVICE_ROLE_KEY is wrong or lacks access"), "{message}");
     assert!(!message.contains(&forged), "the key never appears in messages");
 }
 
@@ -569,10 +448,7 @@ fn every_attempt_takes_budget_and_a_dead_server_is_transient() {
     assert_eq!(block_on(client.rows_changed_after(None, 10)), Ok(vec![]));
     block_on(client.check_schema()).unwrap();
     assert_eq!(budget.used(), 3);
-    assert_eq!(
-        block_on(client.rows_changed_after(None, 10)),
-        Err(PortError::BudgetExhausted { limit: 3 })
-    );
+    assert_eq!(block_on(client.rows_changed_after(None, 10)), Err(PortError::BudgetExhausted { limit: 3 }));
 
     // PostgREST gone: network errors are retried (max_retries = 2 here), then transient.
     let url = sandbox.rest_url();

@@ -38,7 +38,11 @@ fn migrated(db: &str, with_standin: bool) -> PgCluster {
 }
 
 fn delivery(pg: &PgCluster, db: &str) -> WebhookDelivery {
-    let options = DeliveryOptions { poll: Duration::from_millis(50), idle_poll: Duration::from_millis(100), ..DeliveryOptions::default() };
+    let options = DeliveryOptions {
+        poll: Duration::from_millis(50),
+        idle_poll: Duration::from_millis(100),
+        ..DeliveryOptions::default()
+    };
     WebhookDelivery::start(pg.psql_runner("postgres", db), options).unwrap()
 }
 
@@ -85,7 +89,11 @@ fn enabling_the_webhook_delivers_user_changes_and_not_the_syncs_echo() {
 
     assert_eq!(sql(&pg, "hooked", "select public.decision_vault_disable_webhook()"), "t");
     assert_eq!(sql(&pg, "hooked", "select public.decision_vault_disable_webhook()"), "f");
-    sql(&pg, "hooked", "insert into public.decision_vault (decision, type, date) values ('after', 'Ops', '2025-11-02')");
+    sql(
+        &pg,
+        "hooked",
+        "insert into public.decision_vault (decision, type, date) values ('after', 'Ops', '2025-11-02')",
+    );
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(server.received().len(), 3, "nothing is sent once disabled");
     assert_eq!(sql(&pg, "hooked", "select count(*) from net.http_request_queue"), "0");
@@ -100,8 +108,15 @@ fn applying_the_migration_creates_no_webhook_and_enabling_checks_its_input() {
         "0",
         "opt-in: the migration alone creates no webhook"
     );
-    let missing = sql_err(&pg, "plain", &format!("select public.decision_vault_enable_webhook('https://w.example.workers.dev', '{SECRET}')"));
-    assert!(missing.contains("supabase_functions.http_request() does not exist") && missing.contains("Database → Webhooks"), "{missing}");
+    let missing = sql_err(
+        &pg,
+        "plain",
+        &format!("select public.decision_vault_enable_webhook('https://w.example.workers.dev', '{SECRET}')"),
+    );
+    assert!(
+        missing.contains("supabase_functions.http_request() does not exist") && missing.contains("Database → Webhooks"),
+        "{missing}"
+    );
     for (url, secret, expected) in [
         ("not a url", SECRET, "is not a URL"),
         ("", SECRET, "is not a URL"),
@@ -112,7 +127,8 @@ fn applying_the_migration_creates_no_webhook_and_enabling_checks_its_input() {
         let err = sql_err(&pg, "plain", &format!("select public.decision_vault_enable_webhook('{url}', '{secret}')"));
         assert!(err.contains(expected), "{url} / {secret}: {err}");
     }
-    let err = sql_err(&pg, "plain", "select public.decision_vault_enable_webhook('https://w.example.workers.dev', null)");
+    let err =
+        sql_err(&pg, "plain", "select public.decision_vault_enable_webhook('https://w.example.workers.dev', null)");
     assert!(err.contains("at least 16 characters"), "{err}");
     // Administrators only: the API roles cannot create or drop the webhook.
     for role in ["anon", "authenticated", "service_role"] {
@@ -140,9 +156,7 @@ fn a_change_through_the_rest_api_reaches_the_worker_url_in_the_full_sandbox() {
     let server = HookServer::start(vec![]);
     let sandbox = SupabaseSandbox::start(SupabaseOptions::default())
         .unwrap_or_else(|e| panic!("cannot start the Supabase sandbox (PostgreSQL 15 + postrust-server): {e}"));
-    sandbox
-        .sql(&format!("select public.decision_vault_enable_webhook('{}', '{SECRET}')", server.url("")))
-        .unwrap();
+    sandbox.sql(&format!("select public.decision_vault_enable_webhook('{}', '{SECRET}')", server.url(""))).unwrap();
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let response = agent
         .post(&format!("{}/decision_vault", sandbox.rest_url()))

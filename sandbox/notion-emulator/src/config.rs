@@ -59,18 +59,13 @@ pub struct PropertySpec {
 
 impl PropertySpec {
     pub fn new(name: impl Into<String>, kind: PropertyKind) -> Self {
-        PropertySpec {
-            name: name.into(),
-            kind,
-        }
+        PropertySpec { name: name.into(), kind }
     }
 
     /// Parses `{"name": "Type", "type": "multi_select", "options": ["A", "B"]}`.
     pub fn from_json(v: &Value) -> Result<Self, String> {
-        let name = v
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| "property spec needs a string \"name\"".to_string())?;
+        let name =
+            v.get("name").and_then(Value::as_str).ok_or_else(|| "property spec needs a string \"name\"".to_string())?;
         let ty = v
             .get("type")
             .and_then(Value::as_str)
@@ -81,9 +76,7 @@ impl PropertySpec {
                 Some(Value::Array(items)) => items
                     .iter()
                     .map(|o| {
-                        o.as_str()
-                            .map(str::to_string)
-                            .ok_or_else(|| format!("options of {name:?} must be strings"))
+                        o.as_str().map(str::to_string).ok_or_else(|| format!("options of {name:?} must be strings"))
                     })
                     .collect(),
                 Some(_) => Err(format!("options of {name:?} must be an array of strings")),
@@ -123,17 +116,10 @@ impl DataSourceSpec {
         let name = opt_string(v, "name")?.unwrap_or_else(|| "Data source".to_string());
         let properties = match v.get("properties") {
             None | Some(Value::Null) => EmulatorConfig::decision_schema(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(PropertySpec::from_json)
-                .collect::<Result<Vec<_>, _>>()?,
+            Some(Value::Array(items)) => items.iter().map(PropertySpec::from_json).collect::<Result<Vec<_>, _>>()?,
             Some(_) => return Err("\"properties\" must be an array of property specs".into()),
         };
-        Ok(DataSourceSpec {
-            id,
-            name,
-            properties,
-        })
+        Ok(DataSourceSpec { id, name, properties })
     }
 }
 
@@ -154,22 +140,15 @@ impl DatabaseSpec {
         let id = opt_string(v, "id")?;
         let title = opt_string(v, "title")?.unwrap_or_else(|| "Decisions".to_string());
         let data_sources = match v.get("data_sources") {
-            None | Some(Value::Null) => vec![DataSourceSpec {
-                id: None,
-                name: title.clone(),
-                properties: EmulatorConfig::decision_schema(),
-            }],
-            Some(Value::Array(items)) if !items.is_empty() => items
-                .iter()
-                .map(DataSourceSpec::from_json)
-                .collect::<Result<Vec<_>, _>>()?,
+            None | Some(Value::Null) => {
+                vec![DataSourceSpec { id: None, name: title.clone(), properties: EmulatorConfig::decision_schema() }]
+            }
+            Some(Value::Array(items)) if !items.is_empty() => {
+                items.iter().map(DataSourceSpec::from_json).collect::<Result<Vec<_>, _>>()?
+            }
             Some(_) => return Err("\"data_sources\" must be a non-empty array".into()),
         };
-        Ok(DatabaseSpec {
-            id,
-            title,
-            data_sources,
-        })
+        Ok(DatabaseSpec { id, title, data_sources })
     }
 }
 
@@ -259,11 +238,8 @@ pub enum InTrashReading {
 }
 
 impl InTrashReading {
-    pub const ALL: [InTrashReading; 3] = [
-        InTrashReading::OnlyTrashed,
-        InTrashReading::Ignored,
-        InTrashReading::Rejected,
-    ];
+    pub const ALL: [InTrashReading; 3] =
+        [InTrashReading::OnlyTrashed, InTrashReading::Ignored, InTrashReading::Rejected];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -277,9 +253,7 @@ impl InTrashReading {
         InTrashReading::ALL
             .into_iter()
             .find(|r| r.name() == s)
-            .ok_or_else(|| {
-                format!("in_trash reading {s:?} is not one of only_trashed, ignored, rejected")
-            })
+            .ok_or_else(|| format!("in_trash reading {s:?} is not one of only_trashed, ignored, rejected"))
     }
 }
 
@@ -299,10 +273,7 @@ impl Default for EmulatorConfig {
             human_name: "Ada Human".to_string(),
             documented_rate_limit: None,
             query_result_limit: DEFAULT_QUERY_RESULT_LIMIT,
-            notion_versions: DEFAULT_NOTION_VERSIONS
-                .iter()
-                .map(|v| v.to_string())
-                .collect(),
+            notion_versions: DEFAULT_NOTION_VERSIONS.iter().map(|v| v.to_string()).collect(),
             in_trash_reading: InTrashReading::OnlyTrashed,
         }
     }
@@ -317,10 +288,7 @@ impl EmulatorConfig {
             PropertySpec::new(
                 "Type",
                 PropertyKind::MultiSelect(
-                    ["Policy", "Architecture", "Ops", "UX", "Other"]
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect(),
+                    ["Policy", "Architecture", "Ops", "UX", "Other"].iter().map(|s| s.to_string()).collect(),
                 ),
             ),
             PropertySpec::new("Date", PropertyKind::Date),

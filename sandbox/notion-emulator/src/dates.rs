@@ -16,18 +16,12 @@ impl IsoDate {
     pub fn parse(s: &str) -> Option<IsoDate> {
         let s = s.trim();
         if s.len() == 10 {
-            return NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .map(IsoDate::Day);
+            return NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(IsoDate::Day);
         }
         if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
             return Some(IsoDate::Offset(dt));
         }
-        for fmt in [
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%dT%H:%M",
-        ] {
+        for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
             if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
                 return Some(IsoDate::Naive(n));
             }
@@ -87,16 +81,12 @@ pub fn cmp_ts(ts: DateTime<Utc>, arg: &IsoDate) -> Ordering {
 
 /// Notion reports `created_time` / `last_edited_time` rounded down to the minute.
 pub fn round_to_minute(ts: DateTime<Utc>) -> DateTime<Utc> {
-    ts.with_second(0)
-        .and_then(|t| t.with_nanosecond(0))
-        .unwrap_or(ts)
+    ts.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(ts)
 }
 
 /// `2024-05-01T10:42:00.000Z`
 pub fn fmt_ts(ts: DateTime<Utc>) -> String {
-    round_to_minute(ts)
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    round_to_minute(ts).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// Full-precision form for admin output.
@@ -110,22 +100,13 @@ mod tests {
 
     #[test]
     fn parses_forms_notion_accepts() {
+        assert_eq!(IsoDate::parse("2024-02-29").map(|d| d.normalized()).as_deref(), Some("2024-02-29"));
         assert_eq!(
-            IsoDate::parse("2024-02-29")
-                .map(|d| d.normalized())
-                .as_deref(),
-            Some("2024-02-29")
-        );
-        assert_eq!(
-            IsoDate::parse("2024-02-29T10:00:00Z")
-                .map(|d| d.normalized())
-                .as_deref(),
+            IsoDate::parse("2024-02-29T10:00:00Z").map(|d| d.normalized()).as_deref(),
             Some("2024-02-29T10:00:00.000+00:00")
         );
         assert_eq!(
-            IsoDate::parse("2024-02-29T23:30:00-05:00")
-                .map(|d| d.day().to_string())
-                .as_deref(),
+            IsoDate::parse("2024-02-29T23:30:00-05:00").map(|d| d.day().to_string()).as_deref(),
             Some("2024-02-29")
         );
         assert!(IsoDate::parse("2024-02-30").is_none());
@@ -134,11 +115,7 @@ mod tests {
 
     #[test]
     fn rounds_down_to_minute() {
-        let t =
-            DateTime::parse_from_rfc3339("2024-05-01T10:42:59.999Z").map(|d| d.with_timezone(&Utc));
-        assert_eq!(
-            t.map(fmt_ts).ok().as_deref(),
-            Some("2024-05-01T10:42:00.000Z")
-        );
+        let t = DateTime::parse_from_rfc3339("2024-05-01T10:42:59.999Z").map(|d| d.with_timezone(&Utc));
+        assert_eq!(t.map(fmt_ts).ok().as_deref(), Some("2024-05-01T10:42:00.000Z"));
     }
 }

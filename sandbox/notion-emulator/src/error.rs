@@ -16,13 +16,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-            rate_limit_reason: None,
-        }
+        ApiError { status, code, message: message.into(), retry_after: None, rate_limit_reason: None }
     }
 
     pub fn validation(message: impl Into<String>) -> Self {
@@ -39,9 +33,7 @@ impl ApiError {
 
     /// Like [`ApiError::body`] for a missing key.
     pub fn body_missing(path: &str) -> Self {
-        ApiError::validation(format!(
-            "body failed validation: {path} should be defined, instead was `undefined`."
-        ))
+        ApiError::validation(format!("body failed validation: {path} should be defined, instead was `undefined`."))
     }
 
     pub fn invalid_json() -> Self {
@@ -80,11 +72,7 @@ impl ApiError {
         ApiError {
             retry_after,
             rate_limit_reason: Some(reason),
-            ..ApiError::new(
-                429,
-                "rate_limited",
-                "You have been rate limited. Please try again in a few minutes.",
-            )
+            ..ApiError::new(429, "rate_limited", "You have been rate limited. Please try again in a few minutes.")
         }
     }
 

@@ -6,10 +6,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultKind {
     /// An error status: 500, 502, 503, 504 or 529 (529 and 503 may carry `Retry-After`).
-    Status {
-        status: u16,
-        retry_after: Option<u64>,
-    },
+    Status { status: u16, retry_after: Option<u64> },
     /// Wait this long before answering (504 `gateway_timeout` if the client is still there).
     Hang(Duration),
     /// A 200 whose body is not valid JSON.
@@ -37,9 +34,7 @@ impl Fault {
             .ok_or("fault needs \"kind\": \"status\", \"hang\" or \"malformed_json\"")?;
         let count = match o.get("count") {
             None => 1,
-            Some(c) => c
-                .as_u64()
-                .ok_or("\"count\" must be a non-negative integer")? as usize,
+            Some(c) => c.as_u64().ok_or("\"count\" must be a non-negative integer")? as usize,
         };
         let route = match o.get("route") {
             None | Some(Value::Null) => None,
@@ -59,16 +54,11 @@ impl Fault {
                 let status = match status {
                     500 | 502 | 503 | 504 | 529 => status as u16,
                     other => {
-                        return Err(format!(
-                            "status {other} is not an injectable fault (500, 502, 503, 504, 529)"
-                        ))
+                        return Err(format!("status {other} is not an injectable fault (500, 502, 503, 504, 529)"))
                     }
                 };
                 let retry_after = retry_after.or(if status == 529 { Some(1) } else { None });
-                FaultKind::Status {
-                    status,
-                    retry_after,
-                }
+                FaultKind::Status { status, retry_after }
             }
             "hang" => {
                 let d = if let Some(ms) = o.get("millis").and_then(Value::as_u64) {
@@ -89,22 +79,12 @@ impl Fault {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err("\"after_commit\" must be a boolean".into()),
         };
-        Ok((
-            Fault {
-                kind: fault_kind,
-                route,
-                after_commit,
-            },
-            count,
-        ))
+        Ok((Fault { kind: fault_kind, route, after_commit }, count))
     }
 
     pub fn to_json(&self) -> Value {
         let mut v = match &self.kind {
-            FaultKind::Status {
-                status,
-                retry_after,
-            } => {
+            FaultKind::Status { status, retry_after } => {
                 json!({"kind": "status", "status": status, "retry_after": retry_after})
             }
             FaultKind::Hang(d) => json!({"kind": "hang", "millis": d.as_millis() as u64}),
@@ -124,9 +104,13 @@ impl Fault {
 pub fn status_error(status: u16) -> (&'static str, &'static str) {
     match status {
         500 => ("internal_server_error", "Unexpected error occurred."),
-        502 => ("bad_gateway", "Notion encountered an issue while attempting to complete this request. Please try again."),
+        502 => {
+            ("bad_gateway", "Notion encountered an issue while attempting to complete this request. Please try again.")
+        }
         503 => ("service_unavailable", "Notion is unavailable. Try again later."),
-        504 => ("gateway_timeout", "Notion timed out while attempting to complete this request. Please try again later."),
+        504 => {
+            ("gateway_timeout", "Notion timed out while attempting to complete this request. Please try again later.")
+        }
         529 => ("service_overload", "Notion is experiencing high load. Please try again later."),
         _ => ("internal_server_error", "Unexpected error occurred."),
     }

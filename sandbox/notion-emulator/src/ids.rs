@@ -18,14 +18,7 @@ pub fn normalize(id: &str) -> Option<String> {
         return None;
     }
     let h = hex.to_ascii_lowercase();
-    Some(format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    ))
+    Some(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
 }
 
 pub fn new_uuid() -> String {
@@ -78,10 +71,7 @@ mod tests {
     fn normalizes_dashed_and_undashed() {
         let d = "be633bf1-dfa0-436d-b259-571129a590e5";
         assert_eq!(normalize(d).as_deref(), Some(d));
-        assert_eq!(
-            normalize("BE633BF1DFA0436DB259571129A590E5").as_deref(),
-            Some(d)
-        );
+        assert_eq!(normalize("BE633BF1DFA0436DB259571129A590E5").as_deref(), Some(d));
         assert_eq!(normalize("not-a-uuid"), None);
         assert_eq!(normalize("be633bf1-dfa0-436d-b259-571129a590e"), None);
         assert_eq!(normalize("be633bf1dfa0436db259571129a590eZ"), None);

@@ -32,9 +32,8 @@ pub mod version;
 pub mod window_limit;
 
 pub use config::{
-    DataSourceSpec, DatabaseSpec, DocumentedRateLimit, EmulatorConfig, InTrashReading,
-    PropertyKind, PropertySpec, DEFAULT_NOTION_VERSIONS, DEFAULT_QUERY_RESULT_LIMIT,
-    DEFAULT_RATE_LIMIT, NOTION_VERSION,
+    DataSourceSpec, DatabaseSpec, DocumentedRateLimit, EmulatorConfig, InTrashReading, PropertyKind, PropertySpec,
+    DEFAULT_NOTION_VERSIONS, DEFAULT_QUERY_RESULT_LIMIT, DEFAULT_RATE_LIMIT, NOTION_VERSION,
 };
 pub use error::ApiError;
 pub use faults::{Fault, FaultKind};
@@ -60,24 +59,13 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 /// Starts an emulator on `addr` (must be 127.0.0.1) and returns once it is listening.
 pub async fn spawn(config: EmulatorConfig, addr: SocketAddr) -> io::Result<RunningEmulator> {
     if addr.ip() != std::net::IpAddr::V4(Ipv4Addr::LOCALHOST) {
-        return Err(invalid(format!(
-            "the Notion emulator binds only to 127.0.0.1, not {}",
-            addr.ip()
-        )));
+        return Err(invalid(format!("the Notion emulator binds only to 127.0.0.1, not {}", addr.ip())));
     }
     let mut config = config;
-    config.database_id = ids::normalize(&config.database_id).ok_or_else(|| {
-        invalid(format!(
-            "database_id {:?} is not a UUID",
-            config.database_id
-        ))
-    })?;
-    config.data_source_id = ids::normalize(&config.data_source_id).ok_or_else(|| {
-        invalid(format!(
-            "data_source_id {:?} is not a UUID",
-            config.data_source_id
-        ))
-    })?;
+    config.database_id = ids::normalize(&config.database_id)
+        .ok_or_else(|| invalid(format!("database_id {:?} is not a UUID", config.database_id)))?;
+    config.data_source_id = ids::normalize(&config.data_source_id)
+        .ok_or_else(|| invalid(format!("data_source_id {:?} is not a UUID", config.data_source_id)))?;
     if config.token.trim().is_empty() {
         return Err(invalid("token must not be empty"));
     }
@@ -85,10 +73,7 @@ pub async fn spawn(config: EmulatorConfig, addr: SocketAddr) -> io::Result<Runni
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
-    let app = App {
-        inner: Arc::new(Mutex::new(inner)),
-        shutdown: rx.clone(),
-    };
+    let app = App { inner: Arc::new(Mutex::new(inner)), shutdown: rx.clone() };
     let router = server::router(app.clone());
     let mut stop = rx;
     let task = tokio::spawn(async move {
@@ -98,13 +83,7 @@ pub async fn spawn(config: EmulatorConfig, addr: SocketAddr) -> io::Result<Runni
             })
             .await
     });
-    Ok(RunningEmulator {
-        addr: local,
-        config,
-        handle: EmulatorHandle { app },
-        shutdown_tx: tx,
-        task: Some(task),
-    })
+    Ok(RunningEmulator { addr: local, config, handle: EmulatorHandle { app }, shutdown_tx: tx, task: Some(task) })
 }
 
 /// A running emulator. Dropping it stops the server (without waiting); prefer
@@ -224,15 +203,12 @@ impl EmulatorHandle {
 
     /// The token bucket (`Some((per_second, burst))`); `None` disables rate limiting.
     pub fn set_rate_limit(&self, limit: Option<(f64, u32)>) {
-        self.app.lock().limiter =
-            limit.map(|(r, b)| ratelimit::Limiter::Bucket(ratelimit::TokenBucket::new(r, b)));
+        self.app.lock().limiter = limit.map(|(r, b)| ratelimit::Limiter::Bucket(ratelimit::TokenBucket::new(r, b)));
     }
 
     /// Switches to the documented model (fresh windows).
     pub fn set_documented_rate_limit(&self, spec: DocumentedRateLimit) {
-        self.app.lock().limiter = Some(ratelimit::Limiter::Documented(
-            window_limit::DocumentedLimiter::new(spec),
-        ));
+        self.app.lock().limiter = Some(ratelimit::Limiter::Documented(window_limit::DocumentedLimiter::new(spec)));
     }
 
     /// Simulates other connections using up the workspace's shared budget for `seconds`
@@ -241,9 +217,8 @@ impl EmulatorHandle {
         let mut inner = self.app.lock();
         match inner.limiter.as_mut() {
             Some(ratelimit::Limiter::Documented(d)) => {
-                d.workspace_exhausted_until = Some(
-                    std::time::Instant::now() + std::time::Duration::from_secs(seconds.min(86_400)),
-                );
+                d.workspace_exhausted_until =
+                    Some(std::time::Instant::now() + std::time::Duration::from_secs(seconds.min(86_400)));
                 true
             }
             _ => false,

@@ -36,17 +36,9 @@ fn parse(args: &[String]) -> Result<(u16, EmulatorConfig), String> {
         if flag == "--help" || flag == "-h" {
             return Err(String::new());
         }
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
-            "--port" => {
-                port = value()?
-                    .parse()
-                    .map_err(|_| "--port needs a number 0-65535".to_string())?
-            }
+            "--port" => port = value()?.parse().map_err(|_| "--port needs a number 0-65535".to_string())?,
             "--token" => cfg.token = value()?,
             "--database-id" => cfg.database_id = value()?,
             "--data-source-id" => cfg.data_source_id = value()?,
@@ -58,14 +50,8 @@ fn parse(args: &[String]) -> Result<(u16, EmulatorConfig), String> {
                     None
                 } else {
                     let (r, b) = v.split_once(',').unwrap_or((v.as_str(), "10"));
-                    let r: f64 = r
-                        .trim()
-                        .parse()
-                        .map_err(|_| format!("bad --rate-limit {v:?}"))?;
-                    let b: u32 = b
-                        .trim()
-                        .parse()
-                        .map_err(|_| format!("bad --rate-limit {v:?}"))?;
+                    let r: f64 = r.trim().parse().map_err(|_| format!("bad --rate-limit {v:?}"))?;
+                    let b: u32 = b.trim().parse().map_err(|_| format!("bad --rate-limit {v:?}"))?;
                     if !(r > 0.0 && b > 0) {
                         return Err("--rate-limit needs a positive rate and burst".into());
                     }
@@ -93,11 +79,8 @@ fn parse(args: &[String]) -> Result<(u16, EmulatorConfig), String> {
                     .ok_or_else(|| "--query-result-limit needs a positive number".to_string())?
             }
             "--notion-versions" => {
-                cfg.notion_versions = value()?
-                    .split(',')
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| !v.is_empty())
-                    .collect();
+                cfg.notion_versions =
+                    value()?.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
             }
             "--in-trash-reading" => cfg.in_trash_reading = InTrashReading::parse(&value()?)?,
             other => return Err(format!("unknown option {other}")),
@@ -115,13 +98,7 @@ fn count_per_window(flag: &str, v: &str) -> Result<(u32, Option<u64>), String> {
     };
     let n: u32 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
     let s = match s {
-        Some(s) => Some(
-            s.trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|s| *s > 0)
-                .ok_or_else(bad)?,
-        ),
+        Some(s) => Some(s.trim().parse::<u64>().ok().filter(|s| *s > 0).ok_or_else(bad)?),
         None => None,
     };
     Ok((n, s))
@@ -178,13 +155,7 @@ mod tests {
         .expect("parses");
         let spec = cfg.documented_rate_limit.expect("documented model");
         assert_eq!((spec.requests_per_window, spec.window_seconds), (180, 60));
-        assert_eq!(
-            (
-                spec.workspace_requests_per_window,
-                spec.workspace_window_seconds
-            ),
-            (Some(500), 120)
-        );
+        assert_eq!((spec.workspace_requests_per_window, spec.workspace_window_seconds), (Some(500), 120));
         assert_eq!(cfg.query_result_limit, 50);
         assert_eq!(cfg.notion_versions, ["2026-03-11", "2026-12-01"]);
         assert_eq!(cfg.in_trash_reading, InTrashReading::Rejected);

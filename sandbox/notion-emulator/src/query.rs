@@ -12,14 +12,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 /// Body keys the emulator accepts on a query (all defined by Notion's OpenAPI document).
-pub const QUERY_BODY_KEYS: &[&str] = &[
-    "filter",
-    "sorts",
-    "start_cursor",
-    "page_size",
-    "in_trash",
-    "archived",
-];
+pub const QUERY_BODY_KEYS: &[&str] = &["filter", "sorts", "start_cursor", "page_size", "in_trash", "archived"];
 
 /// Notion: "compound filter conditions can be nested up to two levels deep".
 const MAX_COMPOUND_DEPTH: usize = 2;
@@ -141,20 +134,12 @@ fn kind_of(ds: &DataSource, key: &str) -> Option<(String, Kind)> {
     ds.prop_by_key(key).map(|p| (p.id.clone(), p.kind))
 }
 
-fn expect_obj<'a>(
-    v: &'a Value,
-    path: &str,
-) -> Result<&'a serde_json::Map<String, Value>, ApiError> {
-    v.as_object()
-        .ok_or_else(|| ApiError::body(path, "an object", v))
+fn expect_obj<'a>(v: &'a Value, path: &str) -> Result<&'a serde_json::Map<String, Value>, ApiError> {
+    v.as_object().ok_or_else(|| ApiError::body(path, "an object", v))
 }
 
 /// Parses and validates a query body; `reading` says what `in_trash` / `archived` do.
-pub fn parse_query(
-    body: &Value,
-    ds: &DataSource,
-    reading: InTrashReading,
-) -> Result<Query, ApiError> {
+pub fn parse_query(body: &Value, ds: &DataSource, reading: InTrashReading) -> Result<Query, ApiError> {
     let o = expect_obj(body, "body")?;
     for (k, v) in o {
         let refused = reading == InTrashReading::Rejected && (k == "in_trash" || k == "archived");
@@ -184,13 +169,10 @@ pub fn parse_query(
     };
     let start_cursor = match o.get("start_cursor") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(ids::normalize(s).ok_or_else(|| {
-            ApiError::body(
-                "body.start_cursor",
-                "a valid uuid",
-                &Value::String(s.clone()),
-            )
-        })?),
+        Some(Value::String(s)) => Some(
+            ids::normalize(s)
+                .ok_or_else(|| ApiError::body("body.start_cursor", "a valid uuid", &Value::String(s.clone())))?,
+        ),
         Some(v) => return Err(ApiError::body("body.start_cursor", "a string", v)),
     };
     let flag = |k: &str| -> Result<Option<bool>, ApiError> {
@@ -222,13 +204,7 @@ pub fn parse_query(
             .collect::<Result<Vec<_>, _>>()?,
         Some(v) => return Err(ApiError::body("body.sorts", "an array", v)),
     };
-    Ok(Query {
-        filter,
-        sorts,
-        start_cursor,
-        page_size,
-        in_trash,
-    })
+    Ok(Query { filter, sorts, start_cursor, page_size, in_trash })
 }
 
 fn parse_sort(v: &Value, ds: &DataSource, path: &str) -> Result<Sort, ApiError> {
@@ -237,11 +213,7 @@ fn parse_sort(v: &Value, ds: &DataSource, path: &str) -> Result<Sort, ApiError> 
         Some(Value::String(d)) if d == "ascending" => false,
         Some(Value::String(d)) if d == "descending" => true,
         Some(other) => {
-            return Err(ApiError::body(
-                &format!("{path}.direction"),
-                "`\"ascending\"` or `\"descending\"`",
-                other,
-            ))
+            return Err(ApiError::body(&format!("{path}.direction"), "`\"ascending\"` or `\"descending\"`", other))
         }
         None => return Err(ApiError::body_missing(&format!("{path}.direction"))),
     };
@@ -253,9 +225,8 @@ fn parse_sort(v: &Value, ds: &DataSource, path: &str) -> Result<Sort, ApiError> 
     let key = match (o.get("timestamp"), o.get("property")) {
         (Some(t), None) => SortKey::Timestamp(parse_ts_field(t, &format!("{path}.timestamp"))?),
         (None, Some(Value::String(p))) => {
-            let (id, _) = kind_of(ds, p).ok_or_else(|| {
-                ApiError::validation(format!("Could not find sort property with name or id: {p}"))
-            })?;
+            let (id, _) = kind_of(ds, p)
+                .ok_or_else(|| ApiError::validation(format!("Could not find sort property with name or id: {p}")))?;
             SortKey::Property(id)
         }
         (None, Some(other)) => return Err(ApiError::body(&format!("{path}.property"), "a string", other)),
@@ -273,11 +244,7 @@ fn parse_ts_field(v: &Value, path: &str) -> Result<TsField, ApiError> {
     match v.as_str() {
         Some("created_time") => Ok(TsField::Created),
         Some("last_edited_time") => Ok(TsField::LastEdited),
-        _ => Err(ApiError::body(
-            path,
-            "`\"created_time\"` or `\"last_edited_time\"`",
-            v,
-        )),
+        _ => Err(ApiError::body(path, "`\"created_time\"` or `\"last_edited_time\"`", v)),
     }
 }
 
@@ -289,10 +256,7 @@ fn single_condition<'a>(v: &'a Value, path: &str) -> Result<(&'a str, &'a Value)
             o.len()
         )));
     }
-    o.iter()
-        .next()
-        .map(|(k, v)| (k.as_str(), v))
-        .ok_or_else(|| ApiError::body(path, "a filter condition", v))
+    o.iter().next().map(|(k, v)| (k.as_str(), v)).ok_or_else(|| ApiError::body(path, "a filter condition", v))
 }
 
 fn require_true(v: &Value, path: &str) -> Result<(), ApiError> {
@@ -336,9 +300,7 @@ fn parse_date_cond(v: &Value, path: &str) -> Result<DateCond, ApiError> {
 }
 
 fn string_arg(v: &Value, path: &str) -> Result<String, ApiError> {
-    v.as_str()
-        .map(str::to_string)
-        .ok_or_else(|| ApiError::body(path, "a string", v))
+    v.as_str().map(str::to_string).ok_or_else(|| ApiError::body(path, "a string", v))
 }
 
 fn parse_text_cond(v: &Value, path: &str) -> Result<TextCond, ApiError> {
@@ -364,8 +326,7 @@ fn parse_text_cond(v: &Value, path: &str) -> Result<TextCond, ApiError> {
 }
 
 fn num_arg(v: &Value, path: &str) -> Result<f64, ApiError> {
-    v.as_f64()
-        .ok_or_else(|| ApiError::body(path, "a number", v))
+    v.as_f64().ok_or_else(|| ApiError::body(path, "a number", v))
 }
 
 fn parse_num_cond(v: &Value, path: &str) -> Result<NumCond, ApiError> {
@@ -424,54 +385,31 @@ fn parse_filter(v: &Value, ds: &DataSource, path: &str, depth: usize) -> Result<
                     "body failed validation: {path}.{key} is nested too deeply; compound filters can be nested up to two levels deep."
                 )));
             }
-            let items = list
-                .as_array()
-                .ok_or_else(|| ApiError::body(&format!("{path}.{key}"), "an array", list))?;
+            let items = list.as_array().ok_or_else(|| ApiError::body(&format!("{path}.{key}"), "an array", list))?;
             let parsed = items
                 .iter()
                 .enumerate()
                 .map(|(i, f)| parse_filter(f, ds, &format!("{path}.{key}[{i}]"), depth + 1))
                 .collect::<Result<Vec<_>, _>>()?;
-            return Ok(if key == "and" {
-                Filter::And(parsed)
-            } else {
-                Filter::Or(parsed)
-            });
+            return Ok(if key == "and" { Filter::And(parsed) } else { Filter::Or(parsed) });
         }
     }
     if let Some(t) = o.get("timestamp") {
         let field = parse_ts_field(t, &format!("{path}.timestamp"))?;
-        let fname = if field == TsField::Created {
-            "created_time"
-        } else {
-            "last_edited_time"
-        };
+        let fname = if field == TsField::Created { "created_time" } else { "last_edited_time" };
         for k in o.keys() {
             if k != "timestamp" && k != fname {
                 return Err(ApiError::body(&format!("{path}.{k}"), "not present", &o[k]));
             }
         }
-        let cond_v = o
-            .get(fname)
-            .ok_or_else(|| ApiError::body_missing(&format!("{path}.{fname}")))?;
-        return Ok(Filter::Timestamp(
-            field,
-            parse_date_cond(cond_v, &format!("{path}.{fname}"))?,
-        ));
+        let cond_v = o.get(fname).ok_or_else(|| ApiError::body_missing(&format!("{path}.{fname}")))?;
+        return Ok(Filter::Timestamp(field, parse_date_cond(cond_v, &format!("{path}.{fname}"))?));
     }
-    let prop_v = o
-        .get("property")
-        .ok_or_else(|| ApiError::body_missing(&format!("{path}.property")))?;
-    let prop = prop_v
-        .as_str()
-        .ok_or_else(|| ApiError::body(&format!("{path}.property"), "a string", prop_v))?;
-    let (pid, kind) = kind_of(ds, prop).ok_or_else(|| {
-        ApiError::validation(format!("Could not find property with name or id: {prop}"))
-    })?;
-    let cond_keys: Vec<&String> = o
-        .keys()
-        .filter(|k| *k != "property" && *k != "type")
-        .collect();
+    let prop_v = o.get("property").ok_or_else(|| ApiError::body_missing(&format!("{path}.property")))?;
+    let prop = prop_v.as_str().ok_or_else(|| ApiError::body(&format!("{path}.property"), "a string", prop_v))?;
+    let (pid, kind) = kind_of(ds, prop)
+        .ok_or_else(|| ApiError::validation(format!("Could not find property with name or id: {prop}")))?;
+    let cond_keys: Vec<&String> = o.keys().filter(|k| *k != "property" && *k != "type").collect();
     let [cond_key] = cond_keys.as_slice() else {
         return Err(ApiError::validation(format!(
             "body failed validation: {path} should have exactly one filter condition for property {prop}."
@@ -480,11 +418,7 @@ fn parse_filter(v: &Value, ds: &DataSource, path: &str, depth: usize) -> Result<
     let cond_key = cond_key.as_str();
     if let Some(t) = o.get("type") {
         if t.as_str() != Some(cond_key) {
-            return Err(ApiError::body(
-                &format!("{path}.type"),
-                &format!("`\"{cond_key}\"`"),
-                t,
-            ));
+            return Err(ApiError::body(&format!("{path}.type"), &format!("`\"{cond_key}\"`"), t));
         }
     }
     // The text condition applies to title and rich_text properties alike.
@@ -500,15 +434,11 @@ fn parse_filter(v: &Value, ds: &DataSource, path: &str, depth: usize) -> Result<
     let cpath = format!("{path}.{cond_key}");
     let cond = &o[cond_key];
     Ok(match kind {
-        Kind::Title | Kind::RichText | Kind::Url => {
-            Filter::Text(pid, parse_text_cond(cond, &cpath)?)
-        }
+        Kind::Title | Kind::RichText | Kind::Url => Filter::Text(pid, parse_text_cond(cond, &cpath)?),
         Kind::Checkbox => {
             let (op, arg) = single_condition(cond, &cpath)?;
             let apath = format!("{cpath}.{op}");
-            let b = arg
-                .as_bool()
-                .ok_or_else(|| ApiError::body(&apath, "a boolean", arg))?;
+            let b = arg.as_bool().ok_or_else(|| ApiError::body(&apath, "a boolean", arg))?;
             match op {
                 "equals" => Filter::Checkbox(pid, b, false),
                 "does_not_equal" => Filter::Checkbox(pid, b, true),
@@ -559,19 +489,15 @@ fn date_arg(cond: &DateCond) -> Option<&IsoDate> {
 fn text_of(store: &Store, page: &Page, pid: &str) -> String {
     let _ = store;
     match page.values.get(pid) {
-        Some(PropValue::Title(items)) | Some(PropValue::RichText(items)) => {
-            richtext::plain_text_of(items)
-        }
+        Some(PropValue::Title(items)) | Some(PropValue::RichText(items)) => richtext::plain_text_of(items),
         Some(PropValue::Url(Some(u))) => u.clone(),
         _ => String::new(),
     }
 }
 
 fn option_names(store: &Store, page: &Page, pid: &str) -> Vec<String> {
-    let Some(schema) = store
-        .data_sources
-        .get(&page.data_source_id)
-        .and_then(|ds| ds.props.iter().find(|p| p.id == pid))
+    let Some(schema) =
+        store.data_sources.get(&page.data_source_id).and_then(|ds| ds.props.iter().find(|p| p.id == pid))
     else {
         return Vec::new();
     };
@@ -580,15 +506,7 @@ fn option_names(store: &Store, page: &Page, pid: &str) -> Vec<String> {
         Some(PropValue::Select(Some(id))) => vec![id.clone()],
         _ => Vec::new(),
     };
-    ids.iter()
-        .filter_map(|id| {
-            schema
-                .options
-                .iter()
-                .find(|o| &o.id == id)
-                .map(|o| o.name.clone())
-        })
-        .collect()
+    ids.iter().filter_map(|id| schema.options.iter().find(|o| &o.id == id).map(|o| o.name.clone())).collect()
 }
 
 pub fn matches(store: &Store, page: &Page, f: &Filter) -> bool {
@@ -597,23 +515,14 @@ pub fn matches(store: &Store, page: &Page, f: &Filter) -> bool {
         Filter::Or(items) => items.iter().any(|f| matches(store, page, f)),
         Filter::Timestamp(field, cond) => {
             let ts = ts_of(page, *field);
-            date_matches(
-                date_arg(cond)
-                    .map(|a| cmp_ts(ts, a))
-                    .or(Some(Ordering::Equal)),
-                cond,
-            )
+            date_matches(date_arg(cond).map(|a| cmp_ts(ts, a)).or(Some(Ordering::Equal)), cond)
         }
         Filter::Date(pid, cond) => {
             let value = match page.values.get(pid) {
                 Some(PropValue::Date(Some(d))) => Some(d.start_parsed),
                 _ => None,
             };
-            let ord = value.map(|v| {
-                date_arg(cond)
-                    .map(|a| v.cmp_to(a))
-                    .unwrap_or(Ordering::Equal)
-            });
+            let ord = value.map(|v| date_arg(cond).map(|a| v.cmp_to(a)).unwrap_or(Ordering::Equal));
             date_matches(ord, cond)
         }
         Filter::Text(pid, cond) => {
@@ -654,9 +563,7 @@ pub fn matches(store: &Store, page: &Page, f: &Filter) -> bool {
             let names = option_names(store, page, pid);
             match cond {
                 SelectCond::Equals(s) | SelectCond::Contains(s) => names.iter().any(|n| n == s),
-                SelectCond::DoesNotEqual(s) | SelectCond::DoesNotContain(s) => {
-                    !names.iter().any(|n| n == s)
-                }
+                SelectCond::DoesNotEqual(s) | SelectCond::DoesNotContain(s) => !names.iter().any(|n| n == s),
                 SelectCond::IsEmpty => names.is_empty(),
                 SelectCond::IsNotEmpty => !names.is_empty(),
             }
@@ -721,10 +628,7 @@ pub fn run(
 ) -> Result<Batch, ApiError> {
     let sorts: Vec<Sort> = if q.sorts.is_empty() {
         // Notion documents no default order; the emulator uses creation order.
-        vec![Sort {
-            key: SortKey::Timestamp(TsField::Created),
-            descending: false,
-        }]
+        vec![Sort { key: SortKey::Timestamp(TsField::Created), descending: false }]
     } else {
         q.sorts.clone()
     };
@@ -733,29 +637,21 @@ pub fn run(
         .values()
         .filter(|p| p.data_source_id == ds_id && p.in_trash == q.in_trash)
         .filter(|p| q.filter.as_ref().is_none_or(|f| matches(store, p, f)))
-        .map(|p| {
-            (
-                sorts.iter().map(|s| sort_val(store, p, &s.key)).collect(),
-                p.seq,
-                p,
-            )
-        })
+        .map(|p| (sorts.iter().map(|s| sort_val(store, p, &s.key)).collect(), p.seq, p))
         .collect();
     rows.sort_by(|a, b| cmp_keys(&a.0, a.1, &b.0, b.1, &sorts));
 
     let (start, served) = match &q.start_cursor {
         None => (0, 0),
         Some(c) => {
-            let state = cursors.get(c).ok_or_else(|| {
-                ApiError::validation(format!("The start_cursor provided is invalid: {c}"))
-            })?;
+            let state = cursors
+                .get(c)
+                .ok_or_else(|| ApiError::validation(format!("The start_cursor provided is invalid: {c}")))?;
             let start = match rows.iter().position(|r| r.2.id == state.next_page_id) {
                 Some(i) => i,
                 None if state.keys.len() == sorts.len() => rows
                     .iter()
-                    .position(|r| {
-                        cmp_keys(&r.0, r.1, &state.keys, state.seq, &sorts) != Ordering::Less
-                    })
+                    .position(|r| cmp_keys(&r.0, r.1, &state.keys, state.seq, &sorts) != Ordering::Less)
                     .unwrap_or(rows.len()),
                 None => rows.len(),
             };
@@ -774,18 +670,9 @@ pub fn run(
         let cursor = ids::new_uuid();
         cursors.insert(
             cursor.clone(),
-            CursorState {
-                next_page_id: r.2.id.clone(),
-                keys: r.0.clone(),
-                seq: r.1,
-                served: served_after,
-            },
+            CursorState { next_page_id: r.2.id.clone(), keys: r.0.clone(), seq: r.1, served: served_after },
         );
         cursor
     });
-    Ok(Batch {
-        page_ids: batch,
-        next_cursor: next,
-        incomplete,
-    })
+    Ok(Batch { page_ids: batch, next_cursor: next, incomplete })
 }

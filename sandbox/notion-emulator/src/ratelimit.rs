@@ -13,18 +13,9 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     pub fn new(per_second: f64, burst: u32) -> TokenBucket {
-        let per_second = if per_second.is_finite() && per_second > 0.0 {
-            per_second
-        } else {
-            0.001
-        };
+        let per_second = if per_second.is_finite() && per_second > 0.0 { per_second } else { 0.001 };
         let burst = burst.max(1);
-        TokenBucket {
-            per_second,
-            burst,
-            tokens: f64::from(burst),
-            last: Instant::now(),
-        }
+        TokenBucket { per_second, burst, tokens: f64::from(burst), last: Instant::now() }
     }
 
     fn refill(&mut self, now: Instant) {
@@ -89,10 +80,9 @@ pub enum Limiter {
 impl Limiter {
     pub fn try_take(&mut self, now: Instant) -> Result<(), Denial> {
         match self {
-            Limiter::Bucket(b) => b.try_take(now).map_err(|wait| Denial {
-                reason: RateLimitReason::ConnectionRate,
-                wait: Some(wait),
-            }),
+            Limiter::Bucket(b) => {
+                b.try_take(now).map_err(|wait| Denial { reason: RateLimitReason::ConnectionRate, wait: Some(wait) })
+            }
             Limiter::Documented(d) => d.try_take(now),
         }
     }

@@ -69,10 +69,7 @@ pub struct RichText {
 impl RichText {
     pub fn plain(content: &str) -> RichText {
         RichText {
-            segment: Segment::Text {
-                content: content.to_string(),
-                link: None,
-            },
+            segment: Segment::Text { content: content.to_string(), link: None },
             annotations: default_annotations(),
             plain_text: content.to_string(),
             href: None,
@@ -84,10 +81,7 @@ impl RichText {
         match &self.segment {
             Segment::Text { content, link } => {
                 o.insert("type".into(), json!("text"));
-                o.insert(
-                    "text".into(),
-                    json!({"content": content, "link": link.as_ref().map(|u| json!({"url": u}))}),
-                );
+                o.insert("text".into(), json!({"content": content, "link": link.as_ref().map(|u| json!({"url": u}))}));
             }
             Segment::Mention(m) => {
                 o.insert("type".into(), json!("mention"));
@@ -121,41 +115,22 @@ pub fn render(items: &[RichText]) -> Value {
 }
 
 /// Validates an array of rich text request objects found at `path`.
-pub fn parse_array(
-    v: &Value,
-    path: &str,
-    ctx: &dyn MentionContext,
-) -> Result<Vec<RichText>, ApiError> {
-    let items = v
-        .as_array()
-        .ok_or_else(|| ApiError::body(path, "an array", v))?;
+pub fn parse_array(v: &Value, path: &str, ctx: &dyn MentionContext) -> Result<Vec<RichText>, ApiError> {
+    let items = v.as_array().ok_or_else(|| ApiError::body(path, "an array", v))?;
     if items.len() > MAX_ARRAY {
         return Err(ApiError::validation(format!(
             "body failed validation: {path}.length should be ≤ `{MAX_ARRAY}`, instead was `{}`.",
             items.len()
         )));
     }
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| parse_item(item, &format!("{path}[{i}]"), ctx))
-        .collect()
+    items.iter().enumerate().map(|(i, item)| parse_item(item, &format!("{path}[{i}]"), ctx)).collect()
 }
 
 fn parse_item(v: &Value, path: &str, ctx: &dyn MentionContext) -> Result<RichText, ApiError> {
-    let o = v
-        .as_object()
-        .ok_or_else(|| ApiError::body(path, "an object", v))?;
+    let o = v.as_object().ok_or_else(|| ApiError::body(path, "an object", v))?;
     for key in o.keys() {
-        if !matches!(
-            key.as_str(),
-            "type" | "text" | "mention" | "equation" | "annotations" | "plain_text" | "href"
-        ) {
-            return Err(ApiError::body(
-                &format!("{path}.{key}"),
-                "not present",
-                &o[key],
-            ));
+        if !matches!(key.as_str(), "type" | "text" | "mention" | "equation" | "annotations" | "plain_text" | "href") {
+            return Err(ApiError::body(&format!("{path}.{key}"), "not present", &o[key]));
         }
     }
     let ty = match o.get("type") {
@@ -172,30 +147,18 @@ fn parse_item(v: &Value, path: &str, ctx: &dyn MentionContext) -> Result<RichTex
         }
         Some(Value::String(t)) => t.as_str(),
         Some(other) => {
-            return Err(ApiError::body(
-                &format!("{path}.type"),
-                "`\"text\"`, `\"mention\"`, or `\"equation\"`",
-                other,
-            ))
+            return Err(ApiError::body(&format!("{path}.type"), "`\"text\"`, `\"mention\"`, or `\"equation\"`", other))
         }
     };
     let annotations = parse_annotations(o.get("annotations"), &format!("{path}.annotations"))?;
     match ty {
         "text" => {
             let tpath = format!("{path}.text");
-            let t = o
-                .get("text")
-                .ok_or_else(|| ApiError::body_missing(&tpath))?;
-            let t = t
-                .as_object()
-                .ok_or_else(|| ApiError::body(&tpath, "an object", t))?;
+            let t = o.get("text").ok_or_else(|| ApiError::body_missing(&tpath))?;
+            let t = t.as_object().ok_or_else(|| ApiError::body(&tpath, "an object", t))?;
             for key in t.keys() {
                 if key != "content" && key != "link" {
-                    return Err(ApiError::body(
-                        &format!("{tpath}.{key}"),
-                        "not present",
-                        &t[key],
-                    ));
+                    return Err(ApiError::body(&format!("{tpath}.{key}"), "not present", &t[key]));
                 }
             }
             let cpath = format!("{tpath}.content");
@@ -228,13 +191,7 @@ fn parse_item(v: &Value, path: &str, ctx: &dyn MentionContext) -> Result<RichTex
                         None => return Err(ApiError::body_missing(&upath)),
                     }
                 }
-                Some(other) => {
-                    return Err(ApiError::body(
-                        &format!("{tpath}.link"),
-                        "an object or `null`",
-                        other,
-                    ))
-                }
+                Some(other) => return Err(ApiError::body(&format!("{tpath}.link"), "an object or `null`", other)),
             };
             Ok(RichText {
                 plain_text: content.clone(),
@@ -245,13 +202,9 @@ fn parse_item(v: &Value, path: &str, ctx: &dyn MentionContext) -> Result<RichTex
         }
         "equation" => {
             let epath = format!("{path}.equation.expression");
-            let expr = o
-                .get("equation")
-                .and_then(|e| e.get("expression"))
-                .ok_or_else(|| ApiError::body_missing(&epath))?;
-            let expr = expr
-                .as_str()
-                .ok_or_else(|| ApiError::body(&epath, "a string", expr))?;
+            let expr =
+                o.get("equation").and_then(|e| e.get("expression")).ok_or_else(|| ApiError::body_missing(&epath))?;
+            let expr = expr.as_str().ok_or_else(|| ApiError::body(&epath, "a string", expr))?;
             if js_len(expr) > MAX_EQUATION {
                 return Err(ApiError::validation(format!(
                     "body failed validation: {epath}.length should be ≤ `{MAX_EQUATION}`, instead was `{}`.",
@@ -267,22 +220,11 @@ fn parse_item(v: &Value, path: &str, ctx: &dyn MentionContext) -> Result<RichTex
         }
         "mention" => {
             let mpath = format!("{path}.mention");
-            let m = o
-                .get("mention")
-                .ok_or_else(|| ApiError::body_missing(&mpath))?;
+            let m = o.get("mention").ok_or_else(|| ApiError::body_missing(&mpath))?;
             let (mention, plain_text, href) = parse_mention(m, &mpath, ctx)?;
-            Ok(RichText {
-                segment: Segment::Mention(mention),
-                annotations,
-                plain_text,
-                href,
-            })
+            Ok(RichText { segment: Segment::Mention(mention), annotations, plain_text, href })
         }
-        _ => Err(ApiError::body(
-            &format!("{path}.type"),
-            "`\"text\"`, `\"mention\"`, or `\"equation\"`",
-            &json!(ty),
-        )),
+        _ => Err(ApiError::body(&format!("{path}.type"), "`\"text\"`, `\"mention\"`, or `\"equation\"`", &json!(ty))),
     }
 }
 
@@ -292,21 +234,18 @@ fn parse_annotations(v: Option<&Value>, path: &str) -> Result<Value, ApiError> {
     if v.is_null() {
         return Ok(out);
     }
-    let o = v
-        .as_object()
-        .ok_or_else(|| ApiError::body(path, "an object", v))?;
+    let o = v.as_object().ok_or_else(|| ApiError::body(path, "an object", v))?;
     for (key, val) in o {
         match key.as_str() {
             "bold" | "italic" | "strikethrough" | "underline" | "code" => {
-                let b = val
-                    .as_bool()
-                    .ok_or_else(|| ApiError::body(&format!("{path}.{key}"), "a boolean", val))?;
+                let b = val.as_bool().ok_or_else(|| ApiError::body(&format!("{path}.{key}"), "a boolean", val))?;
                 out[key.as_str()] = json!(b);
             }
             "color" => {
-                let c = val.as_str().filter(|c| COLORS.contains(c)).ok_or_else(|| {
-                    ApiError::body(&format!("{path}.color"), "a valid color", val)
-                })?;
+                let c = val
+                    .as_str()
+                    .filter(|c| COLORS.contains(c))
+                    .ok_or_else(|| ApiError::body(&format!("{path}.color"), "a valid color", val))?;
                 out["color"] = json!(c);
             }
             _ => return Err(ApiError::body(&format!("{path}.{key}"), "not present", val)),
@@ -316,25 +255,14 @@ fn parse_annotations(v: Option<&Value>, path: &str) -> Result<Value, ApiError> {
 }
 
 fn id_at(v: &Value, path: &str) -> Result<String, ApiError> {
-    let raw = v
-        .get("id")
-        .ok_or_else(|| ApiError::body_missing(&format!("{path}.id")))?;
-    let s = raw
-        .as_str()
-        .ok_or_else(|| ApiError::body(&format!("{path}.id"), "a string", raw))?;
-    crate::ids::normalize(s)
-        .ok_or_else(|| ApiError::body(&format!("{path}.id"), "a valid uuid", raw))
+    let raw = v.get("id").ok_or_else(|| ApiError::body_missing(&format!("{path}.id")))?;
+    let s = raw.as_str().ok_or_else(|| ApiError::body(&format!("{path}.id"), "a string", raw))?;
+    crate::ids::normalize(s).ok_or_else(|| ApiError::body(&format!("{path}.id"), "a valid uuid", raw))
 }
 
 /// Returns (rendered mention object, plain_text, href).
-fn parse_mention(
-    m: &Value,
-    path: &str,
-    ctx: &dyn MentionContext,
-) -> Result<(Value, String, Option<String>), ApiError> {
-    let o = m
-        .as_object()
-        .ok_or_else(|| ApiError::body(path, "an object", m))?;
+fn parse_mention(m: &Value, path: &str, ctx: &dyn MentionContext) -> Result<(Value, String, Option<String>), ApiError> {
+    let o = m.as_object().ok_or_else(|| ApiError::body(path, "an object", m))?;
     let ty = match o.get("type").and_then(Value::as_str) {
         Some(t) => t.to_string(),
         None => ["user", "page", "database", "date", "link_preview"]
@@ -343,9 +271,7 @@ fn parse_mention(
             .map(|k| k.to_string())
             .ok_or_else(|| ApiError::body_missing(&format!("{path}.type")))?,
     };
-    let body = o
-        .get(&ty)
-        .ok_or_else(|| ApiError::body_missing(&format!("{path}.{ty}")))?;
+    let body = o.get(&ty).ok_or_else(|| ApiError::body_missing(&format!("{path}.{ty}")))?;
     let bpath = format!("{path}.{ty}");
     match ty.as_str() {
         "user" => {
@@ -403,54 +329,29 @@ impl DateValue {
 }
 
 pub fn parse_date_object(v: &Value, path: &str) -> Result<DateValue, ApiError> {
-    let o = v
-        .as_object()
-        .ok_or_else(|| ApiError::body(path, "an object or `null`", v))?;
+    let o = v.as_object().ok_or_else(|| ApiError::body(path, "an object or `null`", v))?;
     for key in o.keys() {
         if !matches!(key.as_str(), "start" | "end" | "time_zone") {
-            return Err(ApiError::body(
-                &format!("{path}.{key}"),
-                "not present",
-                &o[key],
-            ));
+            return Err(ApiError::body(&format!("{path}.{key}"), "not present", &o[key]));
         }
     }
     let spath = format!("{path}.start");
-    let start_raw = o
-        .get("start")
-        .ok_or_else(|| ApiError::body_missing(&spath))?;
-    let start_s = start_raw
-        .as_str()
-        .ok_or_else(|| ApiError::body(&spath, "a string", start_raw))?;
-    let start = IsoDate::parse(start_s)
-        .ok_or_else(|| ApiError::body(&spath, "a valid ISO 8601 date string", start_raw))?;
+    let start_raw = o.get("start").ok_or_else(|| ApiError::body_missing(&spath))?;
+    let start_s = start_raw.as_str().ok_or_else(|| ApiError::body(&spath, "a string", start_raw))?;
+    let start =
+        IsoDate::parse(start_s).ok_or_else(|| ApiError::body(&spath, "a valid ISO 8601 date string", start_raw))?;
     let end = match o.get("end") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(IsoDate::parse(s).ok_or_else(|| {
-            ApiError::body(
-                &format!("{path}.end"),
-                "a valid ISO 8601 date string",
-                &json!(s),
-            )
-        })?),
-        Some(other) => {
-            return Err(ApiError::body(
-                &format!("{path}.end"),
-                "a string or `null`",
-                other,
-            ))
-        }
+        Some(Value::String(s)) => Some(
+            IsoDate::parse(s)
+                .ok_or_else(|| ApiError::body(&format!("{path}.end"), "a valid ISO 8601 date string", &json!(s)))?,
+        ),
+        Some(other) => return Err(ApiError::body(&format!("{path}.end"), "a string or `null`", other)),
     };
     let time_zone = match o.get("time_zone") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(other) => {
-            return Err(ApiError::body(
-                &format!("{path}.time_zone"),
-                "a time zone name or `null`",
-                other,
-            ))
-        }
+        Some(other) => return Err(ApiError::body(&format!("{path}.time_zone"), "a time zone name or `null`", other)),
     };
     if time_zone.is_some() {
         check_zoned(path, "start", &start)?;
@@ -458,12 +359,7 @@ pub fn parse_date_object(v: &Value, path: &str) -> Result<DateValue, ApiError> {
             check_zoned(path, "end", end)?;
         }
     }
-    Ok(DateValue {
-        start: start.normalized(),
-        start_parsed: start,
-        end: end.map(|end| end.normalized()),
-        time_zone,
-    })
+    Ok(DateValue { start: start.normalized(), start_parsed: start, end: end.map(|end| end.normalized()), time_zone })
 }
 
 /// With a `time_zone`, `start` and `end` must be local date-times: "When time zone information is
@@ -476,11 +372,7 @@ fn check_zoned(path: &str, key: &str, value: &IsoDate) -> Result<(), ApiError> {
         IsoDate::Day(_) => "a date with a time when `time_zone` is set",
         IsoDate::Offset(_) => "a date-time without a UTC offset when `time_zone` is set",
     };
-    Err(ApiError::body(
-        &format!("{path}.{key}"),
-        problem,
-        &json!(value.normalized()),
-    ))
+    Err(ApiError::body(&format!("{path}.{key}"), problem, &json!(value.normalized())))
 }
 
 #[cfg(test)]
@@ -509,7 +401,9 @@ mod tests {
         let err = parse_array(&json!([{"text": {"content": too_long}}]), "p", &NoCtx).err();
         assert_eq!(
             err.map(|e| e.message),
-            Some("body failed validation: p[0].text.content.length should be ≤ `2000`, instead was `2001`.".to_string())
+            Some(
+                "body failed validation: p[0].text.content.length should be ≤ `2000`, instead was `2001`.".to_string()
+            )
         );
     }
 
@@ -524,9 +418,6 @@ mod tests {
             "p",
             &NoCtx,
         );
-        assert_eq!(
-            items.map(|i| plain_text_of(&i)).ok().as_deref(),
-            Some("by @Ada2024-01-02")
-        );
+        assert_eq!(items.map(|i| plain_text_of(&i)).ok().as_deref(), Some("by @Ada2024-01-02"));
     }
 }

@@ -116,9 +116,7 @@ pub struct App {
 
 impl App {
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -130,78 +128,41 @@ pub fn router(app: App) -> Router {
     let api = Router::new()
         .route("/v1/databases/{database_id}", get(get_database))
         .route("/v1/data_sources/{data_source_id}", get(get_data_source))
-        .route(
-            "/v1/data_sources/{data_source_id}/query",
-            post(query_data_source),
-        )
+        .route("/v1/data_sources/{data_source_id}/query", post(query_data_source))
         .route("/v1/pages", post(create_page))
         .route("/v1/pages/{page_id}", get(get_page).patch(update_page));
     let admin = Router::new()
         .route("/__admin/health", get(admin_health))
         .route("/__admin/config", get(admin_config))
         .route("/__admin/reset", post(admin_reset))
-        .route(
-            "/__admin/counters",
-            get(admin_counters).delete(admin_reset_counters),
-        )
-        .route(
-            "/__admin/pages",
-            get(admin_list_pages).post(admin_create_page),
-        )
-        .route(
-            "/__admin/pages/{page_id}",
-            get(admin_get_page)
-                .patch(admin_update_page)
-                .delete(admin_delete_page),
-        )
+        .route("/__admin/counters", get(admin_counters).delete(admin_reset_counters))
+        .route("/__admin/pages", get(admin_list_pages).post(admin_create_page))
+        .route("/__admin/pages/{page_id}", get(admin_get_page).patch(admin_update_page).delete(admin_delete_page))
         .route("/__admin/pages/{page_id}/trash", post(admin_trash_page))
         .route("/__admin/pages/{page_id}/restore", post(admin_restore_page))
-        .route(
-            "/__admin/faults",
-            get(admin_list_faults)
-                .post(admin_add_faults)
-                .delete(admin_clear_faults),
-        )
+        .route("/__admin/faults", get(admin_list_faults).post(admin_add_faults).delete(admin_clear_faults))
         .route("/__admin/clock", get(admin_get_clock).post(admin_set_clock))
-        .route(
-            "/__admin/rate_limit",
-            get(switches::admin_get_rate_limit).post(switches::admin_set_rate_limit),
-        )
+        .route("/__admin/rate_limit", get(switches::admin_get_rate_limit).post(switches::admin_set_rate_limit))
         .route(
             "/__admin/query_result_limit",
             get(switches::admin_get_query_limit).post(switches::admin_set_query_limit),
         )
-        .route(
-            "/__admin/versions",
-            get(switches::admin_get_versions).post(switches::admin_set_versions),
-        )
+        .route("/__admin/versions", get(switches::admin_get_versions).post(switches::admin_set_versions))
         .route(
             "/__admin/in_trash_reading",
             get(switches::admin_get_in_trash_reading).post(switches::admin_set_in_trash_reading),
         )
         .route("/__admin/databases", post(admin_add_database));
-    admin
-        .merge(api)
-        .fallback(fallback)
-        .layer(middleware::from_fn_with_state(app.clone(), api_layer))
-        .with_state(app)
+    admin.merge(api).fallback(fallback).layer(middleware::from_fn_with_state(app.clone(), api_layer)).with_state(app)
 }
 
 // ----- responses ---------------------------------------------------------------------------
 
-fn json_response(
-    status: u16,
-    body: &Value,
-    request_id: Option<&str>,
-    retry_after: Option<u64>,
-) -> Response {
+fn json_response(status: u16, body: &Value, request_id: Option<&str>, retry_after: Option<u64>) -> Response {
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
         h.insert("x-notion-request-id", id);
     }
@@ -212,12 +173,7 @@ fn json_response(
 }
 
 fn error_response(e: &ApiError, request_id: &str) -> Response {
-    json_response(
-        e.status,
-        &e.to_json(request_id),
-        Some(request_id),
-        e.retry_after,
-    )
+    json_response(e.status, &e.to_json(request_id), Some(request_id), e.retry_after)
 }
 
 fn reply(result: Result<Value, ApiError>, rid: &ReqId) -> Response {
@@ -241,22 +197,14 @@ fn fault_response(status: u16, retry_after: Option<u64>, request_id: &str) -> Re
             "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n",
         ));
         *resp.status_mut() = StatusCode::BAD_GATEWAY;
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
         if let Some(s) = retry_after {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         return resp;
     }
     let (code, message) = status_error(status);
-    let e = ApiError {
-        status,
-        code,
-        message: message.to_string(),
-        retry_after,
-        rate_limit_reason: None,
-    };
+    let e = ApiError { status, code, message: message.to_string(), retry_after, rate_limit_reason: None };
     error_response(&e, request_id)
 }
 
@@ -273,34 +221,21 @@ pub fn route_key(method: &Method, path: &str) -> String {
         ["v1", "pages", _] => Some("/v1/pages/{page_id}"),
         _ => None,
     };
-    let known =
-        template.is_some_and(|t| ROUTES.iter().any(|(m, r)| *m == method.as_str() && *r == t));
+    let known = template.is_some_and(|t| ROUTES.iter().any(|(m, r)| *m == method.as_str() && *r == t));
     match (template, known) {
         (Some(t), true) => format!("{method} {t}"),
         _ => format!("{method} (unmatched)"),
     }
 }
 
-fn check_headers(
-    headers: &HeaderMap,
-    token: &str,
-    accepted: &[ApiVersion],
-) -> Result<ApiVersion, ApiError> {
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let presented = auth
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim());
+fn check_headers(headers: &HeaderMap, token: &str, accepted: &[ApiVersion]) -> Result<ApiVersion, ApiError> {
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let presented =
+        auth.split_once(' ').filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")).map(|(_, t)| t.trim());
     if presented != Some(token) {
         return Err(ApiError::unauthorized());
     }
-    match headers
-        .get("notion-version")
-        .map(|v| v.to_str().unwrap_or(""))
-    {
+    match headers.get("notion-version").map(|v| v.to_str().unwrap_or("")) {
         None => Err(ApiError::missing_version()),
         Some(v) => ApiVersion::parse(v)
             .filter(|parsed| accepted.contains(parsed))
@@ -323,8 +258,7 @@ async fn api_layer(State(app): State<App>, mut req: Request, next: Next) -> Resp
     }
     let route = route_key(req.method(), &path);
     let request_id = ids::new_uuid();
-    let (response, rate_limited, faulted) =
-        api_pipeline(&app, &route, &request_id, &mut req, next).await;
+    let (response, rate_limited, faulted) = api_pipeline(&app, &route, &request_id, &mut req, next).await;
     let mut inner = app.lock();
     let c = &mut inner.counters;
     c.total += 1;
@@ -358,12 +292,7 @@ async fn api_pipeline(
                 pos.and_then(|p| inner.faults.remove(p))
             }
         };
-        (
-            limit,
-            fault,
-            inner.config.token.clone(),
-            inner.versions.clone(),
-        )
+        (limit, fault, inner.config.token.clone(), inner.versions.clone())
     };
     if let Some(Err(denial)) = limit {
         let e = ApiError::rate_limited(denial.wait.map(retry_after_secs), denial.reason.as_str());
@@ -373,18 +302,14 @@ async fn api_pipeline(
     if let Some(f) = &fault {
         if !f.after_commit {
             let resp = match &f.kind {
-                FaultKind::Status {
-                    status,
-                    retry_after,
-                } => fault_response(*status, *retry_after, request_id),
+                FaultKind::Status { status, retry_after } => fault_response(*status, *retry_after, request_id),
                 FaultKind::Hang(d) => {
                     sleep_or_shutdown(app, *d).await;
                     fault_response(504, None, request_id)
                 }
-                FaultKind::MalformedJson => malformed(
-                    200,
-                    b"{\"object\":\"list\",\"results\":[{\"object\":\"page\",\"id\":",
-                ),
+                FaultKind::MalformedJson => {
+                    malformed(200, b"{\"object\":\"list\",\"results\":[{\"object\":\"page\",\"id\":")
+                }
             };
             return (resp, false, true);
         }
@@ -395,8 +320,7 @@ async fn api_pipeline(
         Err(e) => return (error_response(&e, request_id), false, false),
     };
     // 4. The request itself.
-    req.extensions_mut()
-        .insert(ReqId(request_id.to_string(), version));
+    req.extensions_mut().insert(ReqId(request_id.to_string(), version));
     let owned = std::mem::replace(req, Request::new(Body::empty()));
     let mut resp = next.run(owned).await;
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
@@ -407,18 +331,13 @@ async fn api_pipeline(
         return (resp, false, false);
     };
     let resp = match f.kind {
-        FaultKind::Status {
-            status,
-            retry_after,
-        } => fault_response(status, retry_after, request_id),
+        FaultKind::Status { status, retry_after } => fault_response(status, retry_after, request_id),
         FaultKind::Hang(d) => {
             sleep_or_shutdown(app, d).await;
             resp
         }
         FaultKind::MalformedJson => {
-            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-                .await
-                .unwrap_or_default();
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap_or_default();
             let cut = (bytes.len() / 2).max(1).min(bytes.len());
             malformed(200, &bytes[..cut])
         }
@@ -429,24 +348,14 @@ async fn api_pipeline(
 fn malformed(status: u16, body: &[u8]) -> Response {
     let mut resp = Response::new(Body::from(body.to_vec()));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     resp
 }
 
 async fn fallback(req: Request) -> Response {
-    let rid = req
-        .extensions()
-        .get::<ReqId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_else(ids::new_uuid);
+    let rid = req.extensions().get::<ReqId>().map(|r| r.0.clone()).unwrap_or_else(ids::new_uuid);
     if req.uri().path().starts_with("/__admin") {
-        return admin_error(
-            404,
-            format!("no admin endpoint {} {}", req.method(), req.uri().path()),
-        );
+        return admin_error(404, format!("no admin endpoint {} {}", req.method(), req.uri().path()));
     }
     error_response(&ApiError::invalid_url(), &rid)
 }
@@ -525,9 +434,7 @@ fn filter_properties(raw: Option<&str>) -> Option<Vec<String>> {
 }
 
 fn no_extra_keys(body: &Value, allowed: &[&str]) -> Result<(), ApiError> {
-    let o = body
-        .as_object()
-        .ok_or_else(|| ApiError::body("body", "an object", body))?;
+    let o = body.as_object().ok_or_else(|| ApiError::body("body", "an object", body))?;
     for (k, v) in o {
         if !allowed.contains(&k.as_str()) {
             return Err(ApiError::body(&format!("body.{k}"), "not present", v));
@@ -536,36 +443,21 @@ fn no_extra_keys(body: &Value, allowed: &[&str]) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn get_database(
-    State(app): State<App>,
-    Extension(rid): Extension<ReqId>,
-    Path(id): Path<String>,
-) -> Response {
+async fn get_database(State(app): State<App>, Extension(rid): Extension<ReqId>, Path(id): Path<String>) -> Response {
     let result = (|| {
         let id = path_id(&id, "database_id")?;
         let inner = app.lock();
-        let db = inner
-            .store
-            .database(&id)
-            .ok_or_else(|| ApiError::not_found("database", &id))?;
+        let db = inner.store.database(&id).ok_or_else(|| ApiError::not_found("database", &id))?;
         Ok(inner.store.render_database(db))
     })();
     reply(result, &rid)
 }
 
-async fn get_data_source(
-    State(app): State<App>,
-    Extension(rid): Extension<ReqId>,
-    Path(id): Path<String>,
-) -> Response {
+async fn get_data_source(State(app): State<App>, Extension(rid): Extension<ReqId>, Path(id): Path<String>) -> Response {
     let result = (|| {
         let id = path_id(&id, "data_source_id")?;
         let inner = app.lock();
-        let ds = inner
-            .store
-            .data_sources
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("data_source", &id))?;
+        let ds = inner.store.data_sources.get(&id).ok_or_else(|| ApiError::not_found("data_source", &id))?;
         Ok(inner.store.render_data_source(ds))
     })();
     reply(result, &rid)
@@ -583,20 +475,10 @@ async fn query_data_source(
         let body = parse_body(&body)?;
         let mut guard = app.lock();
         let inner = &mut *guard;
-        let ds = inner
-            .store
-            .data_sources
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("data_source", &id))?;
+        let ds = inner.store.data_sources.get(&id).ok_or_else(|| ApiError::not_found("data_source", &id))?;
         version::check_body(rid.1, &body)?;
         let q = query::parse_query(&body, ds, inner.in_trash_reading)?;
-        let batch = query::run(
-            &inner.store,
-            &mut inner.cursors,
-            &id,
-            &q,
-            inner.query_result_limit,
-        )?;
+        let batch = query::run(&inner.store, &mut inner.cursors, &id, &q, inner.query_result_limit)?;
         // 2026-12-01: "return only the title in each page's properties unless you pass
         // filter_properties" (the title property's id is always "title").
         let only = filter_properties(raw_query.as_deref())
@@ -616,8 +498,7 @@ async fn query_data_source(
             "page_or_data_source": {},
         });
         if batch.incomplete {
-            list["request_status"] =
-                json!({"type": "incomplete", "incomplete_reason": "query_result_limit_reached"});
+            list["request_status"] = json!({"type": "incomplete", "incomplete_reason": "query_result_limit_reached"});
         }
         Ok(list)
     })();
@@ -627,9 +508,7 @@ async fn query_data_source(
 /// Resolves a page parent to a data source id.
 fn resolve_parent(store: &Store, parent: Option<&Value>) -> Result<String, ApiError> {
     let parent = parent.ok_or_else(|| ApiError::body_missing("body.parent"))?;
-    let o = parent
-        .as_object()
-        .ok_or_else(|| ApiError::body("body.parent", "an object", parent))?;
+    let o = parent.as_object().ok_or_else(|| ApiError::body("body.parent", "an object", parent))?;
     let ty = match o.get("type") {
         Some(Value::String(t)) => t.clone(),
         Some(other) => return Err(ApiError::body("body.parent.type", "a string", other)),
@@ -642,9 +521,7 @@ fn resolve_parent(store: &Store, parent: Option<&Value>) -> Result<String, ApiEr
     let id_at = |key: &str| -> Result<String, ApiError> {
         let path = format!("body.parent.{key}");
         let v = o.get(key).ok_or_else(|| ApiError::body_missing(&path))?;
-        let s = v
-            .as_str()
-            .ok_or_else(|| ApiError::body(&path, "a string", v))?;
+        let s = v.as_str().ok_or_else(|| ApiError::body(&path, "a string", v))?;
         ids::normalize(s).ok_or_else(|| ApiError::body(&path, "a valid uuid", v))
     };
     match ty.as_str() {
@@ -683,20 +560,14 @@ fn icon_or_cover(body: &Value, key: &str) -> Result<Option<Value>, ApiError> {
     match body.get(key) {
         None => Ok(None),
         Some(v @ (Value::Null | Value::Object(_))) => Ok(Some(v.clone())),
-        Some(other) => Err(ApiError::body(
-            &format!("body.{key}"),
-            "an object or `null`",
-            other,
-        )),
+        Some(other) => Err(ApiError::body(&format!("body.{key}"), "an object or `null`", other)),
     }
 }
 
 fn create_page_inner(inner: &mut Inner, body: &Value, actor: Actor) -> Result<Value, ApiError> {
     no_extra_keys(body, CREATE_PAGE_BODY_KEYS)?;
     let ds_id = resolve_parent(&inner.store, body.get("parent"))?;
-    let properties = body
-        .get("properties")
-        .ok_or_else(|| ApiError::body_missing("body.properties"))?;
+    let properties = body.get("properties").ok_or_else(|| ApiError::body_missing("body.properties"))?;
     if let Some(c) = body.get("children") {
         if !c.is_array() {
             return Err(ApiError::body("body.children", "an array", c));
@@ -704,22 +575,12 @@ fn create_page_inner(inner: &mut Inner, body: &Value, actor: Actor) -> Result<Va
     }
     let icon = icon_or_cover(body, "icon")?.unwrap_or(Value::Null);
     let cover = icon_or_cover(body, "cover")?.unwrap_or(Value::Null);
-    let id = inner
-        .store
-        .create_page(&ds_id, properties, icon, cover, actor)?;
-    let page = inner
-        .store
-        .pages
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("page", &id))?;
+    let id = inner.store.create_page(&ds_id, properties, icon, cover, actor)?;
+    let page = inner.store.pages.get(&id).ok_or_else(|| ApiError::not_found("page", &id))?;
     Ok(inner.store.render_page(page, None))
 }
 
-async fn create_page(
-    State(app): State<App>,
-    Extension(rid): Extension<ReqId>,
-    body: Bytes,
-) -> Response {
+async fn create_page(State(app): State<App>, Extension(rid): Extension<ReqId>, body: Bytes) -> Response {
     let result = (|| {
         let body = parse_body(&body)?;
         let mut inner = app.lock();
@@ -745,12 +606,7 @@ fn trash_flag(body: &Value) -> Result<Option<bool>, ApiError> {
     }
 }
 
-fn update_page_inner(
-    inner: &mut Inner,
-    page_id: &str,
-    body: &Value,
-    actor: Actor,
-) -> Result<Value, ApiError> {
+fn update_page_inner(inner: &mut Inner, page_id: &str, body: &Value, actor: Actor) -> Result<Value, ApiError> {
     let in_trash = trash_flag(body)?;
     let icon = icon_or_cover(body, "icon")?;
     let cover = icon_or_cover(body, "cover")?;
@@ -758,14 +614,8 @@ fn update_page_inner(
         None | Some(Value::Null) => Value::Null,
         Some(p) => p.clone(),
     };
-    inner
-        .store
-        .update_page(page_id, &properties, in_trash, icon, cover, actor)?;
-    let page = inner
-        .store
-        .pages
-        .get(page_id)
-        .ok_or_else(|| ApiError::not_found("page", page_id))?;
+    inner.store.update_page(page_id, &properties, in_trash, icon, cover, actor)?;
+    let page = inner.store.pages.get(page_id).ok_or_else(|| ApiError::not_found("page", page_id))?;
     Ok(inner.store.render_page(page, None))
 }
 
@@ -795,11 +645,7 @@ async fn get_page(
     let result = (|| {
         let id = path_id(&id, "page_id")?;
         let inner = app.lock();
-        let page = inner
-            .store
-            .pages
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("page", &id))?;
+        let page = inner.store.pages.get(&id).ok_or_else(|| ApiError::not_found("page", &id))?;
         let only = filter_properties(raw_query.as_deref());
         Ok(inner.store.render_page(page, only.as_deref()))
     })();
@@ -887,11 +733,8 @@ pub fn raw_page(store: &Store, page: &crate::store::Page) -> Value {
 }
 
 pub fn all_pages(store: &Store, ds: Option<&str>) -> Vec<Value> {
-    let mut pages: Vec<&crate::store::Page> = store
-        .pages
-        .values()
-        .filter(|p| ds.is_none_or(|d| p.data_source_id == d))
-        .collect();
+    let mut pages: Vec<&crate::store::Page> =
+        store.pages.values().filter(|p| ds.is_none_or(|d| p.data_source_id == d)).collect();
     pages.sort_by_key(|p| p.seq);
     pages.into_iter().map(|p| raw_page(store, p)).collect()
 }
@@ -950,9 +793,7 @@ pub fn coerce_simple(store: &Store, ds_id: &str, props: &Value) -> Value {
             continue;
         };
         let t = schema.kind.name();
-        if v.as_object()
-            .is_some_and(|o| o.contains_key(t) || o.contains_key("type"))
-        {
+        if v.as_object().is_some_and(|o| o.contains_key(t) || o.contains_key("type")) {
             out.insert(key.clone(), v.clone());
             continue;
         }
@@ -1000,13 +841,8 @@ async fn admin_create_page(State(app): State<App>, body: Bytes) -> Response {
             None => return admin_error(500, "configured data_source_id is not a UUID"),
         },
     };
-    let props = coerce_simple(
-        &inner.store,
-        &ds_id,
-        body.get("properties").unwrap_or(&json!({})),
-    );
-    let api_body =
-        json!({"parent": {"type": "data_source_id", "data_source_id": ds_id}, "properties": props});
+    let props = coerce_simple(&inner.store, &ds_id, body.get("properties").unwrap_or(&json!({})));
+    let api_body = json!({"parent": {"type": "data_source_id", "data_source_id": ds_id}, "properties": props});
     match create_page_inner(inner, &api_body, Actor::Human) {
         Ok(mut page) => {
             if body.get("in_trash") == Some(&Value::Bool(true)) {
@@ -1022,11 +858,7 @@ async fn admin_create_page(State(app): State<App>, body: Bytes) -> Response {
     }
 }
 
-async fn admin_update_page(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn admin_update_page(State(app): State<App>, Path(id): Path<String>, body: Bytes) -> Response {
     let body = match admin_body(&body) {
         Ok(b) => b,
         Err(e) => return admin_error(400, e),

@@ -10,9 +10,8 @@ use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
 /// Notion's option colours, handed out in turn to new options.
-const OPTION_COLORS: &[&str] = &[
-    "default", "gray", "brown", "orange", "yellow", "green", "blue", "purple", "pink", "red",
-];
+const OPTION_COLORS: &[&str] =
+    &["default", "gray", "brown", "orange", "yellow", "green", "blue", "purple", "pink", "red"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -68,10 +67,7 @@ pub struct DataSource {
 
 impl DataSource {
     pub fn prop_by_key(&self, key: &str) -> Option<&PropSchema> {
-        self.props
-            .iter()
-            .find(|p| p.name == key)
-            .or_else(|| self.props.iter().find(|p| p.id == key))
+        self.props.iter().find(|p| p.name == key).or_else(|| self.props.iter().find(|p| p.id == key))
     }
 }
 
@@ -172,26 +168,20 @@ impl MentionContext for Store {
     }
 
     fn page_info(&self, id: &str) -> Option<(String, String)> {
-        self.pages
-            .get(id)
-            .map(|p| (self.page_title(p), self.page_url(p)))
+        self.pages.get(id).map(|p| (self.page_title(p), self.page_url(p)))
     }
 
     fn database_info(&self, id: &str) -> Option<(String, String)> {
-        self.databases.iter().find(|d| d.id == id).map(|d| {
-            (
-                d.title.clone(),
-                format!("https://www.notion.so/{}", ids::undashed(&d.id)),
-            )
-        })
+        self.databases
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| (d.title.clone(), format!("https://www.notion.so/{}", ids::undashed(&d.id))))
     }
 }
 
 impl Store {
     pub fn new(cfg: &EmulatorConfig) -> Result<Store, String> {
-        let norm = |id: &str, what: &str| {
-            ids::normalize(id).ok_or_else(|| format!("{what} {id:?} is not a UUID"))
-        };
+        let norm = |id: &str, what: &str| ids::normalize(id).ok_or_else(|| format!("{what} {id:?} is not a UUID"));
         let mut store = Store {
             databases: Vec::new(),
             data_sources: HashMap::new(),
@@ -218,9 +208,7 @@ impl Store {
     /// Adds a database; returns (database id, data source ids).
     pub fn add_database(&mut self, spec: &DatabaseSpec) -> Result<(String, Vec<String>), String> {
         let db_id = match &spec.id {
-            Some(id) => {
-                ids::normalize(id).ok_or_else(|| format!("database id {id:?} is not a UUID"))?
-            }
+            Some(id) => ids::normalize(id).ok_or_else(|| format!("database id {id:?} is not a UUID"))?,
             None => ids::new_uuid(),
         };
         if self.databases.iter().any(|d| d.id == db_id) || self.data_sources.contains_key(&db_id) {
@@ -234,8 +222,7 @@ impl Store {
         let mut new_sources = Vec::new();
         for ds in &spec.data_sources {
             let ds_id = match &ds.id {
-                Some(id) => ids::normalize(id)
-                    .ok_or_else(|| format!("data source id {id:?} is not a UUID"))?,
+                Some(id) => ids::normalize(id).ok_or_else(|| format!("data source id {id:?} is not a UUID"))?,
                 None => ids::new_uuid(),
             };
             if ds_id == db_id || ds_ids.contains(&ds_id) || self.data_sources.contains_key(&ds_id) {
@@ -270,18 +257,9 @@ impl Store {
                     if name.contains(',') {
                         return Err(format!("option {name:?} contains a comma"));
                     }
-                    options.push(SelectOption {
-                        id: ids::new_uuid(),
-                        name,
-                        color: self.next_color(),
-                    });
+                    options.push(SelectOption { id: ids::new_uuid(), name, color: self.next_color() });
                 }
-                props.push(PropSchema {
-                    id,
-                    name: p.name.clone(),
-                    kind,
-                    options,
-                });
+                props.push(PropSchema { id, name: p.name.clone(), kind, options });
             }
             ds_ids.push(ds_id.clone());
             new_sources.push(DataSource {
@@ -339,15 +317,9 @@ impl Store {
         let user = self.user_of(actor);
         let id = ids::new_uuid();
         let (database_id, defaults) = {
-            let ds = self
-                .data_sources
-                .get(ds_id)
-                .ok_or_else(|| ApiError::not_found("data_source", ds_id))?;
-            let defaults: HashMap<String, PropValue> = ds
-                .props
-                .iter()
-                .map(|p| (p.id.clone(), PropValue::empty(p.kind)))
-                .collect();
+            let ds = self.data_sources.get(ds_id).ok_or_else(|| ApiError::not_found("data_source", ds_id))?;
+            let defaults: HashMap<String, PropValue> =
+                ds.props.iter().map(|p| (p.id.clone(), PropValue::empty(p.kind))).collect();
             (ds.database_id.clone(), defaults)
         };
         let mut values = defaults;
@@ -383,10 +355,7 @@ impl Store {
         cover: Option<Value>,
         actor: Actor,
     ) -> Result<(), ApiError> {
-        let page = self
-            .pages
-            .get(page_id)
-            .ok_or_else(|| ApiError::not_found("page", page_id))?;
+        let page = self.pages.get(page_id).ok_or_else(|| ApiError::not_found("page", page_id))?;
         let ds_id = page.data_source_id.clone();
         let has_props = properties.as_object().is_some_and(|o| !o.is_empty());
         let will_be_trashed = in_trash.unwrap_or(page.in_trash);
@@ -403,12 +372,8 @@ impl Store {
         let committed = self.commit(&ds_id, pending);
         let now = self.now();
         let user = self.user_of(actor);
-        let page = self
-            .pages
-            .get_mut(page_id)
-            .ok_or_else(|| ApiError::not_found("page", page_id))?;
-        let changed =
-            !committed.is_empty() || in_trash.is_some() || icon.is_some() || cover.is_some();
+        let page = self.pages.get_mut(page_id).ok_or_else(|| ApiError::not_found("page", page_id))?;
+        let changed = !committed.is_empty() || in_trash.is_some() || icon.is_some() || cover.is_some();
         for (pid, v) in committed {
             page.values.insert(pid, v);
         }
@@ -434,13 +399,8 @@ impl Store {
         properties: &Value,
         path: &str,
     ) -> Result<Vec<(String, Pending)>, ApiError> {
-        let ds = self
-            .data_sources
-            .get(ds_id)
-            .ok_or_else(|| ApiError::not_found("data_source", ds_id))?;
-        let obj = properties
-            .as_object()
-            .ok_or_else(|| ApiError::body(path, "an object", properties))?;
+        let ds = self.data_sources.get(ds_id).ok_or_else(|| ApiError::not_found("data_source", ds_id))?;
+        let obj = properties.as_object().ok_or_else(|| ApiError::body(path, "an object", properties))?;
         let mut soft_errors = Vec::new();
         let mut out = Vec::new();
         for (key, value) in obj {
@@ -449,9 +409,7 @@ impl Store {
                 continue;
             };
             let ppath = format!("{path}.{key}");
-            let vobj = value
-                .as_object()
-                .ok_or_else(|| ApiError::body(&ppath, "an object", value))?;
+            let vobj = value.as_object().ok_or_else(|| ApiError::body(&ppath, "an object", value))?;
             let tname = schema.kind.name();
             let type_ok = match vobj.get("type") {
                 None => vobj.contains_key(tname),
@@ -464,16 +422,10 @@ impl Store {
             }
             for k in vobj.keys() {
                 if k != "type" && k != "id" && k != tname {
-                    return Err(ApiError::body(
-                        &format!("{ppath}.{k}"),
-                        "not present",
-                        &vobj[k],
-                    ));
+                    return Err(ApiError::body(&format!("{ppath}.{k}"), "not present", &vobj[k]));
                 }
             }
-            let v = vobj
-                .get(tname)
-                .ok_or_else(|| ApiError::body_missing(&format!("{ppath}.{tname}")))?;
+            let v = vobj.get(tname).ok_or_else(|| ApiError::body_missing(&format!("{ppath}.{tname}")))?;
             let vpath = format!("{ppath}.{tname}");
             out.push((schema.id.clone(), self.parse_value(schema, v, &vpath)?));
         }
@@ -486,13 +438,10 @@ impl Store {
     fn parse_value(&self, schema: &PropSchema, v: &Value, path: &str) -> Result<Pending, ApiError> {
         Ok(match schema.kind {
             Kind::Title => Pending::Ready(PropValue::Title(richtext::parse_array(v, path, self)?)),
-            Kind::RichText => {
-                Pending::Ready(PropValue::RichText(richtext::parse_array(v, path, self)?))
+            Kind::RichText => Pending::Ready(PropValue::RichText(richtext::parse_array(v, path, self)?)),
+            Kind::Checkbox => {
+                Pending::Ready(PropValue::Checkbox(v.as_bool().ok_or_else(|| ApiError::body(path, "a boolean", v))?))
             }
-            Kind::Checkbox => Pending::Ready(PropValue::Checkbox(
-                v.as_bool()
-                    .ok_or_else(|| ApiError::body(path, "a boolean", v))?,
-            )),
             Kind::Number => Pending::Ready(PropValue::Number(match v {
                 Value::Null => None,
                 Value::Number(n) => n.as_f64(),
@@ -520,9 +469,7 @@ impl Store {
                 other => Some(self.parse_option(schema, other, path)?),
             }),
             Kind::MultiSelect => {
-                let items = v
-                    .as_array()
-                    .ok_or_else(|| ApiError::body(path, "an array", v))?;
+                let items = v.as_array().ok_or_else(|| ApiError::body(path, "an array", v))?;
                 if items.len() > richtext::MAX_ARRAY {
                     return Err(ApiError::validation(format!(
                         "body failed validation: {path}.length should be ≤ `{}`, instead was `{}`.",
@@ -540,18 +487,14 @@ impl Store {
     }
 
     fn parse_option(&self, schema: &PropSchema, v: &Value, path: &str) -> Result<OptRef, ApiError> {
-        let o = v
-            .as_object()
-            .ok_or_else(|| ApiError::body(path, "an object", v))?;
+        let o = v.as_object().ok_or_else(|| ApiError::body(path, "an object", v))?;
         for k in o.keys() {
             if k != "id" && k != "name" && k != "color" {
                 return Err(ApiError::body(&format!("{path}.{k}"), "not present", &o[k]));
             }
         }
         if let Some(id) = o.get("id") {
-            let id = id
-                .as_str()
-                .ok_or_else(|| ApiError::body(&format!("{path}.id"), "a string", id))?;
+            let id = id.as_str().ok_or_else(|| ApiError::body(&format!("{path}.id"), "a string", id))?;
             if schema.options.iter().any(|opt| opt.id == id) {
                 return Ok(OptRef::Id(id.to_string()));
             }
@@ -565,16 +508,10 @@ impl Store {
         match o.get("name") {
             Some(Value::String(name)) => {
                 if name.contains(',') {
-                    return Err(ApiError::validation(format!(
-                        "Invalid select option, commas not allowed: {name}"
-                    )));
+                    return Err(ApiError::validation(format!("Invalid select option, commas not allowed: {name}")));
                 }
                 if name.trim().is_empty() {
-                    return Err(ApiError::body(
-                        &format!("{path}.name"),
-                        "a non-empty string",
-                        &json!(name),
-                    ));
+                    return Err(ApiError::body(&format!("{path}.name"), "a non-empty string", &json!(name)));
                 }
                 if richtext::js_len(name) > 100 {
                     return Err(ApiError::validation(format!(
@@ -595,9 +532,7 @@ impl Store {
         for (pid, p) in pending {
             let v = match p {
                 Pending::Ready(v) => v,
-                Pending::Select(r) => {
-                    PropValue::Select(r.map(|r| self.resolve_option(ds_id, &pid, r)))
-                }
+                Pending::Select(r) => PropValue::Select(r.map(|r| self.resolve_option(ds_id, &pid, r))),
                 Pending::MultiSelect(refs) => {
                     let mut ids_out: Vec<String> = Vec::new();
                     for r in refs {
@@ -630,11 +565,7 @@ impl Store {
             return opt.id.clone();
         }
         let id = ids::new_uuid();
-        schema.options.push(SelectOption {
-            id: id.clone(),
-            name,
-            color,
-        });
+        schema.options.push(SelectOption { id: id.clone(), name, color });
         id
     }
 
@@ -686,10 +617,7 @@ impl Store {
                 let value = page.values.get(&schema.id).unwrap_or(&empty);
                 let rendered = self.render_value(schema, value);
                 let tname = schema.kind.name();
-                props.insert(
-                    schema.name.clone(),
-                    json!({"id": schema.id, "type": tname, tname: rendered}),
-                );
+                props.insert(schema.name.clone(), json!({"id": schema.id, "type": tname, tname: rendered}));
             }
         }
         json!({
@@ -717,17 +645,11 @@ impl Store {
 
     fn render_value(&self, schema: &PropSchema, value: &PropValue) -> Value {
         let option = |id: &str| {
-            schema
-                .options
-                .iter()
-                .find(|o| o.id == id)
-                .map(|o| json!({"id": o.id, "name": o.name, "color": o.color}))
+            schema.options.iter().find(|o| o.id == id).map(|o| json!({"id": o.id, "name": o.name, "color": o.color}))
         };
         match value {
             PropValue::Title(items) | PropValue::RichText(items) => richtext::render(items),
-            PropValue::MultiSelect(ids) => {
-                Value::Array(ids.iter().filter_map(|i| option(i)).collect())
-            }
+            PropValue::MultiSelect(ids) => Value::Array(ids.iter().filter_map(|i| option(i)).collect()),
             PropValue::Select(id) => id.as_deref().and_then(option).unwrap_or(Value::Null),
             PropValue::Date(d) => d.as_ref().map(DateValue::to_json).unwrap_or(Value::Null),
             PropValue::Checkbox(b) => json!(b),
@@ -751,10 +673,7 @@ impl Store {
     }
 
     pub fn render_data_source(&self, ds: &DataSource) -> Value {
-        let parent_page = self
-            .database(&ds.database_id)
-            .map(|d| d.parent_page_id.clone())
-            .unwrap_or_default();
+        let parent_page = self.database(&ds.database_id).map(|d| d.parent_page_id.clone()).unwrap_or_default();
         let mut props = Map::new();
         for p in &ds.props {
             props.insert(p.name.clone(), self.render_schema(p));
@@ -813,8 +732,6 @@ impl Store {
 
 /// Parses a date filter argument (`"2024-05-01"` or a date-time).
 pub fn parse_date_arg(v: &Value, path: &str) -> Result<IsoDate, ApiError> {
-    let s = v
-        .as_str()
-        .ok_or_else(|| ApiError::body(path, "a string", v))?;
+    let s = v.as_str().ok_or_else(|| ApiError::body(path, "a string", v))?;
     IsoDate::parse(s).ok_or_else(|| ApiError::body(path, "a valid ISO 8601 date string", v))
 }

@@ -20,9 +20,8 @@ pub fn rate_limit_json(inner: &Inner) -> Value {
             "enabled": true, "mode": "token_bucket", "per_second": b.per_second, "burst": b.burst,
         }),
         Some(Limiter::Documented(d)) => {
-            let exhausted = d
-                .workspace_exhausted_until
-                .map_or(0, |u| u.saturating_duration_since(Instant::now()).as_secs());
+            let exhausted =
+                d.workspace_exhausted_until.map_or(0, |u| u.saturating_duration_since(Instant::now()).as_secs());
             json!({
                 "enabled": true,
                 "mode": "documented",
@@ -63,29 +62,20 @@ pub fn documented_from_json(body: &Value) -> Result<DocumentedRateLimit, String>
         Some(_) => Some(positive(body, "workspace_requests_per_window", 1)? as u32),
     };
     Ok(DocumentedRateLimit {
-        requests_per_window: positive(
-            body,
-            "requests_per_window",
-            u64::from(d.requests_per_window),
-        )? as u32,
+        requests_per_window: positive(body, "requests_per_window", u64::from(d.requests_per_window))? as u32,
         window_seconds: positive(body, "window_seconds", d.window_seconds)?,
         workspace_requests_per_window: workspace,
-        workspace_window_seconds: positive(
-            body,
-            "workspace_window_seconds",
-            d.workspace_window_seconds,
-        )?,
+        workspace_window_seconds: positive(body, "workspace_window_seconds", d.workspace_window_seconds)?,
     })
 }
 
 fn bucket_from_json(body: &Value) -> Result<TokenBucket, String> {
     let per_second = match body.get("per_second").and_then(Value::as_f64) {
         Some(r) if r > 0.0 && r.is_finite() => r,
-        _ => {
-            return Err(
-                "\"per_second\" must be a positive number (or send {\"enabled\": false}, or {\"mode\": \"documented\"})".into(),
-            )
-        }
+        _ => return Err(
+            "\"per_second\" must be a positive number (or send {\"enabled\": false}, or {\"mode\": \"documented\"})"
+                .into(),
+        ),
     };
     let burst = positive(body, "burst", u64::from(DEFAULT_RATE_LIMIT.1))? as u32;
     Ok(TokenBucket::new(per_second, burst))
@@ -99,14 +89,14 @@ fn apply_simulations(limiter: &mut Option<Limiter>, body: &Value) -> Result<(), 
         return Ok(());
     }
     let Some(Limiter::Documented(d)) = limiter.as_mut() else {
-        return Err("workspace_exhausted_seconds and blocked need the documented model: send \"mode\": \"documented\" too".into());
+        return Err(
+            "workspace_exhausted_seconds and blocked need the documented model: send \"mode\": \"documented\" too"
+                .into(),
+        );
     };
     if let Some(v) = body.get("workspace_exhausted_seconds") {
-        let s = v
-            .as_u64()
-            .ok_or("\"workspace_exhausted_seconds\" must be whole seconds")?;
-        d.workspace_exhausted_until =
-            (s > 0).then(|| Instant::now() + Duration::from_secs(s.min(86_400)));
+        let s = v.as_u64().ok_or("\"workspace_exhausted_seconds\" must be whole seconds")?;
+        d.workspace_exhausted_until = (s > 0).then(|| Instant::now() + Duration::from_secs(s.min(86_400)));
     }
     if let Some(v) = body.get("blocked") {
         d.blocked = v.as_bool().ok_or("\"blocked\" must be a boolean")?;
@@ -119,21 +109,13 @@ fn set_rate_limit(inner: &mut Inner, body: &Value) -> Result<(), String> {
         inner.limiter = None;
         return Ok(());
     }
-    let simulation_only = body.as_object().is_some_and(|o| {
-        o.keys()
-            .all(|k| k == "workspace_exhausted_seconds" || k == "blocked")
-    });
+    let simulation_only =
+        body.as_object().is_some_and(|o| o.keys().all(|k| k == "workspace_exhausted_seconds" || k == "blocked"));
     if !simulation_only {
         inner.limiter = Some(match body.get("mode").and_then(Value::as_str) {
-            Some("documented") => {
-                Limiter::Documented(DocumentedLimiter::new(documented_from_json(body)?))
-            }
+            Some("documented") => Limiter::Documented(DocumentedLimiter::new(documented_from_json(body)?)),
             None | Some("token_bucket") => Limiter::Bucket(bucket_from_json(body)?),
-            Some(other) => {
-                return Err(format!(
-                    "\"mode\" {other:?} is not one of \"token_bucket\", \"documented\""
-                ))
-            }
+            Some(other) => return Err(format!("\"mode\" {other:?} is not one of \"token_bucket\", \"documented\"")),
         });
     }
     apply_simulations(&mut inner.limiter, body)
@@ -196,10 +178,7 @@ pub async fn admin_set_versions(State(app): State<App>, body: Bytes) -> Response
         .and_then(Value::as_array)
         .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect());
     let Some(items) = items else {
-        return admin_error(
-            400,
-            "\"accepted\" must be an array of Notion-Version strings",
-        );
+        return admin_error(400, "\"accepted\" must be an array of Notion-Version strings");
     };
     match version::parse_list(&items) {
         Ok(list) => {
@@ -228,9 +207,7 @@ pub async fn admin_set_in_trash_reading(State(app): State<App>, body: Bytes) -> 
     let parsed = body
         .get("reading")
         .and_then(Value::as_str)
-        .ok_or_else(|| {
-            "\"reading\" must be \"only_trashed\", \"ignored\" or \"rejected\"".to_string()
-        })
+        .ok_or_else(|| "\"reading\" must be \"only_trashed\", \"ignored\" or \"rejected\"".to_string())
         .and_then(InTrashReading::parse);
     match parsed {
         Ok(r) => {

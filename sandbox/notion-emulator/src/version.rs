@@ -19,11 +19,7 @@ pub enum ApiVersion {
 
 impl ApiVersion {
     /// Every version the emulator models, oldest first.
-    pub const ALL: [ApiVersion; 3] = [
-        ApiVersion::V2025_09_03,
-        ApiVersion::V2026_03_11,
-        ApiVersion::V2026_12_01,
-    ];
+    pub const ALL: [ApiVersion; 3] = [ApiVersion::V2025_09_03, ApiVersion::V2026_03_11, ApiVersion::V2026_12_01];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,10 +68,7 @@ pub fn parse_list(items: &[String]) -> Result<Vec<ApiVersion>, String> {
 /// The 400 for a version that is not accepted, in the wording reported from the live API
 /// ("Notion-Version header should be "2021-05-11", ..., or "2026-03-11"").
 pub fn unsupported(accepted: &[ApiVersion], given: &str) -> ApiError {
-    let quoted: Vec<String> = accepted
-        .iter()
-        .map(|v| format!("\"{}\"", v.as_str()))
-        .collect();
+    let quoted: Vec<String> = accepted.iter().map(|v| format!("\"{}\"", v.as_str())).collect();
     let list = match quoted.as_slice() {
         [] => String::new(),
         [one] => one.clone(),
@@ -129,20 +122,10 @@ mod tests {
 
     #[test]
     fn parses_and_orders_versions() {
-        assert_eq!(
-            ApiVersion::parse(" 2026-03-11 "),
-            Some(ApiVersion::V2026_03_11)
-        );
+        assert_eq!(ApiVersion::parse(" 2026-03-11 "), Some(ApiVersion::V2026_03_11));
         assert_eq!(ApiVersion::parse("2022-06-28"), None);
-        let list = parse_list(&[
-            "2026-03-11".into(),
-            "2025-09-03".into(),
-            "2026-03-11".into(),
-        ]);
-        assert_eq!(
-            list,
-            Ok(vec![ApiVersion::V2025_09_03, ApiVersion::V2026_03_11])
-        );
+        let list = parse_list(&["2026-03-11".into(), "2025-09-03".into(), "2026-03-11".into()]);
+        assert_eq!(list, Ok(vec![ApiVersion::V2025_09_03, ApiVersion::V2026_03_11]));
         assert!(parse_list(&[]).is_err());
         assert!(parse_list(&["2022-06-28".into()]).is_err());
     }

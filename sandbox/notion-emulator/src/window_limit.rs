@@ -18,19 +18,11 @@ pub struct Window {
 
 impl Window {
     pub fn new(limit: u32, seconds: u64) -> Window {
-        Window {
-            limit,
-            length: Duration::from_secs(seconds.clamp(1, 86_400)),
-            start: None,
-            used: 0,
-        }
+        Window { limit, length: Duration::from_secs(seconds.clamp(1, 86_400)), start: None, used: 0 }
     }
 
     fn roll(&mut self, now: Instant) {
-        if self
-            .start
-            .is_none_or(|s| now.saturating_duration_since(s) >= self.length)
-        {
+        if self.start.is_none_or(|s| now.saturating_duration_since(s) >= self.length) {
             self.start = Some(now);
             self.used = 0;
         }
@@ -72,9 +64,7 @@ impl DocumentedLimiter {
     pub fn new(spec: DocumentedRateLimit) -> DocumentedLimiter {
         DocumentedLimiter {
             connection: Window::new(spec.requests_per_window.max(1), spec.window_seconds),
-            workspace: spec
-                .workspace_requests_per_window
-                .map(|n| Window::new(n.max(1), spec.workspace_window_seconds)),
+            workspace: spec.workspace_requests_per_window.map(|n| Window::new(n.max(1), spec.workspace_window_seconds)),
             spec,
             workspace_exhausted_until: None,
             blocked: false,
@@ -85,15 +75,10 @@ impl DocumentedLimiter {
     /// both are spent, the longer wait is reported (the client has to wait that long anyway).
     pub fn try_take(&mut self, now: Instant) -> Result<(), Denial> {
         if self.blocked {
-            return Err(Denial {
-                reason: RateLimitReason::RequestBlocked,
-                wait: None,
-            });
+            return Err(Denial { reason: RateLimitReason::RequestBlocked, wait: None });
         }
-        let exhausted = self
-            .workspace_exhausted_until
-            .map(|until| until.saturating_duration_since(now))
-            .filter(|d| !d.is_zero());
+        let exhausted =
+            self.workspace_exhausted_until.map(|until| until.saturating_duration_since(now)).filter(|d| !d.is_zero());
         let workspace = match (exhausted, self.workspace.as_mut().and_then(|w| w.wait(now))) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -106,10 +91,7 @@ impl DocumentedLimiter {
             (None, None) => None,
         };
         if let Some((reason, wait)) = denial {
-            return Err(Denial {
-                reason,
-                wait: Some(wait),
-            });
+            return Err(Denial { reason, wait: Some(wait) });
         }
         self.connection.spend(now);
         if let Some(w) = self.workspace.as_mut() {
@@ -140,13 +122,7 @@ mod tests {
             assert!(l.try_take(t0).is_ok());
         }
         let d = l.try_take(t0 + Duration::from_secs(20)).err();
-        assert_eq!(
-            d,
-            Some(Denial {
-                reason: RateLimitReason::ConnectionRate,
-                wait: Some(Duration::from_secs(40))
-            })
-        );
+        assert_eq!(d, Some(Denial { reason: RateLimitReason::ConnectionRate, wait: Some(Duration::from_secs(40)) }));
         assert!(l.try_take(t0 + Duration::from_secs(60)).is_ok());
     }
 
@@ -157,27 +133,15 @@ mod tests {
         assert!(l.try_take(t0).is_ok());
         assert!(l.try_take(t0).is_ok());
         let d = l.try_take(t0 + Duration::from_secs(10)).err();
-        assert_eq!(
-            d,
-            Some(Denial {
-                reason: RateLimitReason::WorkspaceRate,
-                wait: Some(Duration::from_secs(290))
-            })
-        );
+        assert_eq!(d, Some(Denial { reason: RateLimitReason::WorkspaceRate, wait: Some(Duration::from_secs(290)) }));
         let mut e = DocumentedLimiter::new(spec(1, 60, None));
         e.workspace_exhausted_until = Some(t0 + Duration::from_secs(90));
-        assert_eq!(
-            e.try_take(t0).err().map(|d| d.reason),
-            Some(RateLimitReason::WorkspaceRate)
-        );
+        assert_eq!(e.try_take(t0).err().map(|d| d.reason), Some(RateLimitReason::WorkspaceRate));
         assert!(e.try_take(t0 + Duration::from_secs(90)).is_ok());
         e.blocked = true;
         assert_eq!(
             e.try_take(t0 + Duration::from_secs(500)).err(),
-            Some(Denial {
-                reason: RateLimitReason::RequestBlocked,
-                wait: None
-            })
+            Some(Denial { reason: RateLimitReason::RequestBlocked, wait: None })
         );
     }
 }

@@ -282,7 +282,10 @@ impl<T: HttpTransport> NotionClient<T> {
                 return Err(CallError::Port(match failed {
                     Some(last) => PortError::transient(
                         SERVICE,
-                        format!("{} failed ({last}); the run's budget ended before a retry; the next run retries", request.describe()),
+                        format!(
+                            "{} failed ({last}); the run's budget ended before a retry; the next run retries",
+                            request.describe()
+                        ),
                     ),
                     None => spent,
                 }));
@@ -299,7 +302,8 @@ impl<T: HttpTransport> NotionClient<T> {
                         ))));
                     }
                     Err(error) => {
-                        let last = format!("Notion answered {} with a body that is not valid JSON: {error}", response.status);
+                        let last =
+                            format!("Notion answered {} with a body that is not valid JSON: {error}", response.status);
                         if replay != Replay::Safe {
                             return Err(CallError::Port(not_replayed(request, &last)));
                         }

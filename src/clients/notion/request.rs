@@ -279,7 +279,12 @@ mod tests {
     fn page_write_properties_apply_the_date_write() {
         use crate::core::notion_date::{DateWrite, NotionDate};
         let content = Content::normalize("Freeze deploys", "Ops", "2025-03-03").unwrap();
-        let push = |date: DateWrite| PageWrite { content: Some(content.clone()), base: Some("b".into()), in_trash: None, date };
+        let push = |date: DateWrite| PageWrite {
+            content: Some(content.clone()),
+            base: Some("b".into()),
+            in_trash: None,
+            date,
+        };
         let kept = page_write_properties(&push(DateWrite::Keep), true).unwrap().unwrap();
         assert_eq!(kept.get("Date"), None, "the page keeps its Date: not written");
         assert_eq!(kept["Checksum"]["rich_text"][0]["text"]["content"], "b");

@@ -430,8 +430,11 @@ fn update_page_sends_only_what_changes() {
     assert!(trashed.in_trash);
     block_on(c.update_page(id, &PageWrite { base: Some("b2".into()), ..PageWrite::default() })).unwrap();
     // Restore with new content: restore first, then write.
-    block_on(c.update_page(id, &PageWrite { content: Some(content), base: Some("b3".into()), in_trash: Some(false), ..PageWrite::default() }))
-        .unwrap();
+    block_on(c.update_page(
+        id,
+        &PageWrite { content: Some(content), base: Some("b3".into()), in_trash: Some(false), ..PageWrite::default() },
+    ))
+    .unwrap();
     let fake = c.transport();
     assert!(fake.requests.borrow().iter().all(|r| r.method == Method::Patch && r.url.ends_with(id)));
     assert_eq!(fake.body(0), json!({ "in_trash": true }));

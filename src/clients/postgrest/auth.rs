@@ -61,10 +61,7 @@ impl ApiKey {
                 }
             }
         }
-        Ok(ApiKey {
-            value: value.to_string(),
-            kind,
-        })
+        Ok(ApiKey { value: value.to_string(), kind })
     }
 
     pub fn kind(&self) -> KeyKind {
@@ -85,11 +82,9 @@ impl ApiKey {
 fn is_jwt(value: &str) -> bool {
     let parts: Vec<&str> = value.split('.').collect();
     parts.len() == 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '=')
-        })
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '='))
 }
 
 /// The `role` claim of a JWT, when its payload can be read (the signature is not checked).
@@ -151,10 +146,7 @@ mod tests {
     fn a_secret_key_goes_in_apikey_only() {
         let key = ApiKey::parse("sb_secret_abc123").unwrap();
         assert_eq!(key.kind(), KeyKind::Opaque);
-        assert_eq!(
-            key.headers(),
-            vec![("apikey".to_string(), "sb_secret_abc123".to_string())]
-        );
+        assert_eq!(key.headers(), vec![("apikey".to_string(), "sb_secret_abc123".to_string())]);
         // Two dots do not make a JWT when a part is empty.
         assert_eq!(ApiKey::parse("a..b").unwrap().kind(), KeyKind::Opaque);
     }
@@ -181,10 +173,7 @@ mod tests {
 
     #[test]
     fn base64url_decodes_with_and_without_padding() {
-        assert_eq!(
-            base64url_decode("eyJyb2xlIjoiYW5vbiJ9").unwrap(),
-            br#"{"role":"anon"}"#.to_vec()
-        );
+        assert_eq!(base64url_decode("eyJyb2xlIjoiYW5vbiJ9").unwrap(), br#"{"role":"anon"}"#.to_vec());
         assert_eq!(base64url_decode("YQ==").unwrap(), b"a".to_vec());
         assert_eq!(base64url_decode("_-8").unwrap(), vec![0xff, 0xef]);
         assert_eq!(base64url_decode("a$"), None);

@@ -75,31 +75,26 @@ impl<T: HttpTransport> PostgrestClient<T> {
                 });
             }
             let (failure, last) = match self.transport.send(request).await {
-                Ok(response) => match (broken_json(&response), classify_status(response.status, response.header("retry-after"))) {
-                    (Some(error), _) => (
-                        Failure::Server { retry_after_ms: None },
-                        format!("HTTP {} with a body that is not valid JSON ({error})", response.status),
-                    ),
-                    (None, None) => return Ok(response),
-                    (None, Some(failure)) => (
-                        failure,
-                        format!(
-                            "HTTP {}: {}",
-                            response.status,
-                            ApiError::parse(&response.body).describe()
+                Ok(response) => {
+                    match (broken_json(&response), classify_status(response.status, response.header("retry-after"))) {
+                        (Some(error), _) => (
+                            Failure::Server { retry_after_ms: None },
+                            format!("HTTP {} with a body that is not valid JSON ({error})", response.status),
                         ),
-                    ),
-                },
+                        (None, None) => return Ok(response),
+                        (None, Some(failure)) => (
+                            failure,
+                            format!("HTTP {}: {}", response.status, ApiError::parse(&response.body).describe()),
+                        ),
+                    }
+                }
                 Err(error) => (Failure::Network, error.to_string()),
             };
             failed = Some(last.clone());
             match self.config.retry.next(&mut state, failure, self.transport.jitter()) {
                 RetryDecision::Retry { after_ms } => self.transport.sleep(after_ms).await,
                 RetryDecision::GiveUp(reason) => {
-                    return Err(PortError::transient(
-                        SERVICE,
-                        format!("{}: {last} ({reason})", request.describe()),
-                    ))
+                    return Err(PortError::transient(SERVICE, format!("{}: {last} ({reason})", request.describe())))
                 }
             }
         }
@@ -140,10 +135,7 @@ impl<T: HttpTransport> PostgrestClient<T> {
                 response = self.exchange(&request).await?;
             }
             if !response.is_success() {
-                return Err(errors::classify(
-                    &format!("{} (row {})", request.describe(), write.id),
-                    &response,
-                ));
+                return Err(errors::classify(&format!("{} (row {})", request.describe(), write.id), &response));
             }
             results.push(write_back::parse_patch_response(write, &response.body)?);
         }
@@ -165,9 +157,7 @@ impl<T: HttpTransport> SupabasePort for PostgrestClient<T> {
         let response = self.exchange(&schema::check_request(&self.config)).await?;
         if schema::needs_column_probe(&response) {
             for column in COLUMNS {
-                let probe = self
-                    .exchange(&schema::column_probe_request(&self.config, column))
-                    .await?;
+                let probe = self.exchange(&schema::column_probe_request(&self.config, column)).await?;
                 if schema::needs_column_probe(&probe) {
                     return Err(schema::missing_column_error(column, &probe));
                 }
@@ -178,18 +168,13 @@ impl<T: HttpTransport> SupabasePort for PostgrestClient<T> {
         if self.mode.get() == WriteBackMode::Unknown {
             let probe = self.exchange(&write_back::probe_request(&self.config)).await?;
             let exists = schema::interpret_probe(&probe)?;
-            self.mode.set(if exists {
-                WriteBackMode::Function
-            } else {
-                WriteBackMode::Patch
-            });
+            self.mode.set(if exists { WriteBackMode::Function } else { WriteBackMode::Patch });
         }
         Ok(())
     }
 
     async fn rows_changed_after(&self, after: Option<&RowCursor>, limit: usize) -> Result<Vec<Row>, PortError> {
-        self.fetch_rows(reads::rows_changed_after(&self.config, after, limit))
-            .await
+        self.fetch_rows(reads::rows_changed_after(&self.config, after, limit)).await
     }
 
     async fn unlinked_rows(&self, after: Option<&RowCursor>, limit: usize) -> Result<Vec<Row>, PortError> {
@@ -284,14 +269,11 @@ mod tests {
         fn with(answers: Vec<Result<(u16, &str), TransportError>>) -> Self {
             let scripted = Scripted::default();
             for answer in answers {
-                scripted
-                    .answers
-                    .borrow_mut()
-                    .push_back(answer.map(|(status, body)| HttpResponse {
-                        status,
-                        headers: vec![],
-                        body: body.to_string(),
-                    }));
+                scripted.answers.borrow_mut().push_back(answer.map(|(status, body)| HttpResponse {
+                    status,
+                    headers: vec![],
+                    body: body.to_string(),
+                }));
             }
             scripted
         }
@@ -300,10 +282,7 @@ mod tests {
     impl HttpTransport for Scripted {
         async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
             self.sent.borrow_mut().push(request.clone());
-            self.answers
-                .borrow_mut()
-                .pop_front()
-                .unwrap_or(Err(TransportError::Network("script ended".into())))
+            self.answers.borrow_mut().pop_front().unwrap_or(Err(TransportError::Network("script ended".into())))
         }
         async fn sleep(&self, millis: u64) {
             self.slept.borrow_mut().push(millis);
@@ -323,11 +302,7 @@ mod tests {
 
     fn new_row(page: &str) -> NewRow {
         NewRow {
-            content: Content {
-                decision: "D".into(),
-                kind: "Ops".into(),
-                date: "2025-11-20".into(),
-            },
+            content: Content { decision: "D".into(), kind: "Ops".into(), date: "2025-11-20".into() },
             notion_page_id: page.into(),
             checksum: "c".into(),
         }
@@ -337,11 +312,7 @@ mod tests {
     fn retries_server_and_network_failures_then_succeeds_taking_budget_per_attempt() {
         let budget = Budget::new(10);
         let client = client(
-            vec![
-                Ok((503, r#"{"message":"down"}"#)),
-                Err(TransportError::Timeout(20_000)),
-                Ok((200, "[]")),
-            ],
+            vec![Ok((503, r#"{"message":"down"}"#)), Err(TransportError::Timeout(20_000)), Ok((200, "[]"))],
             budget.clone(),
         );
         assert_eq!(run(client.rows_changed_after(None, 100)), Ok(vec![]));
@@ -352,17 +323,11 @@ mod tests {
     #[test]
     fn gives_up_as_transient_after_max_retries_without_leaking_the_key() {
         let budget = Budget::new(10);
-        let client = client(
-            vec![Ok((500, r#"{"message":"boom","code":"XX000"}"#)); 5],
-            budget.clone(),
-        );
+        let client = client(vec![Ok((500, r#"{"message":"boom","code":"XX000"}"#)); 5], budget.clone());
         let error = run(client.rows_changed_after(None, 100)).unwrap_err();
         assert!(matches!(error, PortError::Transient { .. }), "{error}");
         let text = error.to_string();
-        assert!(
-            text.contains("boom (code XX000)") && text.contains("gave up after 4 attempts"),
-            "{text}"
-        );
+        assert!(text.contains("boom (code XX000)") && text.contains("gave up after 4 attempts"), "{text}");
         assert!(!text.contains("sb_secret_k") && !text.contains("limit=100"), "{text}");
         assert_eq!(budget.used(), 4);
     }
@@ -406,17 +371,11 @@ mod tests {
     #[test]
     fn client_errors_are_not_retried() {
         let client = client(
-            vec![Ok((
-                400,
-                r#"{"code":"22007","message":"invalid input syntax for type date"}"#,
-            ))],
+            vec![Ok((400, r#"{"code":"22007","message":"invalid input syntax for type date"}"#))],
             Budget::new(9),
         );
         let error = run(client.insert_rows(&[new_row("p1")])).unwrap_err();
-        assert!(
-            matches!(error, PortError::Record { ref field, .. } if field.as_deref() == Some("date")),
-            "{error}"
-        );
+        assert!(matches!(error, PortError::Record { ref field, .. } if field.as_deref() == Some("date")), "{error}");
         assert_eq!(client.transport().sent.borrow().len(), 1);
     }
 
@@ -438,46 +397,22 @@ mod tests {
     fn write_rows_falls_back_to_patch_and_remembers() {
         let missing = r#"{"code":"PGRST202","message":"Could not find the function public.decision_vault_sync_write_back(updates) in the schema cache"}"#;
         let client = client(
-            vec![
-                Ok((404, missing)),
-                Ok((200, r#"[{"id":"a"}]"#)),
-                Ok((200, "[]")),
-                Ok((200, r#"[{"id":"c"}]"#)),
-            ],
+            vec![Ok((404, missing)), Ok((200, r#"[{"id":"a"}]"#)), Ok((200, "[]")), Ok((200, r#"[{"id":"c"}]"#))],
             Budget::new(9),
         );
         let writes = |ids: &[&str]| -> Vec<RowWrite> {
             ids.iter()
-                .map(|id| RowWrite {
-                    id: id.to_string(),
-                    notion_synced: Some(true),
-                    ..RowWrite::default()
-                })
+                .map(|id| RowWrite { id: id.to_string(), notion_synced: Some(true), ..RowWrite::default() })
                 .collect()
         };
         let first = run(client.write_rows(&writes(&["a", "b"]))).unwrap();
         assert_eq!(
             first,
-            vec![
-                WriteResult {
-                    id: "a".into(),
-                    applied: true
-                },
-                WriteResult {
-                    id: "b".into(),
-                    applied: false
-                }
-            ]
+            vec![WriteResult { id: "a".into(), applied: true }, WriteResult { id: "b".into(), applied: false }]
         );
         assert_eq!(client.write_back_function(), Some(false));
         let second = run(client.write_rows(&writes(&["c"]))).unwrap();
-        assert_eq!(
-            second,
-            vec![WriteResult {
-                id: "c".into(),
-                applied: true
-            }]
-        );
+        assert_eq!(second, vec![WriteResult { id: "c".into(), applied: true }]);
         let methods: Vec<Method> = client.transport().sent.borrow().iter().map(|r| r.method).collect();
         assert_eq!(methods, vec![Method::Post, Method::Patch, Method::Patch, Method::Patch]);
     }
@@ -487,17 +422,10 @@ mod tests {
         let missing = r#"{"code":"PGRST202","message":"Could not find the function"}"#;
         let no_operator = r#"{"code":"42883","message":"operator does not exist: timestamp with time zone = text"}"#;
         let client = client(
-            vec![
-                Ok((404, missing)),
-                Ok((404, no_operator)),
-                Ok((200, r#"[{"id":"a"}]"#)),
-                Ok((200, "[]")),
-            ],
+            vec![Ok((404, missing)), Ok((404, no_operator)), Ok((200, r#"[{"id":"a"}]"#)), Ok((200, "[]"))],
             Budget::new(9),
         );
-        let at = chrono::DateTime::parse_from_rfc3339("2025-11-23T10:49:00.5Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
+        let at = chrono::DateTime::parse_from_rfc3339("2025-11-23T10:49:00.5Z").unwrap().with_timezone(&chrono::Utc);
         let writes: Vec<RowWrite> = ["a", "b"]
             .iter()
             .map(|id| RowWrite {
@@ -513,11 +441,7 @@ mod tests {
         assert!(sent[1].url.contains("updated_at=eq."), "{}", sent[1].url);
         for later in &sent[2..] {
             assert!(!later.url.contains("updated_at"), "{}", later.url);
-            assert!(later
-                .body
-                .as_deref()
-                .unwrap_or("")
-                .contains(r#""updated_at":"2025-11-23T10:49:00.500000+00:00""#));
+            assert!(later.body.as_deref().unwrap_or("").contains(r#""updated_at":"2025-11-23T10:49:00.500000+00:00""#));
         }
     }
 
@@ -534,10 +458,7 @@ mod tests {
     }
 
     fn client_with_table_missing() -> PostgrestClient<Scripted> {
-        client(
-            vec![Ok((404, r#"{"code":"PGRST205","message":"Could not find the table"}"#))],
-            Budget::new(9),
-        )
+        client(vec![Ok((404, r#"{"code":"PGRST205","message":"Could not find the table"}"#))], Budget::new(9))
     }
 
     #[test]

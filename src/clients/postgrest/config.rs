@@ -59,12 +59,7 @@ impl PostgrestConfig {
     ) -> Result<PostgrestConfig, PortError> {
         let base_url = resolve_base_url(supabase_url, rest_url)?;
         let key = ApiKey::parse(service_role_key.unwrap_or(""))?;
-        Ok(PostgrestConfig {
-            base_url,
-            key,
-            retry: RetryPolicy::with_max_retries(max_retries),
-            timeout_ms: 20_000,
-        })
+        Ok(PostgrestConfig { base_url, key, retry: RetryPolicy::with_max_retries(max_retries), timeout_ms: 20_000 })
     }
 
     /// `{base}/decision_vault`.
@@ -136,10 +131,7 @@ mod tests {
                 .unwrap();
         assert!(!format!("{config:?}").contains("TOPSECRET"));
         assert_eq!(config.table_url(), "https://abc.supabase.co/rest/v1/decision_vault");
-        assert_eq!(
-            config.write_back_url(),
-            "https://abc.supabase.co/rest/v1/rpc/decision_vault_sync_write_back"
-        );
+        assert_eq!(config.write_back_url(), "https://abc.supabase.co/rest/v1/rpc/decision_vault_sync_write_back");
         assert_eq!(config.retry.max_retries, 3);
     }
 }

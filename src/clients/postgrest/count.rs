@@ -9,7 +9,8 @@ use crate::core::error::PortError;
 /// Live linked rows.
 pub const LIVE_LINKED: &[&str] = &["notion_page_id=not.is.null", "deleted_at=is.null"];
 /// Linked rows soft-deleted (or edited while deleted) and not synced since: deletes not propagated.
-pub const DELETED_UNSYNCED: &[&str] = &["notion_page_id=not.is.null", "deleted_at=not.is.null", "notion_synced=is.false"];
+pub const DELETED_UNSYNCED: &[&str] =
+    &["notion_page_id=not.is.null", "deleted_at=not.is.null", "notion_synced=is.false"];
 
 /// `GET {base}/decision_vault?select=id&<filters>&limit=1` with `Prefer: count=exact`.
 pub fn count_request(config: &PostgrestConfig, filters: &[&str]) -> HttpRequest {

@@ -29,11 +29,7 @@ impl ApiError {
             _ => {
                 let first = body.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
                 let text: String = first.chars().take(200).collect();
-                ApiError {
-                    code: None,
-                    message: (!text.is_empty()).then_some(text),
-                    hint: None,
-                }
+                ApiError { code: None, message: (!text.is_empty()).then_some(text), hint: None }
             }
         }
     }
@@ -61,11 +57,7 @@ impl ApiError {
     /// The column a message names (`column "x"`, `column decision_vault.x`, `'x' column`).
     pub fn column(&self) -> Option<String> {
         let message = self.message.as_deref()?;
-        let ident = |s: &str| -> String {
-            s.chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect()
-        };
+        let ident = |s: &str| -> String { s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect() };
         if let Some(rest) = message.split("column \"").nth(1) {
             let name = ident(rest);
             return (!name.is_empty()).then_some(name);
@@ -78,11 +70,7 @@ impl ApiError {
                 return Some(name);
             }
         }
-        if let Some(before) = message
-            .split("' column")
-            .next()
-            .filter(|_| message.contains("' column"))
-        {
+        if let Some(before) = message.split("' column").next().filter(|_| message.contains("' column")) {
             let name = before.rsplit('\'').next().map(ident).unwrap_or_default();
             return (!name.is_empty()).then_some(name);
         }
@@ -115,10 +103,7 @@ pub fn missing_table_message(error: &ApiError) -> String {
 }
 
 pub fn missing_column_message(error: &ApiError) -> String {
-    let column = error
-        .column()
-        .map(|c| format!("the column `{c}`"))
-        .unwrap_or_else(|| "a column".to_string());
+    let column = error.column().map(|c| format!("the column `{c}`")).unwrap_or_else(|| "a column".to_string());
     format!(
         "{column} is missing from public.{TABLE}: run the migration {MIGRATION_PATH}, which adds it \
          (PostgREST said: {})",
@@ -151,14 +136,8 @@ pub fn classify(request: &str, response: &HttpResponse) -> PortError {
         return PortError::config(missing_column_message(&error));
     }
     if (400..500).contains(&status) {
-        let field = error
-            .column()
-            .or_else(|| field_of_sqlstate(error.code()).map(str::to_string));
-        return PortError::record(
-            SERVICE,
-            field.as_deref(),
-            format!("{request}: HTTP {status}: {}", error.describe()),
-        );
+        let field = error.column().or_else(|| field_of_sqlstate(error.code()).map(str::to_string));
+        return PortError::record(SERVICE, field.as_deref(), format!("{request}: HTTP {status}: {}", error.describe()));
     }
     PortError::transient(SERVICE, format!("{request}: HTTP {status}: {}", error.describe()))
 }
@@ -179,11 +158,7 @@ mod tests {
     use super::*;
 
     fn response(status: u16, body: &str) -> HttpResponse {
-        HttpResponse {
-            status,
-            headers: vec![],
-            body: body.to_string(),
-        }
+        HttpResponse { status, headers: vec![], body: body.to_string() }
     }
 
     #[test]
@@ -203,17 +178,8 @@ mod tests {
 
     #[test]
     fn finds_the_column_named_by_postgres_and_postgrest() {
-        let named = |m: &str| {
-            ApiError {
-                message: Some(m.into()),
-                ..ApiError::default()
-            }
-            .column()
-        };
-        assert_eq!(
-            named("column decision_vault.deleted_at does not exist").as_deref(),
-            Some("deleted_at")
-        );
+        let named = |m: &str| ApiError { message: Some(m.into()), ..ApiError::default() }.column();
+        assert_eq!(named("column decision_vault.deleted_at does not exist").as_deref(), Some("deleted_at"));
         assert_eq!(named("column \"checksum\" does not exist").as_deref(), Some("checksum"));
         assert_eq!(
             named("Could not find the 'notion_synced' column of 'decision_vault' in the schema cache").as_deref(),
@@ -235,36 +201,21 @@ mod tests {
                 r#"{"code":"PGRST205","message":"Could not find the table 'public.decision_vault' in the schema cache"}"#,
             ),
         );
-        assert!(
-            matches!(&table, PortError::Config { message } if message.contains(MIGRATION_PATH)),
-            "{table}"
-        );
+        assert!(matches!(&table, PortError::Config { message } if message.contains(MIGRATION_PATH)), "{table}");
         let table42 = classify(
             "GET",
-            &response(
-                404,
-                r#"{"code":"42P01","message":"relation \"public.decision_vault\" does not exist"}"#,
-            ),
+            &response(404, r#"{"code":"42P01","message":"relation \"public.decision_vault\" does not exist"}"#),
         );
         assert!(matches!(table42, PortError::Config { .. }));
         let column = classify(
             "GET",
-            &response(
-                400,
-                r#"{"code":"42703","message":"column decision_vault.checksum does not exist"}"#,
-            ),
+            &response(400, r#"{"code":"42703","message":"column decision_vault.checksum does not exist"}"#),
         );
-        assert!(
-            matches!(&column, PortError::Config { message } if message.contains("`checksum`")),
-            "{column}"
-        );
+        assert!(matches!(&column, PortError::Config { message } if message.contains("`checksum`")), "{column}");
         for status in [401, 403] {
             let access = classify(
                 "GET",
-                &response(
-                    status,
-                    r#"{"code":"42501","message":"permission denied for table decision_vault"}"#,
-                ),
+                &response(status, r#"{"code":"42501","message":"permission denied for table decision_vault"}"#),
             );
             assert!(
                 matches!(&access, PortError::Config { message } if message.starts_with("SUPABASE_SERVICE_ROLE_KEY is wrong or lacks access")),
@@ -273,10 +224,7 @@ mod tests {
         }
         let record = classify(
             "POST /decision_vault",
-            &response(
-                400,
-                r#"{"code":"22007","message":"invalid input syntax for type date: \"2025-13-01\""}"#,
-            ),
+            &response(400, r#"{"code":"22007","message":"invalid input syntax for type date: \"2025-13-01\""}"#),
         );
         assert_eq!(
             record,
@@ -294,10 +242,7 @@ mod tests {
             ),
         );
         assert!(matches!(conflict, PortError::Record { field: Some(ref f), .. } if f == "notion_page_id"));
-        assert!(matches!(
-            classify("GET", &response(500, "boom")),
-            PortError::Transient { .. }
-        ));
+        assert!(matches!(classify("GET", &response(500, "boom")), PortError::Transient { .. }));
     }
 
     #[test]
@@ -307,9 +252,6 @@ mod tests {
             &ApiError::parse(r#"{"code":"PGRST202","message":"Could not find the function"}"#)
         ));
         assert!(is_missing_function(404, &ApiError::parse("Not Found")));
-        assert!(!is_missing_function(
-            400,
-            &ApiError::parse(r#"{"code":"22023","message":"bad"}"#)
-        ));
+        assert!(!is_missing_function(400, &ApiError::parse(r#"{"code":"22023","message":"bad"}"#)));
     }
 }

@@ -50,9 +50,7 @@ pub fn insert_rows(config: &PostgrestConfig, rows: &[NewRow]) -> HttpRequest {
 pub fn missing_page_ids(wanted: &[NewRow], returned: &[Row]) -> Vec<String> {
     let mut missing: Vec<String> = Vec::new();
     for row in wanted {
-        let linked = returned
-            .iter()
-            .any(|r| r.notion_page_id.as_deref() == Some(row.notion_page_id.as_str()));
+        let linked = returned.iter().any(|r| r.notion_page_id.as_deref() == Some(row.notion_page_id.as_str()));
         if !linked && !missing.contains(&row.notion_page_id) {
             missing.push(row.notion_page_id.clone());
         }
@@ -67,11 +65,7 @@ mod tests {
 
     fn new_row(page: &str) -> NewRow {
         NewRow {
-            content: Content {
-                decision: "Adopt Rust".into(),
-                kind: "Architecture".into(),
-                date: "2025-11-20".into(),
-            },
+            content: Content { decision: "Adopt Rust".into(), kind: "Architecture".into(), date: "2025-11-20".into() },
             notion_page_id: page.into(),
             checksum: "c0ffee".into(),
         }
@@ -88,16 +82,11 @@ mod tests {
              &columns=decision,type,date,notion_page_id,checksum,notion_synced\
              &select=id,decision,type,date,created_at,updated_at,notion_page_id,notion_synced,checksum,deleted_at"
         );
-        assert!(request.headers.contains(&(
-            "Prefer".to_string(),
-            "return=representation,resolution=ignore-duplicates".to_string()
-        )));
         assert!(request
             .headers
-            .contains(&("Content-Type".to_string(), "application/json".to_string())));
-        assert!(request
-            .headers
-            .contains(&("Authorization".to_string(), "Bearer a.b.c".to_string())));
+            .contains(&("Prefer".to_string(), "return=representation,resolution=ignore-duplicates".to_string())));
+        assert!(request.headers.contains(&("Content-Type".to_string(), "application/json".to_string())));
+        assert!(request.headers.contains(&("Authorization".to_string(), "Bearer a.b.c".to_string())));
         let body: Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
         assert_eq!(
             body,
@@ -115,9 +104,6 @@ mod tests {
         )
         .unwrap();
         let wanted = [new_row("p1"), new_row("p2"), new_row("p3"), new_row("p1")];
-        assert_eq!(
-            missing_page_ids(&wanted, &returned),
-            vec!["p1".to_string(), "p3".to_string()]
-        );
+        assert_eq!(missing_page_ids(&wanted, &returned), vec!["p1".to_string(), "p3".to_string()]);
     }
 }

@@ -82,14 +82,8 @@ mod tests {
 
     #[test]
     fn timestamps_keep_microseconds_and_say_utc() {
-        assert_eq!(
-            timestamp(&at(1_763_894_940_123_456)),
-            "2025-11-23T10:49:00.123456+00:00"
-        );
-        assert_eq!(
-            timestamp(&at(1_763_894_940_000_000)),
-            "2025-11-23T10:49:00.000000+00:00"
-        );
+        assert_eq!(timestamp(&at(1_763_894_940_123_456)), "2025-11-23T10:49:00.123456+00:00");
+        assert_eq!(timestamp(&at(1_763_894_940_000_000)), "2025-11-23T10:49:00.000000+00:00");
     }
 
     #[test]
@@ -100,10 +94,7 @@ mod tests {
 
     #[test]
     fn keyset_filter_shape() {
-        let cursor = RowCursor {
-            updated_at: at(1_763_894_940_123_456),
-            id: "0b7e-1".into(),
-        };
+        let cursor = RowCursor { updated_at: at(1_763_894_940_123_456), id: "0b7e-1".into() };
         assert_eq!(
             keyset_after("updated_at", &cursor),
             "or=(updated_at.gt.%222025-11-23T10:49:00.123456%2B00:00%22,\
@@ -113,10 +104,7 @@ mod tests {
 
     #[test]
     fn in_list_and_eq_shapes() {
-        assert_eq!(
-            in_list("notion_page_id", &["p-1".into(), "p,2".into()]),
-            "notion_page_id=in.(%22p-1%22,%22p,2%22)"
-        );
+        assert_eq!(in_list("notion_page_id", &["p-1".into(), "p,2".into()]), "notion_page_id=in.(%22p-1%22,%22p,2%22)");
         assert_eq!(
             eq("updated_at", "2025-11-23T10:49:00.123456+00:00"),
             "updated_at=eq.2025-11-23T10:49:00.123456%2B00:00"

@@ -30,11 +30,7 @@ pub fn rows_changed_after(config: &PostgrestConfig, after: Option<&RowCursor>, l
 /// &or=(created_at.gt."T",and(created_at.eq."T",id.gt."ID"))&order=created_at.asc,id.asc&limit=N`.
 /// The cursor's `updated_at` holds the `created_at` of the last row seen.
 pub fn unlinked_rows(config: &PostgrestConfig, after: Option<&RowCursor>, limit: usize) -> HttpRequest {
-    let mut params = vec![
-        query::select_all(),
-        "notion_page_id=is.null".into(),
-        "deleted_at=is.null".into(),
-    ];
+    let mut params = vec![query::select_all(), "notion_page_id=is.null".into(), "deleted_at=is.null".into()];
     if let Some(after) = after {
         params.push(query::keyset_after("created_at", after));
     }
@@ -45,11 +41,8 @@ pub fn unlinked_rows(config: &PostgrestConfig, after: Option<&RowCursor>, limit:
 
 /// `GET {base}/decision_vault?select=…&notion_page_id=in.("p1","p2")&order=created_at.asc,id.asc`.
 pub fn rows_by_page_ids(config: &PostgrestConfig, page_ids: &[String]) -> HttpRequest {
-    let params = vec![
-        query::select_all(),
-        query::in_list("notion_page_id", page_ids),
-        "order=created_at.asc,id.asc".into(),
-    ];
+    let params =
+        vec![query::select_all(), query::in_list("notion_page_id", page_ids), "order=created_at.asc,id.asc".into()];
     get(config, &params)
 }
 
@@ -80,12 +73,8 @@ mod tests {
             first.url,
             format!("https://abc.supabase.co/rest/v1/decision_vault?{SELECT}&order=updated_at.asc,id.asc&limit=100")
         );
-        assert!(first
-            .headers
-            .contains(&("apikey".to_string(), "sb_secret_k".to_string())));
-        assert!(first
-            .headers
-            .contains(&("Accept".to_string(), "application/json".to_string())));
+        assert!(first.headers.contains(&("apikey".to_string(), "sb_secret_k".to_string())));
+        assert!(first.headers.contains(&("Accept".to_string(), "application/json".to_string())));
         assert_eq!(first.body, None);
         let next = rows_changed_after(&config(), Some(&cursor()), 50);
         assert_eq!(

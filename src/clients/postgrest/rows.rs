@@ -57,20 +57,13 @@ pub fn parse_rows(body: &str) -> Result<Vec<Row>, PortError> {
 }
 
 fn into_row(raw: RawRow) -> Result<Row, PortError> {
-    let id = raw
-        .id
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| bad_response("a row has no id"))?;
+    let id = raw.id.filter(|id| !id.is_empty()).ok_or_else(|| bad_response("a row has no id"))?;
     let updated_at = raw
         .updated_at
         .as_deref()
         .and_then(parse_timestamp)
         .ok_or_else(|| bad_response(&format!("row {id} has no readable updated_at")))?;
-    let created_at = raw
-        .created_at
-        .as_deref()
-        .and_then(parse_timestamp)
-        .unwrap_or(updated_at);
+    let created_at = raw.created_at.as_deref().and_then(parse_timestamp).unwrap_or(updated_at);
     let deleted_at = match raw.deleted_at.as_deref() {
         None => None,
         Some(text) => {
@@ -105,29 +98,13 @@ mod tests {
         assert_eq!(rows.len(), 1);
         let row = &rows[0];
         assert_eq!(
-            (
-                row.id.as_str(),
-                row.decision.as_str(),
-                row.kind.as_str(),
-                row.date.as_str()
-            ),
+            (row.id.as_str(), row.decision.as_str(), row.kind.as_str(), row.date.as_str()),
             ("3f1c", "Use Rust", "Architecture", "2025-11-20")
         );
+        assert_eq!(row.updated_at, Utc.timestamp_micros(1_763_894_940_123_456).single().unwrap());
+        assert_eq!(row.created_at, Utc.with_ymd_and_hms(2025, 11, 20, 8, 0, 0).single().unwrap());
         assert_eq!(
-            row.updated_at,
-            Utc.timestamp_micros(1_763_894_940_123_456).single().unwrap()
-        );
-        assert_eq!(
-            row.created_at,
-            Utc.with_ymd_and_hms(2025, 11, 20, 8, 0, 0).single().unwrap()
-        );
-        assert_eq!(
-            (
-                row.notion_page_id.as_deref(),
-                row.notion_synced,
-                row.checksum.as_deref(),
-                row.deleted_at
-            ),
+            (row.notion_page_id.as_deref(), row.notion_synced, row.checksum.as_deref(), row.deleted_at),
             (Some("p1"), true, Some("abc"), None)
         );
     }
@@ -138,23 +115,11 @@ mod tests {
             "updated_at":"2025-11-23T12:49:00.5+02:00","notion_page_id":"","notion_synced":null,
             "checksum":"","deleted_at":"2025-11-24 01:02:03.25+00"}]"#;
         let row = parse_rows(body).unwrap().remove(0);
-        assert_eq!(
-            row.updated_at,
-            Utc.timestamp_micros(1_763_894_940_500_000).single().unwrap()
-        );
+        assert_eq!(row.updated_at, Utc.timestamp_micros(1_763_894_940_500_000).single().unwrap());
         assert_eq!(row.created_at, row.updated_at);
-        assert_eq!(
-            (row.decision.as_str(), row.kind.as_str(), row.date.as_str()),
-            ("", "", "")
-        );
-        assert_eq!(
-            (row.notion_page_id, row.checksum, row.notion_synced),
-            (None, None, false)
-        );
-        assert_eq!(
-            row.deleted_at,
-            Some(Utc.timestamp_micros(1_763_946_123_250_000).single().unwrap())
-        );
+        assert_eq!((row.decision.as_str(), row.kind.as_str(), row.date.as_str()), ("", "", ""));
+        assert_eq!((row.notion_page_id, row.checksum, row.notion_synced), (None, None, false));
+        assert_eq!(row.deleted_at, Some(Utc.timestamp_micros(1_763_946_123_250_000).single().unwrap()));
     }
 
     #[test]

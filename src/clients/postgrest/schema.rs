@@ -123,11 +123,7 @@ mod tests {
     use super::*;
 
     fn response(status: u16, body: &str) -> HttpResponse {
-        HttpResponse {
-            status,
-            headers: vec![],
-            body: body.to_string(),
-        }
+        HttpResponse { status, headers: vec![], body: body.to_string() }
     }
 
     fn config_message(result: Result<(), PortError>) -> String {
@@ -165,14 +161,8 @@ mod tests {
             r#"{"code":"42703","message":"column decision_vault.deleted_at does not exist"}"#,
         )));
         assert!(column.starts_with("the column `deleted_at` is missing"), "{column}");
-        let denied = config_message(interpret_check(&response(
-            401,
-            r#"{"code":"PGRST301","message":"JWSError"}"#,
-        )));
-        assert!(
-            denied.starts_with("SUPABASE_SERVICE_ROLE_KEY is wrong or lacks access"),
-            "{denied}"
-        );
+        let denied = config_message(interpret_check(&response(401, r#"{"code":"PGRST301","message":"JWSError"}"#)));
+        assert!(denied.starts_with("SUPABASE_SERVICE_ROLE_KEY is wrong or lacks access"), "{denied}");
         let html = config_message(interpret_check(&response(200, "<!doctype html>")));
         assert!(html.contains("does not answer like PostgREST"), "{html}");
     }
@@ -192,14 +182,8 @@ mod tests {
         )));
         assert!(!needs_column_probe(&response(200, "[]")));
         let message = config_message(Err(missing_column_error("checksum", &unnamed)));
-        assert!(
-            message.starts_with("the column `checksum` is missing from public.decision_vault"),
-            "{message}"
-        );
-        assert!(
-            message.ends_with("(PostgREST said: Column not found (code PGRST204))"),
-            "{message}"
-        );
+        assert!(message.starts_with("the column `checksum` is missing from public.decision_vault"), "{message}");
+        assert!(message.ends_with("(PostgREST said: Column not found (code PGRST204))"), "{message}");
     }
 
     #[test]
@@ -212,11 +196,9 @@ mod tests {
             )),
             Ok(false)
         );
-        assert!(interpret_probe(&response(
-            403,
-            r#"{"code":"42501","message":"permission denied for function"}"#
-        ))
-        .is_err());
+        assert!(
+            interpret_probe(&response(403, r#"{"code":"42501","message":"permission denied for function"}"#)).is_err()
+        );
         assert!(write_back_note(false).contains("PATCH"));
     }
 }

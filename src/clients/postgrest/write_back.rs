@@ -43,10 +43,7 @@ pub fn set_columns(write: &RowWrite) -> Map<String, Value> {
         set.insert("notion_synced".into(), Value::Bool(synced));
     }
     if let Some(deleted_at) = &write.deleted_at {
-        let value = deleted_at
-            .as_ref()
-            .map(|t| Value::String(query::timestamp(t)))
-            .unwrap_or(Value::Null);
+        let value = deleted_at.as_ref().map(|t| Value::String(query::timestamp(t))).unwrap_or(Value::Null);
         set.insert("deleted_at".into(), value);
     }
     set
@@ -62,11 +59,7 @@ pub fn rpc_request(config: &PostgrestConfig, writes: &[RowWrite]) -> HttpRequest
             object.insert("id".into(), Value::String(write.id.clone()));
             object.insert(
                 "expected_updated_at".into(),
-                write
-                    .expected_updated_at
-                    .as_ref()
-                    .map(|t| Value::String(query::timestamp(t)))
-                    .unwrap_or(Value::Null),
+                write.expected_updated_at.as_ref().map(|t| Value::String(query::timestamp(t))).unwrap_or(Value::Null),
             );
             object.extend(set_columns(write));
             Value::Object(object)
@@ -99,12 +92,8 @@ struct Applied {
 /// One result per write, in the order of `writes`: a write the function did not report on is
 /// not applied.
 pub fn parse_rpc_response(writes: &[RowWrite], body: &str) -> Result<Vec<WriteResult>, PortError> {
-    let results: Vec<Applied> = serde_json::from_str(body).map_err(|e| {
-        PortError::transient(
-            SERVICE,
-            format!("unexpected response from the write-back function: {e}"),
-        )
-    })?;
+    let results: Vec<Applied> = serde_json::from_str(body)
+        .map_err(|e| PortError::transient(SERVICE, format!("unexpected response from the write-back function: {e}")))?;
     let mut reported: Vec<(String, bool)> = results
         .into_iter()
         .filter_map(|r| r.id.map(|id| (id.to_ascii_lowercase(), r.applied.unwrap_or(false))))
@@ -117,10 +106,7 @@ pub fn parse_rpc_response(writes: &[RowWrite], body: &str) -> Result<Vec<WriteRe
                 Some(index) => reported.remove(index).1,
                 None => false,
             };
-            WriteResult {
-                id: write.id.clone(),
-                applied,
-            }
+            WriteResult { id: write.id.clone(), applied }
         })
         .collect())
 }
@@ -140,11 +126,7 @@ pub enum Precondition {
 /// True for the error a server gives when it cannot compare a `timestamptz` column with a
 /// filter value in a PATCH (then [`Precondition::Body`] is used).
 pub fn is_timestamptz_filter_unsupported(error: &ApiError) -> bool {
-    error.code() == "42883"
-        && error
-            .message
-            .as_deref()
-            .is_some_and(|m| m.contains("timestamp with time zone"))
+    error.code() == "42883" && error.message.as_deref().is_some_and(|m| m.contains("timestamp with time zone"))
 }
 
 /// The fallback: `PATCH {base}/decision_vault?id=eq.ID&updated_at=eq.T&select=id` with
@@ -182,10 +164,7 @@ pub fn patch_request(config: &PostgrestConfig, write: &RowWrite, precondition: P
 pub fn parse_patch_response(write: &RowWrite, body: &str) -> Result<WriteResult, PortError> {
     let rows: Vec<Value> = serde_json::from_str(body)
         .map_err(|e| PortError::transient(SERVICE, format!("unexpected response to a PATCH: {e}")))?;
-    Ok(WriteResult {
-        id: write.id.clone(),
-        applied: !rows.is_empty(),
-    })
+    Ok(WriteResult { id: write.id.clone(), applied: !rows.is_empty() })
 }
 
 #[cfg(test)]
@@ -207,11 +186,7 @@ mod tests {
         RowWrite {
             id: "r1".into(),
             expected_updated_at: Some(t(1_763_894_940_123_456)),
-            content: Some(Content {
-                decision: "D".into(),
-                kind: "Ops".into(),
-                date: "2025-11-20".into(),
-            }),
+            content: Some(Content { decision: "D".into(), kind: "Ops".into(), date: "2025-11-20".into() }),
             notion_page_id: Some("p1".into()),
             checksum: Some("abc".into()),
             notion_synced: Some(true),
@@ -221,18 +196,11 @@ mod tests {
 
     #[test]
     fn rpc_body_has_present_keys_only_and_null_clears() {
-        let clear = RowWrite {
-            id: "r2".into(),
-            deleted_at: Some(None),
-            notion_synced: Some(true),
-            ..RowWrite::default()
-        };
+        let clear =
+            RowWrite { id: "r2".into(), deleted_at: Some(None), notion_synced: Some(true), ..RowWrite::default() };
         let request = rpc_request(&config(), &[full_write(), clear]);
         assert_eq!(request.method, Method::Post);
-        assert_eq!(
-            request.url,
-            "https://abc.supabase.co/rest/v1/rpc/decision_vault_sync_write_back"
-        );
+        assert_eq!(request.url, "https://abc.supabase.co/rest/v1/rpc/decision_vault_sync_write_back");
         let body: Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
         assert_eq!(
             body,
@@ -250,36 +218,18 @@ mod tests {
     #[test]
     fn rpc_results_follow_the_writes_order() {
         let writes = [
-            RowWrite {
-                id: "A1".into(),
-                ..RowWrite::default()
-            },
-            RowWrite {
-                id: "b2".into(),
-                ..RowWrite::default()
-            },
-            RowWrite {
-                id: "c3".into(),
-                ..RowWrite::default()
-            },
+            RowWrite { id: "A1".into(), ..RowWrite::default() },
+            RowWrite { id: "b2".into(), ..RowWrite::default() },
+            RowWrite { id: "c3".into(), ..RowWrite::default() },
         ];
         let results =
             parse_rpc_response(&writes, r#"[{"id":"b2","applied":false},{"id":"a1","applied":true}]"#).unwrap();
         assert_eq!(
             results,
             vec![
-                WriteResult {
-                    id: "A1".into(),
-                    applied: true
-                },
-                WriteResult {
-                    id: "b2".into(),
-                    applied: false
-                },
-                WriteResult {
-                    id: "c3".into(),
-                    applied: false
-                },
+                WriteResult { id: "A1".into(), applied: true },
+                WriteResult { id: "b2".into(), applied: false },
+                WriteResult { id: "c3".into(), applied: false },
             ]
         );
         assert!(parse_rpc_response(&writes, "{}").is_err());
@@ -293,33 +243,19 @@ mod tests {
             request.url,
             "https://abc.supabase.co/rest/v1/decision_vault?id=eq.r1&updated_at=eq.2025-11-23T10:49:00.123456%2B00:00&select=id"
         );
-        assert!(request
-            .headers
-            .contains(&("Prefer".to_string(), "return=representation".to_string())));
+        assert!(request.headers.contains(&("Prefer".to_string(), "return=representation".to_string())));
         assert!(request.headers.contains(&(WRITER_HEADER.to_string(), "on".to_string())));
         let body: Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
         assert_eq!(body["deleted_at"], json!("2025-11-23T10:49:00.000000+00:00"));
         assert!(body.get("id").is_none() && body.get("expected_updated_at").is_none());
 
-        let unconditional = patch_request(
-            &config(),
-            &RowWrite {
-                id: "r9".into(),
-                ..RowWrite::default()
-            },
-            Precondition::Body,
-        );
-        assert_eq!(
-            unconditional.url,
-            "https://abc.supabase.co/rest/v1/decision_vault?id=eq.r9&select=id"
-        );
+        let unconditional =
+            patch_request(&config(), &RowWrite { id: "r9".into(), ..RowWrite::default() }, Precondition::Body);
+        assert_eq!(unconditional.url, "https://abc.supabase.co/rest/v1/decision_vault?id=eq.r9&select=id");
         assert_eq!(unconditional.body.as_deref(), Some(r#"{"id":"r9"}"#));
 
         let in_body = patch_request(&config(), &full_write(), Precondition::Body);
-        assert_eq!(
-            in_body.url,
-            "https://abc.supabase.co/rest/v1/decision_vault?id=eq.r1&select=id"
-        );
+        assert_eq!(in_body.url, "https://abc.supabase.co/rest/v1/decision_vault?id=eq.r1&select=id");
         let body: Value = serde_json::from_str(in_body.body.as_deref().unwrap()).unwrap();
         assert_eq!(body["updated_at"], json!("2025-11-23T10:49:00.123456+00:00"));
         assert_eq!(body["decision"], json!("D"));

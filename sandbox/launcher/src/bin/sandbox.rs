@@ -30,11 +30,7 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        options: SandboxOptions::default(),
-        env_file: None,
-        exit_after: None,
-    };
+    let mut args = Args { options: SandboxOptions::default(), env_file: None, exit_after: None };
     let mut iter = std::env::args().skip(1);
     while let Some(arg) = iter.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -42,10 +38,7 @@ fn parse_args() -> Result<Args, String> {
             _ => (arg.clone(), None),
         };
         let mut value = |name: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| iter.next())
-                .ok_or_else(|| format!("{name} needs a value"))
+            inline.clone().or_else(|| iter.next()).ok_or_else(|| format!("{name} needs a value"))
         };
         match name.as_str() {
             "-h" | "--help" => return Err(String::new()),
@@ -68,12 +61,7 @@ fn parse_args() -> Result<Args, String> {
 fn write_env_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("sandbox-tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)

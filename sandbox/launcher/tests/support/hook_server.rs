@@ -91,7 +91,9 @@ fn handle(stream: TcpStream, status: u16) -> Option<Received> {
         .unwrap_or(0);
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body).ok()?;
-    let reply = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}");
+    let reply = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
+    );
     let mut stream = stream;
     let _ = stream.write_all(reply.as_bytes());
     Some(Received { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() })

@@ -3,8 +3,7 @@
 
 use crate::common::{decision, id_of, text, Env};
 use notion_emulator::{
-    localhost, spawn, DataSourceSpec, DatabaseSpec, EmulatorConfig, PropertyKind, PropertySpec,
-    NOTION_VERSION,
+    localhost, spawn, DataSourceSpec, DatabaseSpec, EmulatorConfig, PropertyKind, PropertySpec, NOTION_VERSION,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -16,26 +15,16 @@ use std::time::Duration;
 #[tokio::test]
 async fn database_lists_its_data_source() {
     let env = Env::new().await;
-    let r = env
-        .api(Method::GET, &format!("/v1/databases/{}", env.db()), None)
-        .await;
+    let r = env.api(Method::GET, &format!("/v1/databases/{}", env.db()), None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["object"], "database");
     assert_eq!(r.json["id"], json!(env.db()));
-    assert_eq!(
-        r.json["data_sources"],
-        json!([{"id": env.ds(), "name": "Decisions"}])
-    );
-    assert!(
-        r.json.get("properties").is_none(),
-        "2025-09-03: properties live on the data source"
-    );
+    assert_eq!(r.json["data_sources"], json!([{"id": env.ds(), "name": "Decisions"}]));
+    assert!(r.json.get("properties").is_none(), "2025-09-03: properties live on the data source");
     assert!(r.headers.get("x-notion-request-id").is_some());
     // Ids are accepted without dashes too.
     let undashed: String = env.db().chars().filter(|c| *c != '-').collect();
-    let r = env
-        .api(Method::GET, &format!("/v1/databases/{undashed}"), None)
-        .await;
+    let r = env.api(Method::GET, &format!("/v1/databases/{undashed}"), None).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json["id"], json!(env.db()));
 }
@@ -43,15 +32,10 @@ async fn database_lists_its_data_source() {
 #[tokio::test]
 async fn data_source_has_the_decision_schema() {
     let env = Env::new().await;
-    let r = env
-        .api(Method::GET, &format!("/v1/data_sources/{}", env.ds()), None)
-        .await;
+    let r = env.api(Method::GET, &format!("/v1/data_sources/{}", env.ds()), None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["object"], "data_source");
-    assert_eq!(
-        r.json["parent"],
-        json!({"type": "database_id", "database_id": env.db()})
-    );
+    assert_eq!(r.json["parent"], json!({"type": "database_id", "database_id": env.db()}));
     let props = &r.json["properties"];
     for (name, ty) in [
         ("Decision", "title"),
@@ -95,31 +79,33 @@ async fn unknown_and_malformed_ids() {
     let r = env.api(Method::GET, "/v1/pages/not-a-uuid", None).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.code(), "validation_error");
-    assert_eq!(r.message(), "path failed validation: path.page_id should be a valid uuid, instead was `\"not-a-uuid\"`.");
-    let r = env
-        .api(Method::POST, "/v1/data_sources/xyz/query", Some(json!({})))
-        .await;
+    assert_eq!(
+        r.message(),
+        "path failed validation: path.page_id should be a valid uuid, instead was `\"not-a-uuid\"`."
+    );
+    let r = env.api(Method::POST, "/v1/data_sources/xyz/query", Some(json!({}))).await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
     // A data source id is not a database id (and vice versa).
-    let r = env
-        .api(Method::GET, &format!("/v1/databases/{}", env.ds()), None)
-        .await;
+    let r = env.api(Method::GET, &format!("/v1/databases/{}", env.ds()), None).await;
     assert_eq!(r.status, 404);
     // Unknown id in a body parent.
     let r = env
-        .api(Method::POST, "/v1/pages", Some(json!({"parent": {"type": "data_source_id", "data_source_id": unknown}, "properties": {}})))
+        .api(
+            Method::POST,
+            "/v1/pages",
+            Some(json!({"parent": {"type": "data_source_id", "data_source_id": unknown}, "properties": {}})),
+        )
         .await;
     assert_eq!((r.status, r.code()), (404, "object_not_found"));
     let r = env
-        .api(Method::POST, "/v1/pages", Some(json!({"parent": {"type": "data_source_id", "data_source_id": "nope"}, "properties": {}})))
+        .api(
+            Method::POST,
+            "/v1/pages",
+            Some(json!({"parent": {"type": "data_source_id", "data_source_id": "nope"}, "properties": {}})),
+        )
         .await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
-    assert!(
-        r.message()
-            .contains("body.parent.data_source_id should be a valid uuid"),
-        "{}",
-        r.message()
-    );
+    assert!(r.message().contains("body.parent.data_source_id should be a valid uuid"), "{}", r.message());
 }
 
 // ----- pages -------------------------------------------------------------------------------
@@ -151,10 +137,7 @@ async fn created_page_has_notions_shape() {
     assert_eq!(page["created_by"], json!({"object": "user", "id": bot}));
     assert_eq!(page["last_edited_by"], json!({"object": "user", "id": bot}));
     let undashed: String = id.chars().filter(|c| *c != '-').collect();
-    assert_eq!(
-        page["url"],
-        json!(format!("https://www.notion.so/Use-Rust-{undashed}"))
-    );
+    assert_eq!(page["url"], json!(format!("https://www.notion.so/Use-Rust-{undashed}")));
 
     let p = &page["properties"];
     assert_eq!(p["Decision"]["id"], "title");
@@ -167,19 +150,13 @@ async fn created_page_has_notions_shape() {
                "annotations": {"bold": false, "italic": false, "strikethrough": false, "underline": false, "code": false, "color": "default"},
                "plain_text": "Use ", "href": null})
     );
-    assert_eq!(
-        title[1]["text"]["link"],
-        json!({"url": "https://www.rust-lang.org"})
-    );
+    assert_eq!(title[1]["text"]["link"], json!({"url": "https://www.rust-lang.org"}));
     assert_eq!(title[1]["href"], "https://www.rust-lang.org");
     assert_eq!(title[1]["annotations"]["bold"], true);
     let ms = &p["Type"]["multi_select"];
     assert_eq!(ms[0]["name"], "Architecture");
     assert!(ms[0]["id"].is_string() && ms[0]["color"].is_string());
-    assert_eq!(
-        p["Date"]["date"],
-        json!({"start": "2024-05-01", "end": null, "time_zone": null})
-    );
+    assert_eq!(p["Date"]["date"], json!({"start": "2024-05-01", "end": null, "time_zone": null}));
     assert_eq!(p["Checksum"]["rich_text"][0]["plain_text"], "abc");
     assert_eq!(p["Synced"]["checkbox"], true);
 
@@ -196,9 +173,7 @@ async fn created_page_has_notions_shape() {
 #[tokio::test]
 async fn missing_properties_get_empty_values() {
     let env = Env::new().await;
-    let page = env
-        .create(json!({"Decision": {"title": text("only a title")}}))
-        .await;
+    let page = env.create(json!({"Decision": {"title": text("only a title")}})).await;
     let p = &page["properties"];
     assert_eq!(p["Type"]["multi_select"], json!([]));
     assert_eq!(p["Date"]["date"], Value::Null);
@@ -214,10 +189,7 @@ async fn missing_properties_get_empty_values() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(
-        r.json["properties"]["Checksum"]["rich_text"][0]["plain_text"],
-        "x"
-    );
+    assert_eq!(r.json["properties"]["Checksum"]["rich_text"][0]["plain_text"], "x");
 }
 
 #[tokio::test]
@@ -227,16 +199,8 @@ async fn database_parent_works_with_one_data_source_only() {
         id: None,
         title: "Two sources".into(),
         data_sources: vec![
-            DataSourceSpec {
-                id: None,
-                name: "A".into(),
-                properties: EmulatorConfig::decision_schema(),
-            },
-            DataSourceSpec {
-                id: None,
-                name: "B".into(),
-                properties: EmulatorConfig::decision_schema(),
-            },
+            DataSourceSpec { id: None, name: "A".into(), properties: EmulatorConfig::decision_schema() },
+            DataSourceSpec { id: None, name: "B".into(), properties: EmulatorConfig::decision_schema() },
         ],
     });
     let env = Env::with(cfg).await;
@@ -246,32 +210,18 @@ async fn database_parent_works_with_one_data_source_only() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["parent"]["data_source_id"], json!(env.ds()));
     // The OpenAPI form without "type" is accepted too.
-    let r = env
-        .api(
-            Method::POST,
-            "/v1/pages",
-            Some(json!({"parent": {"database_id": env.db()}, "properties": {}})),
-        )
-        .await;
+    let r =
+        env.api(Method::POST, "/v1/pages", Some(json!({"parent": {"database_id": env.db()}, "properties": {}}))).await;
     assert_eq!(r.status, 200, "{}", r.text);
 
     let pages = env.admin(Method::GET, "/pages", None).await;
     assert_eq!(pages.json["results"].as_array().map(Vec::len), Some(2));
     let two = env
-        .admin(
-            Method::POST,
-            "/databases",
-            Some(json!({"title": "T", "data_sources": [{"name": "A"}, {"name": "B"}]})),
-        )
+        .admin(Method::POST, "/databases", Some(json!({"title": "T", "data_sources": [{"name": "A"}, {"name": "B"}]})))
         .await;
     assert_eq!(two.status, 200, "{}", two.text);
-    let db2 = two.json["database_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let r = env
-        .api(Method::GET, &format!("/v1/databases/{db2}"), None)
-        .await;
+    let db2 = two.json["database_id"].as_str().unwrap_or_default().to_string();
+    let r = env.api(Method::GET, &format!("/v1/databases/{db2}"), None).await;
     assert_eq!(r.json["data_sources"].as_array().map(Vec::len), Some(2));
     let r = env
         .api(
@@ -281,16 +231,8 @@ async fn database_parent_works_with_one_data_source_only() {
         )
         .await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
-    for s in two.json["data_sources"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-    {
-        assert!(
-            r.message().contains(s["id"].as_str().unwrap_or("?")),
-            "names every data source: {}",
-            r.message()
-        );
+    for s in two.json["data_sources"].as_array().cloned().unwrap_or_default() {
+        assert!(r.message().contains(s["id"].as_str().unwrap_or("?")), "names every data source: {}", r.message());
     }
 }
 
@@ -301,22 +243,20 @@ async fn update_bumps_last_edited_time_only() {
     let id = id_of(&page);
     env.advance_clock(180).await;
     let r = env
-        .api(Method::PATCH, &format!("/v1/pages/{id}"), Some(json!({"properties": {"Decision": {"title": text("second")}, "Synced": {"checkbox": true}}})))
+        .api(
+            Method::PATCH,
+            &format!("/v1/pages/{id}"),
+            Some(json!({"properties": {"Decision": {"title": text("second")}, "Synced": {"checkbox": true}}})),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["created_time"], page["created_time"]);
     assert_ne!(r.json["last_edited_time"], page["last_edited_time"]);
-    assert_eq!(
-        r.json["properties"]["Decision"]["title"][0]["plain_text"],
-        "second"
-    );
+    assert_eq!(r.json["properties"]["Decision"]["title"][0]["plain_text"], "second");
     assert_eq!(r.json["properties"]["Synced"]["checkbox"], true);
     // Untouched properties keep their values.
     assert_eq!(r.json["properties"]["Type"], page["properties"]["Type"]);
-    assert_eq!(
-        r.json["last_edited_by"]["id"],
-        json!(env.emu.handle().bot_user_id())
-    );
+    assert_eq!(r.json["last_edited_by"]["id"], json!(env.emu.handle().bot_user_id()));
 }
 
 #[tokio::test]
@@ -324,52 +264,25 @@ async fn trash_restore_and_in_trash_queries() {
     let env = Env::new().await;
     let keep = id_of(&env.create_decision("keep").await);
     let gone = id_of(&env.create_decision("gone").await);
-    let r = env
-        .api(
-            Method::PATCH,
-            &format!("/v1/pages/{gone}"),
-            Some(json!({"in_trash": true})),
-        )
-        .await;
+    let r = env.api(Method::PATCH, &format!("/v1/pages/{gone}"), Some(json!({"in_trash": true}))).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(
-        (r.json["in_trash"].clone(), r.json["archived"].clone()),
-        (json!(true), json!(true))
-    );
+    assert_eq!((r.json["in_trash"].clone(), r.json["archived"].clone()), (json!(true), json!(true)));
 
     // Retrieve still works and says so.
-    let r = env
-        .api(Method::GET, &format!("/v1/pages/{gone}"), None)
-        .await;
+    let r = env.api(Method::GET, &format!("/v1/pages/{gone}"), None).await;
     assert_eq!((r.status, r.json["in_trash"].clone()), (200, json!(true)));
     // Default query excludes trashed pages; in_trash: true returns only trashed ones.
     assert_eq!(env.query_all_ids(json!({})).await, vec![keep.clone()]);
-    assert_eq!(
-        env.query_all_ids(json!({"in_trash": true})).await,
-        vec![gone.clone()]
-    );
-    assert_eq!(
-        env.query_all_ids(json!({"in_trash": false})).await,
-        vec![keep.clone()]
-    );
-    assert_eq!(
-        env.query_all_ids(json!({"archived": true})).await,
-        vec![gone.clone()]
-    );
+    assert_eq!(env.query_all_ids(json!({"in_trash": true})).await, vec![gone.clone()]);
+    assert_eq!(env.query_all_ids(json!({"in_trash": false})).await, vec![keep.clone()]);
+    assert_eq!(env.query_all_ids(json!({"archived": true})).await, vec![gone.clone()]);
 
     // Editing a trashed page is refused until it is restored.
     let r = env
-        .api(
-            Method::PATCH,
-            &format!("/v1/pages/{gone}"),
-            Some(json!({"properties": {"Synced": {"checkbox": true}}})),
-        )
+        .api(Method::PATCH, &format!("/v1/pages/{gone}"), Some(json!({"properties": {"Synced": {"checkbox": true}}})))
         .await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
-    assert_eq!(
-        r.message(),
-        "Can't edit block that is archived. You must unarchive the block before editing."
-    );
+    assert_eq!(r.message(), "Can't edit block that is archived. You must unarchive the block before editing.");
     let r = env
         .api(
             Method::PATCH,
@@ -385,20 +298,10 @@ async fn trash_restore_and_in_trash_queries() {
     expected.sort();
     assert_eq!(all, expected);
     // The deprecated `archived` flag is the same switch.
-    let r = env
-        .api(
-            Method::PATCH,
-            &format!("/v1/pages/{}", expected[0]),
-            Some(json!({"archived": true})),
-        )
-        .await;
+    let r = env.api(Method::PATCH, &format!("/v1/pages/{}", expected[0]), Some(json!({"archived": true}))).await;
     assert_eq!(r.json["in_trash"], true);
     let r = env
-        .api(
-            Method::PATCH,
-            &format!("/v1/pages/{}", expected[0]),
-            Some(json!({"archived": true, "in_trash": false})),
-        )
+        .api(Method::PATCH, &format!("/v1/pages/{}", expected[0]), Some(json!({"archived": true, "in_trash": false})))
         .await;
     assert_eq!(r.status, 400);
 }
@@ -407,18 +310,9 @@ async fn trash_restore_and_in_trash_queries() {
 async fn filter_properties_limits_returned_properties() {
     let env = Env::new().await;
     let page = env.create_decision("x").await;
-    let r = env
-        .api(
-            Method::GET,
-            &format!("/v1/pages/{}?filter_properties=title", id_of(&page)),
-            None,
-        )
-        .await;
+    let r = env.api(Method::GET, &format!("/v1/pages/{}?filter_properties=title", id_of(&page)), None).await;
     assert_eq!(r.status, 200);
-    let keys: Vec<&String> = r.json["properties"]
-        .as_object()
-        .map(|o| o.keys().collect())
-        .unwrap_or_default();
+    let keys: Vec<&String> = r.json["properties"].as_object().map(|o| o.keys().collect()).unwrap_or_default();
     assert_eq!(keys, ["Decision"]);
 }
 
@@ -429,56 +323,22 @@ async fn auth_and_version_headers() {
     let env = Env::new().await;
     let path = format!("/v1/databases/{}", env.db());
     let bearer = format!("Bearer {}", env.emu.token());
-    let r = env
-        .raw(
-            Method::GET,
-            &path,
-            &[("notion-version", NOTION_VERSION)],
-            None,
-        )
-        .await;
+    let r = env.raw(Method::GET, &path, &[("notion-version", NOTION_VERSION)], None).await;
     assert_eq!((r.status, r.code()), (401, "unauthorized"));
     assert_eq!(r.message(), "API token is invalid.");
     let r = env
-        .raw(
-            Method::GET,
-            &path,
-            &[
-                ("authorization", "Bearer wrong"),
-                ("notion-version", NOTION_VERSION),
-            ],
-            None,
-        )
+        .raw(Method::GET, &path, &[("authorization", "Bearer wrong"), ("notion-version", NOTION_VERSION)], None)
         .await;
     assert_eq!((r.status, r.code()), (401, "unauthorized"));
-    let r = env
-        .raw(Method::GET, &path, &[("authorization", &bearer)], None)
-        .await;
+    let r = env.raw(Method::GET, &path, &[("authorization", &bearer)], None).await;
     assert_eq!((r.status, r.code()), (400, "missing_version"));
     assert_eq!(
         r.message(),
         "Notion-Version header failed validation: Notion-Version header should be defined, instead was `undefined`."
     );
-    let r = env
-        .raw(
-            Method::GET,
-            &path,
-            &[("authorization", &bearer), ("notion-version", "2022-06-28")],
-            None,
-        )
-        .await;
+    let r = env.raw(Method::GET, &path, &[("authorization", &bearer), ("notion-version", "2022-06-28")], None).await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
-    let r = env
-        .raw(
-            Method::GET,
-            &path,
-            &[
-                ("authorization", &bearer),
-                ("notion-version", NOTION_VERSION),
-            ],
-            None,
-        )
-        .await;
+    let r = env.raw(Method::GET, &path, &[("authorization", &bearer), ("notion-version", NOTION_VERSION)], None).await;
     assert_eq!(r.status, 200);
 }
 
@@ -486,44 +346,17 @@ async fn auth_and_version_headers() {
 async fn bad_json_and_unknown_routes() {
     let env = Env::new().await;
     let bearer = format!("Bearer {}", env.emu.token());
-    let h = [
-        ("authorization", bearer.as_str()),
-        ("notion-version", NOTION_VERSION),
-    ];
-    let r = env
-        .raw(Method::POST, "/v1/pages", &h, Some("{\"parent\": "))
-        .await;
+    let h = [("authorization", bearer.as_str()), ("notion-version", NOTION_VERSION)];
+    let r = env.raw(Method::POST, "/v1/pages", &h, Some("{\"parent\": ")).await;
     assert_eq!((r.status, r.code()), (400, "invalid_json"));
     assert_eq!(r.message(), "Error parsing JSON body.");
-    let r = env
-        .raw(
-            Method::POST,
-            &format!("/v1/data_sources/{}/query", env.ds()),
-            &h,
-            Some("[1,"),
-        )
-        .await;
+    let r = env.raw(Method::POST, &format!("/v1/data_sources/{}/query", env.ds()), &h, Some("[1,")).await;
     assert_eq!((r.status, r.code()), (400, "invalid_json"));
-    let r = env
-        .raw(
-            Method::POST,
-            &format!("/v1/data_sources/{}/query", env.ds()),
-            &h,
-            Some("[]"),
-        )
-        .await;
+    let r = env.raw(Method::POST, &format!("/v1/data_sources/{}/query", env.ds()), &h, Some("[]")).await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
-    let r = env
-        .api(
-            Method::GET,
-            "/v1/blocks/0b0b0b0b-0000-4000-8000-000000000000/children",
-            None,
-        )
-        .await;
+    let r = env.api(Method::GET, "/v1/blocks/0b0b0b0b-0000-4000-8000-000000000000/children", None).await;
     assert_eq!((r.status, r.code()), (400, "invalid_request_url"));
-    let r = env
-        .api(Method::DELETE, &format!("/v1/databases/{}", env.db()), None)
-        .await;
+    let r = env.api(Method::DELETE, &format!("/v1/databases/{}", env.db()), None).await;
     assert_eq!((r.status, r.code()), (400, "invalid_request_url"));
 }
 
@@ -531,15 +364,8 @@ async fn bad_json_and_unknown_routes() {
 async fn rich_text_limits_and_segments() {
     let env = Env::new().await;
     let ok = "a".repeat(2000);
-    let page = env
-        .create(json!({"Checksum": {"rich_text": text(&ok)}}))
-        .await;
-    assert_eq!(
-        page["properties"]["Checksum"]["rich_text"][0]["plain_text"]
-            .as_str()
-            .map(str::len),
-        Some(2000)
-    );
+    let page = env.create(json!({"Checksum": {"rich_text": text(&ok)}})).await;
+    assert_eq!(page["properties"]["Checksum"]["rich_text"][0]["plain_text"].as_str().map(str::len), Some(2000));
 
     let too_long = "é".repeat(2001);
     let r = env
@@ -551,9 +377,7 @@ async fn rich_text_limits_and_segments() {
         "body failed validation: body.properties.Checksum.rich_text[0].text.content.length should be ≤ `2000`, instead was `2001`."
     );
     // Length counts UTF-16 units: 1000 emoji = 2000 units is fine, 1001 is not.
-    let page = env
-        .create(json!({"Decision": {"title": text(&"😀".repeat(1000))}}))
-        .await;
+    let page = env.create(json!({"Decision": {"title": text(&"😀".repeat(1000))}})).await;
     assert_eq!(page["object"], "page");
     let r = env
         .api(Method::POST, "/v1/pages", Some(json!({"parent": {"data_source_id": env.ds()}, "properties": {"Decision": {"title": text(&"😀".repeat(1001))}}})))
@@ -561,31 +385,22 @@ async fn rich_text_limits_and_segments() {
     assert_eq!(r.status, 400);
 
     // Several segments (3 × 2,000) are fine and read back in order.
-    let segs: Vec<Value> = ["x", "y", "z"]
-        .iter()
-        .map(|c| json!({"text": {"content": c.repeat(2000)}}))
-        .collect();
+    let segs: Vec<Value> = ["x", "y", "z"].iter().map(|c| json!({"text": {"content": c.repeat(2000)}})).collect();
     let page = env.create(json!({"Decision": {"title": segs}})).await;
     let joined: String = page["properties"]["Decision"]["title"]
         .as_array()
         .map(|a| a.iter().filter_map(|t| t["plain_text"].as_str()).collect())
         .unwrap_or_default();
-    assert_eq!(
-        joined,
-        format!(
-            "{}{}{}",
-            "x".repeat(2000),
-            "y".repeat(2000),
-            "z".repeat(2000)
-        )
-    );
+    assert_eq!(joined, format!("{}{}{}", "x".repeat(2000), "y".repeat(2000), "z".repeat(2000)));
 
     // More than 100 rich text objects.
-    let many: Vec<Value> = (0..101)
-        .map(|_| json!({"text": {"content": "a"}}))
-        .collect();
+    let many: Vec<Value> = (0..101).map(|_| json!({"text": {"content": "a"}})).collect();
     let r = env
-        .api(Method::POST, "/v1/pages", Some(json!({"parent": {"data_source_id": env.ds()}, "properties": {"Checksum": {"rich_text": many}}})))
+        .api(
+            Method::POST,
+            "/v1/pages",
+            Some(json!({"parent": {"data_source_id": env.ds()}, "properties": {"Checksum": {"rich_text": many}}})),
+        )
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(
@@ -611,19 +426,12 @@ async fn mentions_produce_plain_text() {
         ]}}))
         .await;
     let title = &page["properties"]["Decision"]["title"];
-    let plain: String = title
-        .as_array()
-        .map(|a| a.iter().filter_map(|t| t["plain_text"].as_str()).collect())
-        .unwrap_or_default();
-    assert_eq!(
-        plain,
-        "Agreed with @Ada Human on 2024-03-01, see Other decisionE=mc^2"
-    );
+    let plain: String =
+        title.as_array().map(|a| a.iter().filter_map(|t| t["plain_text"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(plain, "Agreed with @Ada Human on 2024-03-01, see Other decisionE=mc^2");
     assert_eq!(title[1]["type"], "mention");
     assert_eq!(title[1]["mention"]["user"]["id"], json!(human));
-    assert!(title[5]["href"]
-        .as_str()
-        .is_some_and(|h| h.starts_with("https://www.notion.so/Other-decision-")));
+    assert!(title[5]["href"].as_str().is_some_and(|h| h.starts_with("https://www.notion.so/Other-decision-")));
 }
 
 #[tokio::test]
@@ -633,142 +441,79 @@ async fn multi_select_rules() {
         .api(Method::POST, "/v1/pages", Some(json!({"parent": {"data_source_id": env.ds()}, "properties": {"Type": {"multi_select": [{"name": "Ops, Policy"}]}}})))
         .await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
-    assert_eq!(
-        r.message(),
-        "Invalid select option, commas not allowed: Ops, Policy"
-    );
+    assert_eq!(r.message(), "Invalid select option, commas not allowed: Ops, Policy");
 
     // A new option name is added to the schema, like Notion does.
-    let page = env
-        .create(json!({"Type": {"multi_select": [{"name": "Security"}, {"name": "Ops"}]}}))
-        .await;
+    let page = env.create(json!({"Type": {"multi_select": [{"name": "Security"}, {"name": "Ops"}]}})).await;
     let names: Vec<&str> = page["properties"]["Type"]["multi_select"]
         .as_array()
         .map(|a| a.iter().filter_map(|o| o["name"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(names, ["Security", "Ops"]);
-    let ds = env
-        .api(Method::GET, &format!("/v1/data_sources/{}", env.ds()), None)
-        .await;
+    let ds = env.api(Method::GET, &format!("/v1/data_sources/{}", env.ds()), None).await;
     let options: Vec<&str> = ds.json["properties"]["Type"]["multi_select"]["options"]
         .as_array()
         .map(|a| a.iter().filter_map(|o| o["name"].as_str()).collect())
         .unwrap_or_default();
     assert!(options.contains(&"Security"));
     // Writing the same name again reuses the option (same id).
-    let again = env
-        .create(json!({"Type": {"multi_select": [{"name": "Security"}]}}))
-        .await;
+    let again = env.create(json!({"Type": {"multi_select": [{"name": "Security"}]}})).await;
     assert_eq!(
         again["properties"]["Type"]["multi_select"][0]["id"],
         page["properties"]["Type"]["multi_select"][0]["id"]
     );
     // By id.
     let opt_id = again["properties"]["Type"]["multi_select"][0]["id"].clone();
-    let by_id = env
-        .create(json!({"Type": {"multi_select": [{"id": opt_id}]}}))
-        .await;
-    assert_eq!(
-        by_id["properties"]["Type"]["multi_select"][0]["name"],
-        "Security"
-    );
+    let by_id = env.create(json!({"Type": {"multi_select": [{"id": opt_id}]}})).await;
+    assert_eq!(by_id["properties"]["Type"]["multi_select"][0]["name"], "Security");
     // More than 100 options.
     let many: Vec<Value> = (0..101).map(|i| json!({"name": format!("o{i}")})).collect();
     let r = env
-        .api(Method::POST, "/v1/pages", Some(json!({"parent": {"data_source_id": env.ds()}, "properties": {"Type": {"multi_select": many}}})))
+        .api(
+            Method::POST,
+            "/v1/pages",
+            Some(json!({"parent": {"data_source_id": env.ds()}, "properties": {"Type": {"multi_select": many}}})),
+        )
         .await;
     assert_eq!(r.status, 400);
-    assert!(
-        r.message()
-            .contains("body.properties.Type.multi_select.length should be ≤ `100`"),
-        "{}",
-        r.message()
-    );
+    assert!(r.message().contains("body.properties.Type.multi_select.length should be ≤ `100`"), "{}", r.message());
 }
 
 #[tokio::test]
 async fn unknown_properties_and_wrong_types() {
     let env = Env::new().await;
-    let create =
-        |props: Value| json!({"parent": {"data_source_id": env.ds()}, "properties": props});
-    let r = env
-        .api(
-            Method::POST,
-            "/v1/pages",
-            Some(create(json!({"Owner": {"rich_text": text("x")}}))),
-        )
-        .await;
+    let create = |props: Value| json!({"parent": {"data_source_id": env.ds()}, "properties": props});
+    let r = env.api(Method::POST, "/v1/pages", Some(create(json!({"Owner": {"rich_text": text("x")}})))).await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
     assert_eq!(r.message(), "Owner is not a property that exists.");
-    let r = env
-        .api(
-            Method::POST,
-            "/v1/pages",
-            Some(create(json!({"Checksum": {"title": text("x")}}))),
-        )
-        .await;
+    let r = env.api(Method::POST, "/v1/pages", Some(create(json!({"Checksum": {"title": text("x")}})))).await;
     assert_eq!(r.message(), "Checksum is expected to be rich_text.");
     let r = env
         .api(
             Method::POST,
             "/v1/pages",
-            Some(create(
-                json!({"Type": {"select": {"name": "Ops"}}, "Synced": {"rich_text": []}}),
-            )),
+            Some(create(json!({"Type": {"select": {"name": "Ops"}}, "Synced": {"rich_text": []}}))),
         )
         .await;
+    assert_eq!(r.message(), "Synced is expected to be checkbox. Type is expected to be multi_select.");
+    let r = env.api(Method::POST, "/v1/pages", Some(create(json!({"Synced": {"checkbox": "yes"}})))).await;
     assert_eq!(
         r.message(),
-        "Synced is expected to be checkbox. Type is expected to be multi_select."
+        "body failed validation: body.properties.Synced.checkbox should be a boolean, instead was `\"yes\"`."
     );
-    let r = env
-        .api(
-            Method::POST,
-            "/v1/pages",
-            Some(create(json!({"Synced": {"checkbox": "yes"}}))),
-        )
-        .await;
-    assert_eq!(r.message(), "body failed validation: body.properties.Synced.checkbox should be a boolean, instead was `\"yes\"`.");
-    let r = env
-        .api(
-            Method::POST,
-            "/v1/pages",
-            Some(create(json!({"Date": {"date": {"start": "01/02/2024"}}}))),
-        )
-        .await;
+    let r = env.api(Method::POST, "/v1/pages", Some(create(json!({"Date": {"date": {"start": "01/02/2024"}}})))).await;
     assert_eq!(r.status, 400);
     assert!(
-        r.message()
-            .contains("body.properties.Date.date.start should be a valid ISO 8601 date string"),
+        r.message().contains("body.properties.Date.date.start should be a valid ISO 8601 date string"),
         "{}",
         r.message()
     );
-    let r = env
-        .api(
-            Method::POST,
-            "/v1/pages",
-            Some(create(json!({"Checksum": {"rich_text": "plain string"}}))),
-        )
-        .await;
+    let r = env.api(Method::POST, "/v1/pages", Some(create(json!({"Checksum": {"rich_text": "plain string"}})))).await;
     assert_eq!(r.message(), "body failed validation: body.properties.Checksum.rich_text should be an array, instead was `\"plain string\"`.");
-    let r = env
-        .api(
-            Method::POST,
-            "/v1/pages",
-            Some(json!({"parent": {"data_source_id": env.ds()}})),
-        )
-        .await;
-    assert_eq!(
-        r.message(),
-        "body failed validation: body.properties should be defined, instead was `undefined`."
-    );
-    let r = env
-        .api(Method::POST, "/v1/pages", Some(json!({"properties": {}})))
-        .await;
-    assert_eq!(
-        r.message(),
-        "body failed validation: body.parent should be defined, instead was `undefined`."
-    );
+    let r = env.api(Method::POST, "/v1/pages", Some(json!({"parent": {"data_source_id": env.ds()}}))).await;
+    assert_eq!(r.message(), "body failed validation: body.properties should be defined, instead was `undefined`.");
+    let r = env.api(Method::POST, "/v1/pages", Some(json!({"properties": {}}))).await;
+    assert_eq!(r.message(), "body failed validation: body.parent should be defined, instead was `undefined`.");
     let r = env
         .api(
             Method::POST,
@@ -776,15 +521,9 @@ async fn unknown_properties_and_wrong_types() {
             Some(json!({"parent": {"data_source_id": env.ds()}, "properties": {}, "bogus": 1})),
         )
         .await;
-    assert_eq!(
-        r.message(),
-        "body failed validation: body.bogus should be not present, instead was `1`."
-    );
+    assert_eq!(r.message(), "body failed validation: body.bogus should be not present, instead was `1`.");
     // Nothing was created by any of these.
-    assert_eq!(
-        env.admin(Method::GET, "/pages", None).await.json["results"],
-        json!([])
-    );
+    assert_eq!(env.admin(Method::GET, "/pages", None).await.json["results"], json!([]));
 }
 
 #[tokio::test]
@@ -792,35 +531,18 @@ async fn query_body_validation() {
     let env = Env::new().await;
     let r = env.query(json!({"page_size": 101})).await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
-    assert_eq!(
-        r.message(),
-        "body failed validation: body.page_size should be ≤ `100`, instead was `101`."
-    );
+    assert_eq!(r.message(), "body failed validation: body.page_size should be ≤ `100`, instead was `101`.");
     assert_eq!(env.query(json!({"page_size": 0})).await.status, 400);
     assert_eq!(env.query(json!({"page_size": "10"})).await.status, 400);
     let r = env.query(json!({"limit": 10})).await;
-    assert_eq!(
-        r.message(),
-        "body failed validation: body.limit should be not present, instead was `10`."
-    );
-    let r = env
-        .query(json!({"start_cursor": "0b0b0b0b-0000-4000-8000-000000000000"}))
-        .await;
+    assert_eq!(r.message(), "body failed validation: body.limit should be not present, instead was `10`.");
+    let r = env.query(json!({"start_cursor": "0b0b0b0b-0000-4000-8000-000000000000"})).await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
-    let r = env
-        .query(json!({"filter": {"property": "Owner", "rich_text": {"equals": "x"}}}))
-        .await;
-    assert_eq!(
-        r.message(),
-        "Could not find property with name or id: Owner"
-    );
-    let r = env
-        .query(json!({"filter": {"property": "Synced", "rich_text": {"equals": "x"}}}))
-        .await;
+    let r = env.query(json!({"filter": {"property": "Owner", "rich_text": {"equals": "x"}}})).await;
+    assert_eq!(r.message(), "Could not find property with name or id: Owner");
+    let r = env.query(json!({"filter": {"property": "Synced", "rich_text": {"equals": "x"}}})).await;
     assert_eq!(r.status, 400);
-    let r = env
-        .query(json!({"sorts": [{"timestamp": "last_edited_time", "direction": "up"}]}))
-        .await;
+    let r = env.query(json!({"sorts": [{"timestamp": "last_edited_time", "direction": "up"}]})).await;
     assert_eq!(r.status, 400);
     // An empty body is a valid query.
     let bearer = format!("Bearer {}", env.emu.token());
@@ -828,10 +550,7 @@ async fn query_body_validation() {
         .raw(
             Method::POST,
             &format!("/v1/data_sources/{}/query", env.ds()),
-            &[
-                ("authorization", &bearer),
-                ("notion-version", NOTION_VERSION),
-            ],
+            &[("authorization", &bearer), ("notion-version", NOTION_VERSION)],
             None,
         )
         .await;
@@ -846,9 +565,7 @@ async fn query_body_validation() {
 #[tokio::test]
 async fn date_ranges_times_and_time_zones() {
     let env = Env::new().await;
-    let page = env
-        .create(json!({"Date": {"date": {"start": "2025-03-01", "end": "2025-03-05"}}}))
-        .await;
+    let page = env.create(json!({"Date": {"date": {"start": "2025-03-01", "end": "2025-03-05"}}})).await;
     assert_eq!(
         page["properties"]["Date"]["date"],
         json!({"start": "2025-03-01", "end": "2025-03-05", "time_zone": null})
@@ -877,9 +594,7 @@ async fn date_ranges_times_and_time_zones() {
         (json!({"start": "2025-08-07T09:00:00+02:00", "time_zone": "Europe/Paris"}), "start"),
         (json!({"start": "2025-08-07T09:00", "end": "2025-08-08", "time_zone": "Europe/Paris"}), "end"),
     ] {
-        let r = env
-            .api(Method::PATCH, &format!("/v1/pages/{id}"), Some(patch(date.clone())))
-            .await;
+        let r = env.api(Method::PATCH, &format!("/v1/pages/{id}"), Some(patch(date.clone()))).await;
         assert_eq!((r.status, r.code()), (400, "validation_error"), "{date}: {}", r.text);
         assert!(r.message().contains(&format!("body.properties.Date.date.{key}")), "{}", r.message());
     }
@@ -895,21 +610,12 @@ async fn pagination_across_more_than_100_pages() {
         created.push(id_of(&env.create_decision(&format!("d{i}")).await));
     }
     let first = env.query(json!({})).await;
-    assert_eq!(
-        first.json["results"].as_array().map(Vec::len),
-        Some(100),
-        "default page_size is 100"
-    );
+    assert_eq!(first.json["results"].as_array().map(Vec::len), Some(100), "default page_size is 100");
     assert_eq!(first.json["has_more"], true);
-    let cursor = first.json["next_cursor"]
-        .as_str()
-        .expect("cursor")
-        .to_string();
+    let cursor = first.json["next_cursor"].as_str().expect("cursor").to_string();
     let second = env.query(json!({"start_cursor": cursor})).await;
     assert_eq!(second.json["results"].as_array().map(Vec::len), Some(100));
-    let third = env
-        .query(json!({"start_cursor": second.json["next_cursor"]}))
-        .await;
+    let third = env.query(json!({"start_cursor": second.json["next_cursor"]})).await;
     assert_eq!(third.json["results"].as_array().map(Vec::len), Some(30));
     assert_eq!(third.json["has_more"], false);
     assert_eq!(third.json["next_cursor"], Value::Null);
@@ -926,16 +632,11 @@ async fn pagination_across_more_than_100_pages() {
 async fn cursor_survives_when_its_page_stops_matching() {
     let env = Env::new().await;
     for i in 0..5 {
-        env.create(decision(&format!("d{i}"), "Ops", "2024-01-01", ""))
-            .await;
+        env.create(decision(&format!("d{i}"), "Ops", "2024-01-01", "")).await;
     }
-    let filter =
-        json!({"filter": {"property": "Synced", "checkbox": {"equals": false}}, "page_size": 2});
+    let filter = json!({"filter": {"property": "Synced", "checkbox": {"equals": false}}, "page_size": 2});
     let first = env.query(filter.clone()).await;
-    let ids: Vec<String> = first.json["results"]
-        .as_array()
-        .map(|a| a.iter().map(id_of).collect())
-        .unwrap_or_default();
+    let ids: Vec<String> = first.json["results"].as_array().map(|a| a.iter().map(id_of).collect()).unwrap_or_default();
     // The next page (third created) is edited so it no longer matches.
     let all = env.query_all_ids(json!({})).await;
     let r = env
@@ -950,10 +651,8 @@ async fn cursor_survives_when_its_page_stops_matching() {
     body["start_cursor"] = first.json["next_cursor"].clone();
     let rest = env.query(body).await;
     assert_eq!(rest.status, 200, "{}", rest.text);
-    let rest_ids: Vec<String> = rest.json["results"]
-        .as_array()
-        .map(|a| a.iter().map(id_of).collect())
-        .unwrap_or_default();
+    let rest_ids: Vec<String> =
+        rest.json["results"].as_array().map(|a| a.iter().map(id_of).collect()).unwrap_or_default();
     assert_eq!(ids, all[0..2].to_vec());
     assert_eq!(rest_ids, all[3..5].to_vec());
 }
@@ -964,35 +663,33 @@ async fn timestamps_are_rounded_down_to_the_minute() {
     // Put the clock at hh:mm:30 or later so rounding is visible.
     let now = chrono::Utc::now();
     let secs = chrono::Timelike::second(&now) as i64;
-    env.advance_clock(if secs < 30 { 30 - secs } else { 0 })
-        .await;
+    env.advance_clock(if secs < 30 { 30 - secs } else { 0 }).await;
     let page = env.create_decision("rounded").await;
     for key in ["created_time", "last_edited_time"] {
         let t = page[key].as_str().unwrap_or_default();
         assert!(t.ends_with(":00.000Z") && t.len() == 24, "{key} = {t}");
     }
-    let raw = env
-        .admin(Method::GET, &format!("/pages/{}", id_of(&page)), None)
-        .await;
-    let exact = raw.json["_emulator"]["exact_created_time"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        !exact.ends_with(":00.000Z"),
-        "exact time keeps seconds: {exact}"
-    );
-    assert_eq!(
-        &exact[..16],
-        &page["created_time"].as_str().unwrap_or_default()[..16]
-    );
+    let raw = env.admin(Method::GET, &format!("/pages/{}", id_of(&page)), None).await;
+    let exact = raw.json["_emulator"]["exact_created_time"].as_str().unwrap_or_default().to_string();
+    assert!(!exact.ends_with(":00.000Z"), "exact time keeps seconds: {exact}");
+    assert_eq!(&exact[..16], &page["created_time"].as_str().unwrap_or_default()[..16]);
     // A filter on the rounded minute finds the page; `after` that minute does not.
     let minute = page["last_edited_time"].clone();
-    let found = env.query_all_ids(json!({"filter": {"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": minute}}})).await;
+    let found = env
+        .query_all_ids(
+            json!({"filter": {"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": minute}}}),
+        )
+        .await;
     assert_eq!(found, vec![id_of(&page)]);
-    let found = env.query_all_ids(json!({"filter": {"timestamp": "last_edited_time", "last_edited_time": {"after": minute}}})).await;
+    let found = env
+        .query_all_ids(json!({"filter": {"timestamp": "last_edited_time", "last_edited_time": {"after": minute}}}))
+        .await;
     assert!(found.is_empty());
-    let found = env.query_all_ids(json!({"filter": {"timestamp": "last_edited_time", "last_edited_time": {"on_or_before": minute}}})).await;
+    let found = env
+        .query_all_ids(
+            json!({"filter": {"timestamp": "last_edited_time", "last_edited_time": {"on_or_before": minute}}}),
+        )
+        .await;
     assert_eq!(found, vec![id_of(&page)]);
 }
 
@@ -1007,78 +704,33 @@ async fn timestamp_filters_and_sorts() {
     env.advance_clock(600).await;
     // Edit a: it becomes the most recently edited, but stays the oldest created.
     let r = env
-        .api(
-            Method::PATCH,
-            &format!("/v1/pages/{a}"),
-            Some(json!({"properties": {"Synced": {"checkbox": true}}})),
-        )
+        .api(Method::PATCH, &format!("/v1/pages/{a}"), Some(json!({"properties": {"Synced": {"checkbox": true}}})))
         .await;
     let a_edited = r.json["last_edited_time"].clone();
-    let b_page = env
-        .api(Method::GET, &format!("/v1/pages/{b}"), None)
-        .await
-        .json;
+    let b_page = env.api(Method::GET, &format!("/v1/pages/{b}"), None).await.json;
     let b_time = b_page["last_edited_time"].clone();
 
     let q = |field: &str, op: &str, v: &Value| json!({"filter": {"timestamp": field, field: {op: v}}, "sorts": [{"timestamp": "created_time", "direction": "ascending"}]});
     assert_eq!(
-        env.query_all_ids(q("last_edited_time", "on_or_after", &b_time))
-            .await,
+        env.query_all_ids(q("last_edited_time", "on_or_after", &b_time)).await,
         vec![a.clone(), b.clone(), c.clone()]
     );
-    assert_eq!(
-        env.query_all_ids(q("last_edited_time", "after", &b_time))
-            .await,
-        vec![a.clone(), c.clone()]
-    );
-    assert_eq!(
-        env.query_all_ids(q("last_edited_time", "before", &a_edited))
-            .await,
-        vec![b.clone(), c.clone()]
-    );
-    assert_eq!(
-        env.query_all_ids(q("last_edited_time", "on_or_before", &b_time))
-            .await,
-        vec![b.clone()]
-    );
-    assert_eq!(
-        env.query_all_ids(q("created_time", "on_or_after", &b_time))
-            .await,
-        vec![b.clone(), c.clone()]
-    );
-    assert_eq!(
-        env.query_all_ids(q("created_time", "before", &b_time))
-            .await,
-        vec![a.clone()]
-    );
+    assert_eq!(env.query_all_ids(q("last_edited_time", "after", &b_time)).await, vec![a.clone(), c.clone()]);
+    assert_eq!(env.query_all_ids(q("last_edited_time", "before", &a_edited)).await, vec![b.clone(), c.clone()]);
+    assert_eq!(env.query_all_ids(q("last_edited_time", "on_or_before", &b_time)).await, vec![b.clone()]);
+    assert_eq!(env.query_all_ids(q("created_time", "on_or_after", &b_time)).await, vec![b.clone(), c.clone()]);
+    assert_eq!(env.query_all_ids(q("created_time", "before", &b_time)).await, vec![a.clone()]);
     // Offsets other than Z are understood.
-    let b_plus2 = b_time
-        .as_str()
-        .map(|t| t.replace("Z", "+00:00"))
-        .unwrap_or_default();
-    assert_eq!(
-        env.query_all_ids(q("created_time", "on_or_before", &json!(b_plus2)))
-            .await,
-        vec![a.clone(), b.clone()]
-    );
+    let b_plus2 = b_time.as_str().map(|t| t.replace("Z", "+00:00")).unwrap_or_default();
+    assert_eq!(env.query_all_ids(q("created_time", "on_or_before", &json!(b_plus2))).await, vec![a.clone(), b.clone()]);
 
-    let sorted =
-        |field: &str, dir: &str| json!({"sorts": [{"timestamp": field, "direction": dir}]});
+    let sorted = |field: &str, dir: &str| json!({"sorts": [{"timestamp": field, "direction": dir}]});
+    assert_eq!(env.query_all_ids(sorted("last_edited_time", "ascending")).await, vec![b.clone(), c.clone(), a.clone()]);
     assert_eq!(
-        env.query_all_ids(sorted("last_edited_time", "ascending"))
-            .await,
-        vec![b.clone(), c.clone(), a.clone()]
-    );
-    assert_eq!(
-        env.query_all_ids(sorted("last_edited_time", "descending"))
-            .await,
+        env.query_all_ids(sorted("last_edited_time", "descending")).await,
         vec![a.clone(), c.clone(), b.clone()]
     );
-    assert_eq!(
-        env.query_all_ids(sorted("created_time", "descending"))
-            .await,
-        vec![c.clone(), b.clone(), a.clone()]
-    );
+    assert_eq!(env.query_all_ids(sorted("created_time", "descending")).await, vec![c.clone(), b.clone(), a.clone()]);
     // Property sort.
     let by_title = json!({"sorts": [{"property": "Decision", "direction": "descending"}]});
     assert_eq!(env.query_all_ids(by_title).await, vec![c, b, a]);
@@ -1087,84 +739,47 @@ async fn timestamp_filters_and_sorts() {
 #[tokio::test]
 async fn property_and_compound_filters() {
     let env = Env::new().await;
-    let p1 = id_of(
-        &env.create(decision("Alpha", "Ops", "2024-01-01", "sum1"))
-            .await,
-    );
+    let p1 = id_of(&env.create(decision("Alpha", "Ops", "2024-01-01", "sum1")).await);
     let p2 = id_of(&env.create(decision("Beta", "UX", "2024-02-01", "")).await);
-    let p3 = id_of(
-        &env.create(decision("Gamma", "Ops", "2024-03-01", "sum3"))
-            .await,
-    );
-    env.api(
-        Method::PATCH,
-        &format!("/v1/pages/{p3}"),
-        Some(json!({"properties": {"Synced": {"checkbox": true}}})),
-    )
-    .await;
+    let p3 = id_of(&env.create(decision("Gamma", "Ops", "2024-03-01", "sum3")).await);
+    env.api(Method::PATCH, &format!("/v1/pages/{p3}"), Some(json!({"properties": {"Synced": {"checkbox": true}}})))
+        .await;
 
     let f = |filter: Value| json!({"filter": filter});
     assert_eq!(
-        env.query_all_ids(f(
-            json!({"property": "Checksum", "rich_text": {"equals": "sum1"}})
-        ))
-        .await,
+        env.query_all_ids(f(json!({"property": "Checksum", "rich_text": {"equals": "sum1"}}))).await,
         vec![p1.clone()]
     );
     assert_eq!(
-        env.query_all_ids(f(
-            json!({"property": "Checksum", "rich_text": {"is_empty": true}})
-        ))
-        .await,
+        env.query_all_ids(f(json!({"property": "Checksum", "rich_text": {"is_empty": true}}))).await,
         vec![p2.clone()]
     );
     assert_eq!(
-        env.query_all_ids(f(
-            json!({"property": "Checksum", "rich_text": {"is_not_empty": true}})
-        ))
-        .await,
+        env.query_all_ids(f(json!({"property": "Checksum", "rich_text": {"is_not_empty": true}}))).await,
         vec![p1.clone(), p3.clone()]
     );
     assert_eq!(
-        env.query_all_ids(f(
-            json!({"property": "Decision", "title": {"equals": "Beta"}})
-        ))
-        .await,
+        env.query_all_ids(f(json!({"property": "Decision", "title": {"equals": "Beta"}}))).await,
         vec![p2.clone()]
     );
     assert_eq!(
-        env.query_all_ids(f(
-            json!({"property": "Decision", "title": {"equals": "beta"}})
-        ))
-        .await,
+        env.query_all_ids(f(json!({"property": "Decision", "title": {"equals": "beta"}}))).await,
         Vec::<String>::new()
     );
     assert_eq!(
-        env.query_all_ids(f(
-            json!({"property": "Synced", "checkbox": {"equals": true}})
-        ))
-        .await,
+        env.query_all_ids(f(json!({"property": "Synced", "checkbox": {"equals": true}}))).await,
         vec![p3.clone()]
     );
     assert_eq!(
-        env.query_all_ids(f(
-            json!({"property": "Synced", "checkbox": {"equals": false}})
-        ))
-        .await,
+        env.query_all_ids(f(json!({"property": "Synced", "checkbox": {"equals": false}}))).await,
         vec![p1.clone(), p2.clone()]
     );
     assert_eq!(
-        env.query_all_ids(f(
-            json!({"property": "Type", "multi_select": {"contains": "Ops"}})
-        ))
-        .await,
+        env.query_all_ids(f(json!({"property": "Type", "multi_select": {"contains": "Ops"}}))).await,
         vec![p1.clone(), p3.clone()]
     );
     assert_eq!(
-        env.query_all_ids(f(
-            json!({"property": "Date", "date": {"after": "2024-01-15"}})
-        ))
-        .await,
+        env.query_all_ids(f(json!({"property": "Date", "date": {"after": "2024-01-15"}}))).await,
         vec![p2.clone(), p3.clone()]
     );
 
@@ -1186,13 +801,9 @@ async fn property_and_compound_filters() {
             {"property": "Checksum", "rich_text": {"is_empty": true}}
         ]}
     ]});
-    assert_eq!(
-        env.query_all_ids(f(nested)).await,
-        vec![p2.clone(), p3.clone()]
-    );
+    assert_eq!(env.query_all_ids(f(nested)).await, vec![p2.clone(), p3.clone()]);
     // Three levels is more than Notion allows.
-    let too_deep =
-        json!({"and": [{"or": [{"and": [{"property": "Synced", "checkbox": {"equals": true}}]}]}]});
+    let too_deep = json!({"and": [{"or": [{"and": [{"property": "Synced", "checkbox": {"equals": true}}]}]}]});
     let r = env.query(f(too_deep)).await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
 }
@@ -1201,20 +812,14 @@ async fn property_and_compound_filters() {
 
 #[tokio::test]
 async fn rate_limiter_answers_429_with_retry_after() {
-    let cfg = EmulatorConfig {
-        rate_limit: Some((0.5, 2)),
-        ..Default::default()
-    };
+    let cfg = EmulatorConfig { rate_limit: Some((0.5, 2)), ..Default::default() };
     let env = Env::with(cfg).await;
     let path = format!("/v1/databases/{}", env.db());
     assert_eq!(env.api(Method::GET, &path, None).await.status, 200);
     assert_eq!(env.api(Method::GET, &path, None).await.status, 200);
     let r = env.api(Method::GET, &path, None).await;
     assert_eq!((r.status, r.code()), (429, "rate_limited"));
-    assert_eq!(
-        r.message(),
-        "You have been rate limited. Please try again in a few minutes."
-    );
+    assert_eq!(r.message(), "You have been rate limited. Please try again in a few minutes.");
     let retry: u64 = r
         .headers
         .get("retry-after")
@@ -1231,26 +836,16 @@ async fn rate_limiter_answers_429_with_retry_after() {
     assert_eq!(env.api(Method::GET, &path, None).await.status, 200);
 
     // Reconfigure at runtime: off, then very strict.
-    let r = env
-        .admin(Method::POST, "/rate_limit", Some(json!({"enabled": false})))
-        .await;
+    let r = env.admin(Method::POST, "/rate_limit", Some(json!({"enabled": false}))).await;
     assert_eq!(r.json["enabled"], false);
     for _ in 0..20 {
         assert_eq!(env.api(Method::GET, &path, None).await.status, 200);
     }
-    env.admin(
-        Method::POST,
-        "/rate_limit",
-        Some(json!({"per_second": 0.2, "burst": 1})),
-    )
-    .await;
+    env.admin(Method::POST, "/rate_limit", Some(json!({"per_second": 0.2, "burst": 1}))).await;
     assert_eq!(env.api(Method::GET, &path, None).await.status, 200);
     let r = env.api(Method::GET, &path, None).await;
     assert_eq!(r.status, 429);
-    assert_eq!(
-        r.headers.get("retry-after").and_then(|v| v.to_str().ok()),
-        Some("5")
-    );
+    assert_eq!(r.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
 }
 
 #[tokio::test]
@@ -1289,19 +884,12 @@ async fn injected_status_faults() {
     assert_eq!(r.json["object"], "error");
     let r = env.api(Method::GET, &path, None).await;
     assert_eq!(r.status, 502);
-    assert!(
-        r.text.contains("502 Bad Gateway"),
-        "edge-style HTML body: {}",
-        r.text
-    );
+    assert!(r.text.contains("502 Bad Gateway"), "edge-style HTML body: {}", r.text);
     let r = env.api(Method::GET, &path, None).await;
     assert_eq!((r.status, r.code()), (503, "service_unavailable"));
     let r = env.api(Method::GET, &path, None).await;
     assert_eq!((r.status, r.code()), (529, "service_overload"));
-    assert_eq!(
-        r.headers.get("retry-after").and_then(|v| v.to_str().ok()),
-        Some("3")
-    );
+    assert_eq!(r.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("3"));
     // Faults are used up.
     assert_eq!(env.api(Method::GET, &path, None).await.status, 200);
     let c = env.admin(Method::GET, "/counters", None).await;
@@ -1321,44 +909,15 @@ async fn fault_count_and_route_targeting() {
     // Other routes are unaffected.
     assert_eq!(env.query(json!({})).await.status, 200);
     let body = json!({"parent": {"data_source_id": env.ds()}, "properties": {}});
-    assert_eq!(
-        env.api(Method::POST, "/v1/pages", Some(body.clone()))
-            .await
-            .status,
-        503
-    );
-    assert_eq!(
-        env.api(Method::POST, "/v1/pages", Some(body.clone()))
-            .await
-            .status,
-        503
-    );
-    assert_eq!(
-        env.api(Method::POST, "/v1/pages", Some(body)).await.status,
-        200
-    );
+    assert_eq!(env.api(Method::POST, "/v1/pages", Some(body.clone())).await.status, 503);
+    assert_eq!(env.api(Method::POST, "/v1/pages", Some(body.clone())).await.status, 503);
+    assert_eq!(env.api(Method::POST, "/v1/pages", Some(body)).await.status, 200);
     // Faults before commit changed nothing.
-    assert_eq!(
-        env.admin(Method::GET, "/pages", None).await.json["results"]
-            .as_array()
-            .map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(env.admin(Method::GET, "/pages", None).await.json["results"].as_array().map(Vec::len), Some(1));
     // Bad fault specs are refused.
-    let r = env
-        .admin(
-            Method::POST,
-            "/faults",
-            Some(json!({"kind": "status", "status": 418})),
-        )
-        .await;
+    let r = env.admin(Method::POST, "/faults", Some(json!({"kind": "status", "status": 418}))).await;
     assert_eq!(r.status, 400);
-    env.admin(
-        Method::POST,
-        "/faults",
-        Some(json!({"kind": "status", "status": 500, "count": 3})),
-    )
-    .await;
+    env.admin(Method::POST, "/faults", Some(json!({"kind": "status", "status": 500, "count": 3}))).await;
     let r = env.admin(Method::DELETE, "/faults", None).await;
     assert_eq!(r.json["pending"], json!([]));
     assert_eq!(env.query(json!({})).await.status, 200);
@@ -1367,30 +926,24 @@ async fn fault_count_and_route_targeting() {
 #[tokio::test]
 async fn after_commit_fault_loses_the_response_but_keeps_the_write() {
     let env = Env::new().await;
-    env.admin(Method::POST, "/faults", Some(json!({"kind": "status", "status": 500, "after_commit": true, "route": "POST /v1/pages"}))).await;
+    env.admin(
+        Method::POST,
+        "/faults",
+        Some(json!({"kind": "status", "status": 500, "after_commit": true, "route": "POST /v1/pages"})),
+    )
+    .await;
     let r = env
         .api(Method::POST, "/v1/pages", Some(json!({"parent": {"data_source_id": env.ds()}, "properties": decision("lost", "Ops", "2024-01-01", "")})))
         .await;
     assert_eq!(r.status, 500);
-    let pages = env
-        .query_all_ids(json!({"filter": {"property": "Decision", "title": {"equals": "lost"}}}))
-        .await;
-    assert_eq!(
-        pages.len(),
-        1,
-        "the page exists although the client saw a 500"
-    );
+    let pages = env.query_all_ids(json!({"filter": {"property": "Decision", "title": {"equals": "lost"}}})).await;
+    assert_eq!(pages.len(), 1, "the page exists although the client saw a 500");
 }
 
 #[tokio::test]
 async fn hang_fault_makes_the_client_time_out() {
     let env = Env::new().await;
-    env.admin(
-        Method::POST,
-        "/faults",
-        Some(json!({"kind": "hang", "seconds": 3})),
-    )
-    .await;
+    env.admin(Method::POST, "/faults", Some(json!({"kind": "hang", "seconds": 3}))).await;
     let started = std::time::Instant::now();
     let result = env
         .http
@@ -1400,48 +953,24 @@ async fn hang_fault_makes_the_client_time_out() {
         .timeout(Duration::from_millis(400))
         .send()
         .await;
-    assert!(
-        result.as_ref().err().is_some_and(|e| e.is_timeout()),
-        "{result:?}"
-    );
+    assert!(result.as_ref().err().is_some_and(|e| e.is_timeout()), "{result:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
     // Without a client timeout the hang ends in a 504.
-    env.admin(
-        Method::POST,
-        "/faults",
-        Some(json!({"kind": "hang", "millis": 200})),
-    )
-    .await;
-    let r = env
-        .api(Method::GET, &format!("/v1/databases/{}", env.db()), None)
-        .await;
+    env.admin(Method::POST, "/faults", Some(json!({"kind": "hang", "millis": 200}))).await;
+    let r = env.api(Method::GET, &format!("/v1/databases/{}", env.db()), None).await;
     assert_eq!((r.status, r.code()), (504, "gateway_timeout"));
-    assert_eq!(
-        env.api(Method::GET, &format!("/v1/databases/{}", env.db()), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(env.api(Method::GET, &format!("/v1/databases/{}", env.db()), None).await.status, 200);
 }
 
 #[tokio::test]
 async fn malformed_json_fault() {
     let env = Env::new().await;
-    env.admin(
-        Method::POST,
-        "/faults",
-        Some(json!({"kind": "malformed_json"})),
-    )
-    .await;
+    env.admin(Method::POST, "/faults", Some(json!({"kind": "malformed_json"}))).await;
     let r = env
         .api(Method::POST, "/v1/pages", Some(json!({"parent": {"data_source_id": env.ds()}, "properties": decision("garbled", "Ops", "2024-01-01", "")})))
         .await;
     assert_eq!(r.status, 200);
-    assert!(
-        serde_json::from_str::<Value>(&r.text).is_err(),
-        "body must not parse: {}",
-        r.text
-    );
+    assert!(serde_json::from_str::<Value>(&r.text).is_err(), "body must not parse: {}", r.text);
     assert!(!r.text.is_empty());
     // malformed_json applies after commit by default: the page exists.
     assert_eq!(env.query_all_ids(json!({})).await.len(), 1);
@@ -1454,28 +983,17 @@ async fn counters_by_route_template() {
     let id = id_of(&page);
     env.api(Method::GET, &format!("/v1/pages/{id}"), None).await;
     env.api(Method::GET, &format!("/v1/pages/{id}"), None).await;
-    env.api(
-        Method::PATCH,
-        &format!("/v1/pages/{id}"),
-        Some(json!({"properties": {}})),
-    )
-    .await;
+    env.api(Method::PATCH, &format!("/v1/pages/{id}"), Some(json!({"properties": {}}))).await;
     env.query(json!({})).await;
-    env.api(Method::GET, &format!("/v1/databases/{}", env.db()), None)
-        .await;
-    env.api(Method::GET, &format!("/v1/data_sources/{}", env.ds()), None)
-        .await;
+    env.api(Method::GET, &format!("/v1/databases/{}", env.db()), None).await;
+    env.api(Method::GET, &format!("/v1/data_sources/{}", env.ds()), None).await;
     env.api(Method::GET, "/v1/users", None).await;
-    env.raw(Method::GET, &format!("/v1/pages/{id}"), &[], None)
-        .await; // 401, still counted
+    env.raw(Method::GET, &format!("/v1/pages/{id}"), &[], None).await; // 401, still counted
     let c = env.admin(Method::GET, "/counters", None).await.json;
     assert_eq!(c["by_route"]["POST /v1/pages"], 1);
     assert_eq!(c["by_route"]["GET /v1/pages/{page_id}"], 3);
     assert_eq!(c["by_route"]["PATCH /v1/pages/{page_id}"], 1);
-    assert_eq!(
-        c["by_route"]["POST /v1/data_sources/{data_source_id}/query"],
-        1
-    );
+    assert_eq!(c["by_route"]["POST /v1/data_sources/{data_source_id}/query"], 1);
     assert_eq!(c["by_route"]["GET /v1/databases/{database_id}"], 1);
     assert_eq!(c["by_route"]["GET /v1/data_sources/{data_source_id}"], 1);
     assert_eq!(c["by_route"]["GET (unmatched)"], 1);
@@ -1483,10 +1001,7 @@ async fn counters_by_route_template() {
     assert_eq!(c["by_status"]["401"], 1);
     assert_eq!(c["by_status"]["400"], 1);
     env.admin(Method::DELETE, "/counters", None).await;
-    assert_eq!(
-        env.admin(Method::GET, "/counters", None).await.json["total"],
-        0
-    );
+    assert_eq!(env.admin(Method::GET, "/counters", None).await.json["total"], 0);
 }
 
 // ----- admin -------------------------------------------------------------------------------
@@ -1496,37 +1011,27 @@ async fn human_edits_through_admin() {
     let env = Env::new().await;
     let human = env.emu.handle().human_user_id();
     let r = env
-        .admin(Method::POST, "/pages", Some(json!({"properties": {"Decision": "Written by a person", "Type": "UX", "Date": "2024-06-01"}})))
+        .admin(
+            Method::POST,
+            "/pages",
+            Some(json!({"properties": {"Decision": "Written by a person", "Type": "UX", "Date": "2024-06-01"}})),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let id = id_of(&r.json);
     assert_eq!(r.json["created_by"]["id"], json!(human));
-    assert_eq!(
-        r.json["properties"]["Type"]["multi_select"][0]["name"],
-        "UX"
-    );
+    assert_eq!(r.json["properties"]["Type"]["multi_select"][0]["name"], "UX");
     assert_eq!(r.json["properties"]["Date"]["date"]["start"], "2024-06-01");
 
     // The bot edits, then the person edits later: last_edited_by becomes the person.
-    env.api(
-        Method::PATCH,
-        &format!("/v1/pages/{id}"),
-        Some(json!({"properties": {"Synced": {"checkbox": true}}})),
-    )
-    .await;
+    env.api(Method::PATCH, &format!("/v1/pages/{id}"), Some(json!({"properties": {"Synced": {"checkbox": true}}})))
+        .await;
     env.advance_clock(120).await;
-    let before = env
-        .api(Method::GET, &format!("/v1/pages/{id}"), None)
-        .await
-        .json;
+    let before = env.api(Method::GET, &format!("/v1/pages/{id}"), None).await.json;
     assert_ne!(before["last_edited_by"]["id"], json!(human));
     env.advance_clock(120).await;
     let r = env
-        .admin(
-            Method::PATCH,
-            &format!("/pages/{id}"),
-            Some(json!({"properties": {"Decision": "Edited by a person"}})),
-        )
+        .admin(Method::PATCH, &format!("/pages/{id}"), Some(json!({"properties": {"Decision": "Edited by a person"}})))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["last_edited_by"]["id"], json!(human));
@@ -1535,65 +1040,27 @@ async fn human_edits_through_admin() {
 
     // Long text typed by a person is stored as several 2,000-unit segments.
     let long = "w".repeat(4500);
-    let r = env
-        .admin(
-            Method::PATCH,
-            &format!("/pages/{id}"),
-            Some(json!({"properties": {"Decision": long}})),
-        )
-        .await;
-    assert_eq!(
-        r.json["properties"]["Decision"]["title"]
-            .as_array()
-            .map(Vec::len),
-        Some(3)
-    );
+    let r = env.admin(Method::PATCH, &format!("/pages/{id}"), Some(json!({"properties": {"Decision": long}}))).await;
+    assert_eq!(r.json["properties"]["Decision"]["title"].as_array().map(Vec::len), Some(3));
 
     // Trash and restore as a person.
-    let r = env
-        .admin(Method::POST, &format!("/pages/{id}/trash"), None)
-        .await;
-    assert_eq!(
-        (
-            r.json["in_trash"].clone(),
-            r.json["last_edited_by"]["id"].clone()
-        ),
-        (json!(true), json!(human))
-    );
+    let r = env.admin(Method::POST, &format!("/pages/{id}/trash"), None).await;
+    assert_eq!((r.json["in_trash"].clone(), r.json["last_edited_by"]["id"].clone()), (json!(true), json!(human)));
     assert!(env.query_all_ids(json!({})).await.is_empty());
     let listed = env.admin(Method::GET, "/pages", None).await;
-    assert_eq!(
-        listed.json["results"][0]["in_trash"], true,
-        "the admin list includes trashed pages"
-    );
-    let r = env
-        .admin(Method::POST, &format!("/pages/{id}/restore"), None)
-        .await;
+    assert_eq!(listed.json["results"][0]["in_trash"], true, "the admin list includes trashed pages");
+    let r = env.admin(Method::POST, &format!("/pages/{id}/restore"), None).await;
     assert_eq!(r.json["in_trash"], false);
     assert_eq!(env.query_all_ids(json!({})).await, vec![id.clone()]);
 
     // Person edits are validated like API writes.
-    let r = env
-        .admin(
-            Method::PATCH,
-            &format!("/pages/{id}"),
-            Some(json!({"properties": {"Type": "A, B"}})),
-        )
-        .await;
+    let r = env.admin(Method::PATCH, &format!("/pages/{id}"), Some(json!({"properties": {"Type": "A, B"}}))).await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
-    let r = env
-        .admin(
-            Method::POST,
-            "/pages/0b0b0b0b-0000-4000-8000-000000000000/trash",
-            None,
-        )
-        .await;
+    let r = env.admin(Method::POST, "/pages/0b0b0b0b-0000-4000-8000-000000000000/trash", None).await;
     assert_eq!(r.status, 404);
 
     // Permanent deletion: trashed pages answer 200 with in_trash, deleted ones 404.
-    let r = env
-        .admin(Method::DELETE, &format!("/pages/{id}"), None)
-        .await;
+    let r = env.admin(Method::DELETE, &format!("/pages/{id}"), None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = env.api(Method::GET, &format!("/v1/pages/{id}"), None).await;
     assert_eq!((r.status, r.code()), (404, "object_not_found"));
@@ -1602,98 +1069,38 @@ async fn human_edits_through_admin() {
 #[tokio::test]
 async fn clock_offset_moves_time() {
     let env = Env::new().await;
-    let r = env
-        .admin(
-            Method::POST,
-            "/clock",
-            Some(json!({"offset_seconds": -86400})),
-        )
-        .await;
+    let r = env.admin(Method::POST, "/clock", Some(json!({"offset_seconds": -86400}))).await;
     assert_eq!(r.json["offset_seconds"], -86400);
     let page = env.create_decision("yesterday").await;
     let created =
-        chrono::DateTime::parse_from_rfc3339(page["created_time"].as_str().unwrap_or_default())
-            .expect("time");
+        chrono::DateTime::parse_from_rfc3339(page["created_time"].as_str().unwrap_or_default()).expect("time");
     let age = chrono::Utc::now().signed_duration_since(created);
-    assert!(
-        age > chrono::Duration::hours(23) && age < chrono::Duration::hours(25),
-        "{age}"
-    );
-    let r = env
-        .admin(
-            Method::POST,
-            "/clock",
-            Some(json!({"advance_seconds": 3600})),
-        )
-        .await;
+    assert!(age > chrono::Duration::hours(23) && age < chrono::Duration::hours(25), "{age}");
+    let r = env.admin(Method::POST, "/clock", Some(json!({"advance_seconds": 3600}))).await;
     assert_eq!(r.json["offset_seconds"], -82800);
-    assert_eq!(
-        env.admin(Method::GET, "/clock", None).await.json["offset_seconds"],
-        -82800
-    );
+    assert_eq!(env.admin(Method::GET, "/clock", None).await.json["offset_seconds"], -82800);
 }
 
 #[tokio::test]
 async fn reset_restores_the_start_state() {
     let env = Env::new().await;
     env.create_decision("x").await;
-    env.create(json!({"Type": {"multi_select": [{"name": "NewOption"}]}}))
-        .await;
-    env.admin(Method::POST, "/clock", Some(json!({"offset_seconds": 999})))
-        .await;
-    env.admin(
-        Method::POST,
-        "/faults",
-        Some(json!({"kind": "status", "status": 500})),
-    )
-    .await;
-    let extra = env
-        .admin(Method::POST, "/databases", Some(json!({"title": "extra"})))
-        .await;
+    env.create(json!({"Type": {"multi_select": [{"name": "NewOption"}]}})).await;
+    env.admin(Method::POST, "/clock", Some(json!({"offset_seconds": 999}))).await;
+    env.admin(Method::POST, "/faults", Some(json!({"kind": "status", "status": 500}))).await;
+    let extra = env.admin(Method::POST, "/databases", Some(json!({"title": "extra"}))).await;
     let r = env.admin(Method::POST, "/reset", None).await;
     assert_eq!(r.status, 200);
-    assert_eq!(
-        env.admin(Method::GET, "/pages", None).await.json["results"],
-        json!([])
-    );
-    assert_eq!(
-        env.admin(Method::GET, "/clock", None).await.json["offset_seconds"],
-        0
-    );
-    assert_eq!(
-        env.admin(Method::GET, "/faults", None).await.json["pending"],
-        json!([])
-    );
-    assert_eq!(
-        env.admin(Method::GET, "/counters", None).await.json["total"],
-        0
-    );
-    let ds = env
-        .api(Method::GET, &format!("/v1/data_sources/{}", env.ds()), None)
-        .await;
-    assert_eq!(
-        ds.json["properties"]["Type"]["multi_select"]["options"]
-            .as_array()
-            .map(Vec::len),
-        Some(5)
-    );
-    let gone = extra.json["database_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(
-        env.api(Method::GET, &format!("/v1/databases/{gone}"), None)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(env.admin(Method::GET, "/pages", None).await.json["results"], json!([]));
+    assert_eq!(env.admin(Method::GET, "/clock", None).await.json["offset_seconds"], 0);
+    assert_eq!(env.admin(Method::GET, "/faults", None).await.json["pending"], json!([]));
+    assert_eq!(env.admin(Method::GET, "/counters", None).await.json["total"], 0);
+    let ds = env.api(Method::GET, &format!("/v1/data_sources/{}", env.ds()), None).await;
+    assert_eq!(ds.json["properties"]["Type"]["multi_select"]["options"].as_array().map(Vec::len), Some(5));
+    let gone = extra.json["database_id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(env.api(Method::GET, &format!("/v1/databases/{gone}"), None).await.status, 404);
     // Same ids as before the reset.
-    assert_eq!(
-        env.api(Method::GET, &format!("/v1/databases/{}", env.db()), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(env.api(Method::GET, &format!("/v1/databases/{}", env.db()), None).await.status, 200);
 }
 
 #[tokio::test]
@@ -1714,23 +1121,20 @@ async fn databases_with_other_schemas() {
         }],
     });
     let env = Env::with(cfg).await;
-    let db = env
-        .api(Method::GET, &format!("/v1/databases/{wrong_id}"), None)
-        .await;
+    let db = env.api(Method::GET, &format!("/v1/databases/{wrong_id}"), None).await;
     assert_eq!(db.status, 200);
-    let ds_id = db.json["data_sources"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let ds = env
-        .api(Method::GET, &format!("/v1/data_sources/{ds_id}"), None)
-        .await;
+    let ds_id = db.json["data_sources"][0]["id"].as_str().unwrap_or_default().to_string();
+    let ds = env.api(Method::GET, &format!("/v1/data_sources/{ds_id}"), None).await;
     assert_eq!(ds.json["properties"]["Type"]["type"], "select");
     assert_eq!(ds.json["properties"]["Checksum"]["type"], "number");
     assert!(ds.json["properties"].get("Date").is_none());
     // Writing the Decision shape into it fails the way Notion would.
     let r = env
-        .api(Method::POST, "/v1/pages", Some(json!({"parent": {"data_source_id": ds_id}, "properties": decision("x", "Ops", "2024-01-01", "abc")})))
+        .api(
+            Method::POST,
+            "/v1/pages",
+            Some(json!({"parent": {"data_source_id": ds_id}, "properties": decision("x", "Ops", "2024-01-01", "abc")})),
+        )
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(
@@ -1756,17 +1160,9 @@ async fn databases_with_other_schemas() {
 
 #[tokio::test]
 async fn spawn_binds_only_to_loopback() {
-    let err = spawn(
-        EmulatorConfig::default(),
-        "0.0.0.0:0".parse().expect("addr"),
-    )
-    .await
-    .err();
+    let err = spawn(EmulatorConfig::default(), "0.0.0.0:0".parse().expect("addr")).await.err();
     assert!(err.is_some_and(|e| e.to_string().contains("127.0.0.1")));
-    let cfg = EmulatorConfig {
-        database_id: "nope".into(),
-        ..Default::default()
-    };
+    let cfg = EmulatorConfig { database_id: "nope".into(), ..Default::default() };
     assert!(spawn(cfg, localhost(0)).await.is_err());
     // In-process handle.
     let env = Env::new().await;
@@ -1775,10 +1171,7 @@ async fn spawn_binds_only_to_loopback() {
     assert_eq!(h.clock_offset(), 60);
     h.inject_fault(
         notion_emulator::Fault {
-            kind: notion_emulator::FaultKind::Status {
-                status: 503,
-                retry_after: None,
-            },
+            kind: notion_emulator::FaultKind::Status { status: 503, retry_after: None },
             route: None,
             after_commit: false,
         },
@@ -1846,11 +1239,7 @@ async fn odd_bodies_always_get_a_notion_answer() {
     let mut bodies = Vec::new();
     for o in &odd {
         bodies.push((Method::POST, "/v1/pages".to_string(), o.clone()));
-        bodies.push((
-            Method::POST,
-            "/v1/pages".to_string(),
-            json!({"parent": o, "properties": {}}),
-        ));
+        bodies.push((Method::POST, "/v1/pages".to_string(), json!({"parent": o, "properties": {}})));
         bodies.push((
             Method::POST,
             "/v1/pages".to_string(),
@@ -1865,11 +1254,7 @@ async fn odd_bodies_always_get_a_notion_answer() {
                 json!({"checkbox": o}),
                 o.clone(),
             ] {
-                bodies.push((
-                    Method::PATCH,
-                    format!("/v1/pages/{page}"),
-                    json!({"properties": {prop: wrap}}),
-                ));
+                bodies.push((Method::PATCH, format!("/v1/pages/{page}"), json!({"properties": {prop: wrap}})));
             }
             bodies.push((
                 Method::PATCH,
@@ -1887,55 +1272,25 @@ async fn odd_bodies_always_get_a_notion_answer() {
                 json!({"properties": {prop: {"rich_text": [{"type": "mention", "mention": o}]}}}),
             ));
         }
-        bodies.push((
-            Method::PATCH,
-            format!("/v1/pages/{page}"),
-            json!({"in_trash": o, "icon": o}),
-        ));
+        bodies.push((Method::PATCH, format!("/v1/pages/{page}"), json!({"in_trash": o, "icon": o})));
         let q = format!("/v1/data_sources/{}/query", env.ds());
         bodies.push((Method::POST, q.clone(), o.clone()));
         for key in ["filter", "sorts", "start_cursor", "page_size", "in_trash"] {
             bodies.push((Method::POST, q.clone(), json!({key: o})));
         }
-        bodies.push((
-            Method::POST,
-            q.clone(),
-            json!({"filter": {"property": "Synced", "checkbox": o}}),
-        ));
-        bodies.push((
-            Method::POST,
-            q.clone(),
-            json!({"filter": {"timestamp": "created_time", "created_time": o}}),
-        ));
-        bodies.push((
-            Method::POST,
-            q.clone(),
-            json!({"filter": {"and": [o, {"or": [o]}]}}),
-        ));
+        bodies.push((Method::POST, q.clone(), json!({"filter": {"property": "Synced", "checkbox": o}})));
+        bodies.push((Method::POST, q.clone(), json!({"filter": {"timestamp": "created_time", "created_time": o}})));
+        bodies.push((Method::POST, q.clone(), json!({"filter": {"and": [o, {"or": [o]}]}})));
         bodies.push((Method::POST, q.clone(), json!({"sorts": [o]})));
     }
     for (method, path, body) in bodies {
         let r = env.api(method.clone(), &path, Some(body.clone())).await;
-        assert!(
-            matches!(r.status, 200 | 400 | 404),
-            "{method} {path} {body}: {} {}",
-            r.status,
-            r.text
-        );
+        assert!(matches!(r.status, 200 | 400 | 404), "{method} {path} {body}: {} {}", r.status, r.text);
         if r.status != 200 {
-            assert_eq!(
-                r.json["object"], "error",
-                "{method} {path} {body}: {}",
-                r.text
-            );
+            assert_eq!(r.json["object"], "error", "{method} {path} {body}: {}", r.text);
             assert!(!r.message().is_empty());
         }
     }
     // The page is still readable and the server still answers.
-    assert_eq!(
-        env.api(Method::GET, &format!("/v1/pages/{page}"), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(env.api(Method::GET, &format!("/v1/pages/{page}"), None).await.status, 200);
 }

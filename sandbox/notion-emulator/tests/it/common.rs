@@ -47,35 +47,20 @@ impl Env {
     }
 
     /// Sends a raw request: `headers` are (name, value) pairs, `body` is sent verbatim.
-    pub async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&str>,
-    ) -> Reply {
-        let mut req = self
-            .http
-            .request(method, format!("{}{}", self.emu.url(), path));
+    pub async fn raw(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.emu.url(), path));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
         if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
+            req = req.header("content-type", "application/json").body(b.to_string());
         }
         let resp = req.send().await.expect("request sent");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body read");
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            text,
-            json,
-        }
+        Reply { status, headers, text, json }
     }
 
     /// An authorised API call.
@@ -84,28 +69,15 @@ impl Env {
     }
 
     /// An authorised API call with the given `Notion-Version`.
-    pub async fn api_v(
-        &self,
-        version: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Reply {
+    pub async fn api_v(&self, version: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
         let auth = format!("Bearer {}", self.emu.token());
         let body = body.map(|b| b.to_string());
-        self.raw(
-            method,
-            path,
-            &[("authorization", &auth), ("notion-version", version)],
-            body.as_deref(),
-        )
-        .await
+        self.raw(method, path, &[("authorization", &auth), ("notion-version", version)], body.as_deref()).await
     }
 
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
         let body = body.map(|b| b.to_string());
-        self.raw(method, &format!("/__admin{path}"), &[], body.as_deref())
-            .await
+        self.raw(method, &format!("/__admin{path}"), &[], body.as_deref()).await
     }
 
     /// Creates a page through the API (asserting success) from Notion property values.
@@ -127,12 +99,7 @@ impl Env {
     }
 
     pub async fn query(&self, body: Value) -> Reply {
-        self.api(
-            Method::POST,
-            &format!("/v1/data_sources/{}/query", self.ds()),
-            Some(body),
-        )
-        .await
+        self.api(Method::POST, &format!("/v1/data_sources/{}/query", self.ds()), Some(body)).await
     }
 
     /// All page ids a query returns, following cursors.
@@ -152,13 +119,7 @@ impl Env {
     }
 
     pub async fn advance_clock(&self, seconds: i64) {
-        let r = self
-            .admin(
-                Method::POST,
-                "/clock",
-                Some(json!({"advance_seconds": seconds})),
-            )
-            .await;
+        let r = self.admin(Method::POST, "/clock", Some(json!({"advance_seconds": seconds}))).await;
         assert_eq!(r.status, 200, "{}", r.text);
     }
 }

@@ -40,14 +40,7 @@ impl<'a> Validator<'a> {
         errors
     }
 
-    fn check(
-        &self,
-        schema: &Value,
-        inst: &Value,
-        path: &str,
-        errors: &mut Vec<String>,
-        depth: usize,
-    ) {
+    fn check(&self, schema: &Value, inst: &Value, path: &str, errors: &mut Vec<String>, depth: usize) {
         if depth > 64 {
             errors.push(format!("{path}: schema recursion too deep"));
             return;
@@ -77,10 +70,7 @@ impl<'a> Validator<'a> {
                         _ => vec![],
                     };
                     if !types.iter().any(|t| type_matches(t, inst)) {
-                        errors.push(format!(
-                            "{path}: expected type {types:?}, got {}",
-                            short(inst)
-                        ));
+                        errors.push(format!("{path}: expected type {types:?}, got {}", short(inst)));
                     }
                 }
                 "enum" => {
@@ -131,11 +121,7 @@ impl<'a> Validator<'a> {
                 }
                 "maxItems" | "minItems" => {
                     if let (Some(n), Some(a)) = (arg.as_u64(), inst.as_array()) {
-                        let bad = if kw == "maxItems" {
-                            a.len() as u64 > n
-                        } else {
-                            (a.len() as u64) < n
-                        };
+                        let bad = if kw == "maxItems" { a.len() as u64 > n } else { (a.len() as u64) < n };
                         if bad {
                             errors.push(format!("{path}: {kw} {n}, got {} items", a.len()));
                         }
@@ -152,20 +138,15 @@ impl<'a> Validator<'a> {
                 }
                 "oneOf" | "anyOf" | "allOf" => {
                     let subs = arg.as_array().cloned().unwrap_or_default();
-                    let passing = subs
-                        .iter()
-                        .filter(|sub| self.validate_at(sub, inst, path, depth).is_empty())
-                        .count();
+                    let passing = subs.iter().filter(|sub| self.validate_at(sub, inst, path, depth).is_empty()).count();
                     let ok = match kw.as_str() {
                         "oneOf" => passing == 1,
                         "anyOf" => passing >= 1,
                         _ => passing == subs.len(),
                     };
                     if !ok {
-                        let detail: Vec<String> = subs
-                            .iter()
-                            .map(|sub| self.validate_at(sub, inst, path, depth).join("; "))
-                            .collect();
+                        let detail: Vec<String> =
+                            subs.iter().map(|sub| self.validate_at(sub, inst, path, depth).join("; ")).collect();
                         errors.push(format!(
                             "{path}: {kw} matched {passing} of {} [{}]",
                             subs.len(),
@@ -181,9 +162,7 @@ impl<'a> Validator<'a> {
                     }
                 }
                 k if ANNOTATIONS.contains(&k) => {}
-                other => errors.push(format!(
-                    "{path}: validator does not support keyword {other:?}"
-                )),
+                other => errors.push(format!("{path}: validator does not support keyword {other:?}")),
             }
         }
     }
@@ -226,11 +205,7 @@ fn format_ok(f: &str, t: &str) -> bool {
         // ISO 8601 with milliseconds and Z, as Notion prints timestamps.
         "date-time" => chrono::DateTime::parse_from_rfc3339(t).is_ok(),
         // Our own format for documented shapes: minute-rounded `YYYY-MM-DDTHH:MM:00.000Z`.
-        "notion-minute" => {
-            chrono::DateTime::parse_from_rfc3339(t).is_ok()
-                && t.len() == 24
-                && t.ends_with(":00.000Z")
-        }
+        "notion-minute" => chrono::DateTime::parse_from_rfc3339(t).is_ok() && t.len() == 24 && t.ends_with(":00.000Z"),
         "uri" => t.starts_with("https://") || t.starts_with("http://"),
         // `json` (used by the OpenAPI file for icon/cover strings) and unknown formats: no check.
         _ => true,
@@ -240,10 +215,7 @@ fn format_ok(f: &str, t: &str) -> bool {
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 80 {
-        format!(
-            "{}...",
-            &s[..s.char_indices().nth(77).map(|(i, _)| i).unwrap_or(s.len())]
-        )
+        format!("{}...", &s[..s.char_indices().nth(77).map(|(i, _)| i).unwrap_or(s.len())])
     } else {
         s
     }
@@ -265,24 +237,12 @@ mod tests {
         let v = Validator::new(&root);
         let one_of = json!({"oneOf": [{"$ref": "#/components/schemas/a"}, {"$ref": "#/components/schemas/b"}]});
         assert!(v.validate(&one_of, &json!({"x": 1})).is_empty());
-        assert!(
-            !v.validate(&one_of, &json!({"x": 1, "y": 2})).is_empty(),
-            "both match: oneOf fails"
-        );
+        assert!(!v.validate(&one_of, &json!({"x": 1, "y": 2})).is_empty(), "both match: oneOf fails");
         assert!(!v.validate(&one_of, &json!({"z": 0})).is_empty());
-        assert!(
-            !v.validate(&json!({"pattern": "^a"}), &json!("a"))
-                .is_empty(),
-            "unknown keyword reported"
-        );
+        assert!(!v.validate(&json!({"pattern": "^a"}), &json!("a")).is_empty(), "unknown keyword reported");
+        assert!(!v.validate(&json!({"type": "string", "format": "uuid"}), &json!("nope")).is_empty());
         assert!(!v
-            .validate(&json!({"type": "string", "format": "uuid"}), &json!("nope"))
-            .is_empty());
-        assert!(!v
-            .validate(
-                &json!({"additionalProperties": false, "properties": {"a": {}}}),
-                &json!({"b": 1})
-            )
+            .validate(&json!({"additionalProperties": false, "properties": {"a": {}}}), &json!({"b": 1}))
             .is_empty());
     }
 }
