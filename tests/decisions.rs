@@ -14,7 +14,7 @@ use decision_sync::core::notion_date::DateWrite;
 use decision_sync::core::pair::{decide, PairDecision};
 use decision_sync::core::plan::{NotionWrite, Op, OpKind, Order, Plan, SupabaseWrite};
 use decision_sync::core::planner::plan;
-use decision_sync::core::ports::{NewRow, PageWrite, RowWrite};
+use decision_sync::core::ports::{CreateIntent, NewRow, PageWrite, RowWrite};
 use decision_sync::core::snapshot::Snapshot;
 use decision_sync::core::state::{ConflictRecord, RecordIssue};
 
@@ -440,7 +440,7 @@ fn a_decision_notion_cannot_hold_is_not_pushed() {
 #[rstest]
 //     row      row changed  page     page changed  row updated  page edited  → action
 #[case(DELETED, CHANGED,     LIVE,    CLEAN,        "10:00",     "10:00",     Want::TrashPage { mark_row: true })]   // row soft-deleted
-#[case(LIVE,    CLEAN,       TRASHED, CHANGED,      "10:00",     "10:00",     Want::DeleteRow)]                      // page trashed
+#[case(LIVE,    CLEAN,       TRASHED, CHANGED,      "10:00",     "10:02",     Want::DeleteRow)]                      // page trashed
 #[case(DELETED, CLEAN,       TRASHED, CLEAN,        "10:00",     "10:00",     Want::Nothing)]                        // both, already in step
 #[case(DELETED, CHANGED,     TRASHED, CHANGED,      "10:00",     "10:00",     Want::MarkSynced)]                     // both deleted meanwhile
 #[case(LIVE,    CHANGED,     TRASHED, CLEAN,        "10:00",     "10:00",     Want::RestorePage { mark_row: true })] // row restored
@@ -746,4 +746,62 @@ fn link_import_and_create_write_the_base_on_both_sides() {
         conflict: None,
     };
     assert_eq!(plan.ops, vec![link, import, create]);
+}
+
+/// Notion's "Duplicate" copies the `Checksum`: the copy looks synced, so it is reported with the
+/// fix, never imported silently.
+#[test]
+fn a_duplicated_page_is_reported_with_the_fix() {
+    let plan = plan(&snapshot(vec![linked("r1", A, "p1")], vec![page("p1", A), page("p2", A)]));
+    assert_eq!(plan.ops, []);
+    let [orphan] = plan.orphans.as_slice() else { panic!("one orphan: {:?}", plan.orphans) };
+    assert_eq!((orphan.side, short(&orphan.id)), (Side::Notion, "p2".to_string()));
+    assert!(orphan.reason.contains("empty its Checksum property to import it"), "{}", orphan.reason);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A create is never repeated: the intent journaled before a create (at 09:00, for base `A`) lets
+// the next run find the page and link it instead of creating another.
+// ---------------------------------------------------------------------------------------------
+
+/// How the link an intent leads to writes the row: `synced`, `unsynced` (the next run pushes or
+/// trashes), `synced, deleted` (the page was trashed before the link); `-` when there is no link.
+fn adopted(plan: &Plan) -> &'static str {
+    let write = plan.ops.iter().find(|op| op.kind == OpKind::Link).and_then(|op| match &op.supabase {
+        Some(SupabaseWrite::Update(write)) => Some(write),
+        _ => None,
+    });
+    match write.map(|write| (write.notion_synced, write.deleted_at.is_some())) {
+        None => "-",
+        Some((Some(true), false)) => "synced",
+        Some((Some(false), false)) => "unsynced",
+        Some((Some(true), true)) => "synced, deleted",
+        Some(other) => panic!("unexpected link write {other:?}"),
+    }
+}
+
+#[rustfmt::skip] // the tables are aligned by hand, one rule per line
+#[rstest]
+//     row                         page found (created at)                              base searched  → outline             row written
+#[case(unlinked("r1", A),          Some(created_page(page("p1", A), "09:00")),          true,          &["Link r1 p1"],      "synced")]          // crash before the link
+#[case(unlinked("r1", B),          Some(created_page(page("p1", A), "09:00")),          true,          &["Link r1 p1"],      "unsynced")]        // … row edited since
+#[case(unlinked("r1", A),          Some(trashed(created_page(page("p1", A), "09:00"))), true,          &["Link r1 p1"],      "synced, deleted")] // … page trashed since
+#[case(deleted(unlinked("r1", A)), Some(created_page(page("p1", A), "09:00")),          true,          &["Link r1 p1"],      "unsynced")]        // … row deleted since
+#[case(unlinked("r1", A),          Some(created_page(page("p1", A), "09:00")),          false,         &["deferred r1 -"],   "-")]               // not looked for yet
+#[case(unlinked("r1", A),          None,                                                true,          &["CreatePage r1 -"], "-")]               // the create never happened
+#[case(unlinked("r1", A),          Some(created_page(page("p1", A), "08:00")),          true,          &["CreatePage r1 -"], "-")]               // an older page is not it
+fn create_intents(
+    #[case] row: Row,
+    #[case] page: Option<Page>,
+    #[case] searched: bool,
+    #[case] want: &[&str],
+    #[case] row_written: &str,
+) {
+    let mut snapshot = snapshot(vec![row], page.into_iter().collect());
+    snapshot.intents.push(CreateIntent { row_id: "r1".into(), base: sum(A), at: t("09:00") });
+    if searched {
+        snapshot.intent_bases_searched.insert(sum(A));
+    }
+    let plan = plan(&snapshot);
+    assert_eq!((outline(&plan), adopted(&plan)), (want.iter().map(|line| line.to_string()).collect(), row_written));
 }
