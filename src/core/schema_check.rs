@@ -34,7 +34,7 @@ impl SchemaCheck {
         let message = error.to_string();
         match error {
             PortError::Config { .. } | PortError::Record { .. } => Some(SchemaCheck::Problem { message }),
-            PortError::Transient { .. } => Some(SchemaCheck::Unreachable { message }),
+            PortError::Transient { .. } | PortError::RateLimited { .. } => Some(SchemaCheck::Unreachable { message }),
             PortError::BudgetExhausted { .. } | PortError::Crash { .. } | PortError::LeaseLost { .. } => None,
         }
     }
