@@ -343,7 +343,11 @@ impl<T: HttpTransport> NotionClient<T> {
                 RetryDecision::GiveUp(GiveUpReason::WaitTooLong { retry_after_ms })
                     if matches!(failure, Failure::RateLimited { .. }) =>
                 {
-                    return Err(CallError::Port(wait_too_long(&last, retry_after_ms, self.policy.max_retry_after_ms)));
+                    return Err(CallError::Port(rate_limit_wait_too_long(
+                        &last,
+                        retry_after_ms,
+                        self.policy.max_retry_after_ms,
+                    )));
                 }
                 RetryDecision::GiveUp(reason) => {
                     return Err(CallError::Port(PortError::transient(
@@ -385,7 +389,7 @@ impl<T: HttpTransport> NotionClient<T> {
 
 /// A 429/529 whose `Retry-After` is longer than one run waits: the run ends cleanly (partial,
 /// state saved) and the next run resumes, instead of failing.
-fn wait_too_long(last: &str, retry_after_ms: u64, max_wait_ms: u64) -> PortError {
+pub fn rate_limit_wait_too_long(last: &str, retry_after_ms: u64, max_wait_ms: u64) -> PortError {
     let wait = retry_after_ms.div_ceil(1000);
     PortError::RateLimited {
         service: SERVICE.to_string(),
