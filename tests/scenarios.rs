@@ -1721,3 +1721,29 @@ fn a_long_retry_after_while_reading_ends_the_run_as_partial_not_failed() {
     assert_eq!(w.live_counts(), (2, 2));
     w.assert_converged();
 }
+
+#[test]
+fn a_long_retry_after_at_the_schema_check_is_partial_and_health_is_not_failing() {
+    let w = World::new();
+    w.supabase.insert("A", "Ops", DAY);
+    w.sync();
+    w.time.advance_secs(300);
+    w.supabase.insert("B", "Ops", DAY);
+    w.faults.inject_on("check_schema", 1, Fault::RateLimited { retry_after_secs: 90 });
+    let run = w.sync();
+    assert!(
+        matches!(&run.summary.outcome, RunOutcome::Partial { reason } if reason.contains("90 s")),
+        "{:?}",
+        run.summary.outcome
+    );
+    let state = w.state.state();
+    let notion = state.schema.notion.clone().expect("checked by the first run");
+    assert_eq!(notion.check, SchemaCheck::Ok, "a rate limit is not recorded as an unreachable Notion");
+    let config = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
+    let health = health::build(&state, config, health::stored_schema(&state), w.time.now());
+    assert_eq!(health.status, "partial", "{}", health.summary);
+    w.time.advance_secs(90);
+    w.sync_until_quiet();
+    assert_eq!(w.live_counts(), (2, 2));
+    w.assert_converged();
+}

@@ -325,7 +325,9 @@ impl<T: HttpTransport> NotionClient<T> {
                     };
                     let unprocessed = matches!(response.status, 409 | 429 | 529);
                     match failure {
-                        Some(failure) if replay == Replay::Safe || unprocessed => (failure, error.to_string()),
+                        Some(failure) if replay == Replay::Safe || unprocessed => {
+                            (failure, with_limit_reason(error.to_string(), &response.body))
+                        }
                         Some(_) => return Err(CallError::Port(not_replayed(request, &error.to_string()))),
                         None => return Err(CallError::Api(error)),
                     }
@@ -400,6 +402,16 @@ pub fn rate_limit_wait_too_long(last: &str, retry_after_ms: u64, max_wait_ms: u6
              POST /sync-now once {wait} s have passed)",
             max_wait_ms.div_ceil(1000)
         ),
+    }
+}
+
+/// Notion's `additional_data.rate_limit_reason` (e.g. `public_api_space_request_rate_limit`: the
+/// workspace's shared limit), appended to the error's text when the answer carries one.
+fn with_limit_reason(text: String, body: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    match parsed.as_ref().and_then(|v| v.pointer("/additional_data/rate_limit_reason")).and_then(Value::as_str) {
+        Some(reason) => format!("{text} [{reason}]"),
+        None => text,
     }
 }
 

@@ -257,6 +257,17 @@ fn a_retry_after_longer_than_a_run_waits_ends_the_run_as_rate_limited_at_once() 
 }
 
 #[test]
+fn a_workspace_rate_limit_names_its_reason() {
+    let mut body = fixture("error_rate_limited");
+    body["additional_data"] =
+        json!({ "rate_limit_reason": "public_api_space_request_rate_limit", "retry_after": "90" });
+    let c = client(vec![answer_with(429, body, &[("Retry-After", "90")])]);
+    let err = block_on(c.query(&PageQuery::Unsynced, None)).unwrap_err();
+    assert!(matches!(&err, PortError::RateLimited { retry_after_ms: 90_000, .. }), "{err:?}");
+    assert!(err.to_string().contains("[public_api_space_request_rate_limit]"), "{err}");
+}
+
+#[test]
 fn a_retry_after_within_the_bound_is_waited_for() {
     let c =
         client(vec![answer_with(429, fixture("error_rate_limited"), &[("Retry-After", "10")]), ok(list(vec![], None))]);
