@@ -30,6 +30,9 @@ e2e_tests() {
   # One file at a time: each runs its own sandbox and Workers, and they would fight for the CPU
   # (and for the emulator's timing) on a small machine.
   node --test --test-concurrency=1 tests/e2e/
+  step "end-to-end: the core sync suite again under Notion-Version 2025-09-03 (E2E_NOTION_VERSION)"
+  # The default run speaks 2026-03-11 (the Worker's default); 2025-09-03 is still supported.
+  E2E_NOTION_VERSION=2025-09-03 node --test tests/e2e/sync.test.mjs
 }
 
 main() {

@@ -39,6 +39,7 @@ fn notion_config(settings: &Settings) -> NotionConfig {
     config.data_source_id =
         settings.notion_data_source_id.as_deref().map(|id| normalize_notion_id(id).unwrap_or_else(|| id.to_string()));
     config.max_retries = settings.max_retries;
+    config.version = settings.notion_version;
     config
 }
 

@@ -3,6 +3,7 @@
 //! errors; values of secrets are kept out of every message (see [`Settings::redact`]).
 use std::fmt;
 
+use crate::clients::notion::NotionVersion;
 use crate::core::mass_delete::DEFAULT_SHARE_PERCENT;
 use crate::run_log::LogLevel;
 
@@ -48,6 +49,8 @@ pub struct Settings {
     /// `SYNC_MASS_DELETE_SHARE`: percent of the linked records one run may delete before the
     /// safety halt holds the deletes (at least 10 records; 100 turns the halt off).
     pub mass_delete_share: u8,
+    /// `NOTION_VERSION`: the Notion API version spoken (2026-03-11 by default, or 2025-09-03).
+    pub notion_version: NotionVersion,
 }
 
 impl fmt::Debug for Settings {
@@ -61,6 +64,7 @@ impl fmt::Debug for Settings {
             .field("subrequest_budget", &self.subrequest_budget)
             .field("lease_ttl_seconds", &self.lease_ttl_seconds)
             .field("mass_delete_share", &self.mass_delete_share)
+            .field("notion_version", &self.notion_version)
             .finish_non_exhaustive()
     }
 }
@@ -99,6 +103,19 @@ fn log_level<F: Fn(&str) -> Option<String>>(lookup: &F) -> Result<LogLevel, Sett
         name: "LOG_LEVEL".to_string(),
         problem: format!("{raw:?}, not a log level"),
         fix: format!("set LOG_LEVEL to one of {}, or remove it to use info", LogLevel::NAMES),
+    })
+}
+
+fn notion_version<F: Fn(&str) -> Option<String>>(lookup: &F) -> Result<NotionVersion, SettingsError> {
+    let Some(raw) = value(lookup, "NOTION_VERSION") else { return Ok(NotionVersion::default()) };
+    NotionVersion::parse(&raw).ok_or_else(|| SettingsError::Invalid {
+        name: "NOTION_VERSION".to_string(),
+        problem: format!("{raw:?}, not a Notion API version the sync supports"),
+        fix: format!(
+            "set NOTION_VERSION to one of {}, or remove it to use {}",
+            NotionVersion::allowed(),
+            NotionVersion::default()
+        ),
     })
 }
 
@@ -155,6 +172,7 @@ impl Settings {
             )?,
             log_level: log_level(&lookup)?,
             mass_delete_share: number(&lookup, "SYNC_MASS_DELETE_SHARE", DEFAULT_SHARE_PERCENT, 1, 100, "1 to 100")?,
+            notion_version: notion_version(&lookup)?,
         })
     }
 
@@ -233,6 +251,18 @@ mod tests {
         pairs.push(("LOG_LEVEL", "loud"));
         let err = Settings::from_lookup(env(&pairs)).unwrap_err().to_string();
         assert!(err.contains("LOG_LEVEL") && err.contains("error, warn, info, debug"), "{err}");
+    }
+
+    #[test]
+    fn notion_version_defaults_to_the_current_one_and_a_bad_one_names_the_choices() {
+        assert_eq!(Settings::from_lookup(env(&BASE)).unwrap().notion_version, NotionVersion::V2026_03_11);
+        let mut pairs = BASE.to_vec();
+        pairs.push(("NOTION_VERSION", "2025-09-03"));
+        assert_eq!(Settings::from_lookup(env(&pairs)).unwrap().notion_version, NotionVersion::V2025_09_03);
+        let mut pairs = BASE.to_vec();
+        pairs.push(("NOTION_VERSION", "2022-06-28"));
+        let err = Settings::from_lookup(env(&pairs)).unwrap_err().to_string();
+        assert!(err.contains("NOTION_VERSION") && err.contains("2025-09-03, 2026-03-11"), "{err}");
     }
 
     #[test]

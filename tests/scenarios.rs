@@ -1679,3 +1679,71 @@ fn more_row_edits_than_one_run_can_fetch_pages_for_still_drain() {
     assert!(pairs.iter().all(|(_, page)| page_content_of(&w, page).decision == "Edited in bulk"));
     w.assert_converged();
 }
+
+#[test]
+fn a_retry_after_longer_than_a_run_waits_ends_the_run_as_partial_and_the_next_run_resumes() {
+    // Issue 14, item 4: Notion's per-workspace limit can ask for more than a minute; the run ends
+    // cleanly (partial, not failed), keeps what it did, and the next run goes on from there.
+    let w = World::new();
+    for i in 0..5 {
+        w.supabase.insert(&format!("row {i}"), "Ops", DAY);
+    }
+    w.faults.inject_on("create_page", 3, Fault::RateLimited { retry_after_secs: 75 });
+    let run = w.sync();
+    let RunOutcome::Partial { reason } = &run.summary.outcome else {
+        panic!("a long Retry-After must end the run as partial, got {:?}", run.summary.outcome)
+    };
+    assert!(reason.contains("rate limit") && reason.contains("75 s") && reason.contains("next run"), "{reason}");
+    assert_eq!(w.notion.pages().len(), 2, "no request after the 429: the run stopped there");
+    let linked = w.supabase.rows().iter().filter(|row| row.notion_page_id.is_some()).count();
+    assert_eq!(linked, 2, "the pages created before the 429 are linked: the run's work is saved");
+
+    w.time.advance_secs(75);
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 5, "the next runs create the rest, none twice");
+    w.assert_converged();
+}
+
+#[test]
+fn a_long_retry_after_while_reading_ends_the_run_as_partial_not_failed() {
+    let w = World::new();
+    w.supabase.insert("A", "Ops", DAY);
+    w.notion.create("B", &["UX"], Some(DAY));
+    w.faults.inject_on("query", 1, Fault::RateLimited { retry_after_secs: 120 });
+    let run = w.sync();
+    assert!(
+        matches!(&run.summary.outcome, RunOutcome::Partial { reason } if reason.contains("rate limit")),
+        "{:?}",
+        run.summary.outcome
+    );
+    w.time.advance_secs(120);
+    w.sync_until_quiet();
+    assert_eq!(w.live_counts(), (2, 2));
+    w.assert_converged();
+}
+
+#[test]
+fn a_long_retry_after_at_the_schema_check_is_partial_and_health_is_not_failing() {
+    let w = World::new();
+    w.supabase.insert("A", "Ops", DAY);
+    w.sync();
+    w.time.advance_secs(300);
+    w.supabase.insert("B", "Ops", DAY);
+    w.faults.inject_on("check_schema", 1, Fault::RateLimited { retry_after_secs: 90 });
+    let run = w.sync();
+    assert!(
+        matches!(&run.summary.outcome, RunOutcome::Partial { reason } if reason.contains("90 s")),
+        "{:?}",
+        run.summary.outcome
+    );
+    let state = w.state.state();
+    let notion = state.schema.notion.clone().expect("checked by the first run");
+    assert_eq!(notion.check, SchemaCheck::Ok, "a rate limit is not recorded as an unreachable Notion");
+    let config = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
+    let health = health::build(&state, config, health::stored_schema(&state), w.time.now());
+    assert_eq!(health.status, "partial", "{}", health.summary);
+    w.time.advance_secs(90);
+    w.sync_until_quiet();
+    assert_eq!(w.live_counts(), (2, 2));
+    w.assert_converged();
+}

@@ -452,7 +452,9 @@ fn summary(
 fn outcome_of(stopped_by: Option<&PortError>, work_left: bool) -> RunOutcome {
     match stopped_by {
         Some(PortError::Config { message }) => RunOutcome::NotConfigured { message: message.clone() },
-        Some(error @ PortError::BudgetExhausted { .. }) => RunOutcome::Partial { reason: error.to_string() },
+        Some(error @ (PortError::BudgetExhausted { .. } | PortError::RateLimited { .. })) => {
+            RunOutcome::Partial { reason: error.to_string() }
+        }
         Some(error) => RunOutcome::Failed { message: error.to_string() },
         None if work_left => {
             RunOutcome::Partial { reason: "more work than one run's budget; the next run continues".into() }

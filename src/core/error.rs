@@ -21,6 +21,10 @@ pub enum PortError {
     /// This invocation's budget of external subrequests (or CPU) is spent; resume next run.
     #[error("the run's budget of {limit} external subrequests is spent; the next run resumes")]
     BudgetExhausted { limit: u32 },
+    /// The service's rate limit asked for a wait (`Retry-After`) longer than one run waits: the
+    /// run ends cleanly (outcome partial, state saved) and the next run resumes.
+    #[error("{message}")]
+    RateLimited { service: String, retry_after_ms: u64, message: String },
     /// The process died mid-run (used by fault injection in tests).
     #[error("the run was aborted: {message}")]
     Crash { message: String },
@@ -45,6 +49,7 @@ impl PortError {
             self,
             PortError::Config { .. }
                 | PortError::BudgetExhausted { .. }
+                | PortError::RateLimited { .. }
                 | PortError::Crash { .. }
                 | PortError::LeaseLost { .. }
         )

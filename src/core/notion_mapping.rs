@@ -495,7 +495,7 @@ pub fn check_data_source_schema(data_source: &Value) -> SchemaCheck {
 /// The data sources listed by a database object (`GET /v1/databases/{id}`).
 pub fn data_sources_of_database(database: &Value) -> Result<Vec<DataSourceRef>, MappingError> {
     let list = database.get("data_sources").and_then(Value::as_array).ok_or_else(|| {
-        malformed("a database", "it has no `data_sources` list; the request must send `Notion-Version: 2025-09-03`")
+        malformed("a database", "it has no `data_sources` list; the request must send `Notion-Version: 2025-09-03` or later (NOTION_VERSION)")
     })?;
     Ok(list
         .iter()

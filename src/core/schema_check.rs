@@ -35,7 +35,11 @@ impl SchemaCheck {
         match error {
             PortError::Config { .. } | PortError::Record { .. } => Some(SchemaCheck::Problem { message }),
             PortError::Transient { .. } => Some(SchemaCheck::Unreachable { message }),
-            PortError::BudgetExhausted { .. } | PortError::Crash { .. } | PortError::LeaseLost { .. } => None,
+            // A rate limit that asked for a long wait is not a broken service: the check did not finish.
+            PortError::BudgetExhausted { .. }
+            | PortError::RateLimited { .. }
+            | PortError::Crash { .. }
+            | PortError::LeaseLost { .. } => None,
         }
     }
 }
@@ -93,6 +97,8 @@ mod tests {
         let down = SchemaCheck::from_error(&PortError::transient("supabase", "503"));
         assert_eq!(down, Some(SchemaCheck::Unreachable { message: "supabase is unavailable: 503".into() }));
         assert_eq!(SchemaCheck::from_error(&PortError::BudgetExhausted { limit: 1 }), None);
+        let limited = PortError::RateLimited { service: "notion".into(), retry_after_ms: 90_000, message: "x".into() };
+        assert_eq!(SchemaCheck::from_error(&limited), None, "a long rate-limit wait is not an unreachable service");
 
         let now: DateTime<Utc> = "2025-08-07T09:00:00Z".parse().unwrap();
         let mut checks = SchemaChecks::default();

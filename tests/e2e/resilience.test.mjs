@@ -83,6 +83,31 @@ describe('resilience', { timeout: 600_000 }, () => {
     assertNoDuplicatePages(pages);
   });
 
+  test('a workspace rate limit asking for 90 s ends the run as partial (not failed); the next run resumes', async () => {
+    // Issue 14, item 4: Request limits says the per-workspace Retry-After "can be longer than a
+    // minute"; a wait that does not fit in one invocation ends the run cleanly.
+    await world.insertRows(rowsNamed('Patient row', 3));
+    const worker = await world.worker();
+    await world.syncUntilQuiet(worker);
+    await world.insertRows(rowsNamed('Later row', 3));
+    await world.notion.rateLimit({ mode: 'documented' });
+    await world.notion.rateLimit({ workspace_exhausted_seconds: 90 });
+    const limited = await world.syncNow(worker);
+    assert.equal(limited.status, 200, limited.text);
+    assert.equal(limited.body.outcome.status, 'partial', JSON.stringify(limited.body));
+    assert.match(limited.body.outcome.reason, /rate limit asks to wait 90 s.*next run resumes/, limited.body.outcome.reason);
+    assert.match(limited.body.outcome.reason, /public_api_space_request_rate_limit|rate_limited/);
+    const health = await world.health(worker);
+    assert.equal(health.status, 'partial', JSON.stringify(health));
+
+    await world.notion.rateLimit({ enabled: false });
+    await world.syncUntilQuiet(worker);
+    const { liveRows, livePages, pages } = await world.assertInSync();
+    assert.equal(liveRows.length, 6);
+    assert.equal(livePages.length, 6);
+    assertNoDuplicatePages(pages);
+  });
+
   test('5xx bursts, a hang and creates whose answer is lost are survived; converges, no duplicates', async () => {
     await world.insertRows(rowsNamed('Burst row', 10));
     for (const page of rowsNamed('Burst page', 3, 'Other')) await world.notion.createPage(page);

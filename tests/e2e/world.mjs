@@ -33,6 +33,14 @@ export const SECRET_NAMES = ['SUPABASE_SERVICE_ROLE_KEY', 'NOTION_API_KEY', 'SYN
 
 export const KNOWN_TYPES = ['Policy', 'Architecture', 'Ops', 'UX', 'Other'];
 
+/**
+ * The Notion API version under test: `E2E_NOTION_VERSION` (scripts/test.sh runs the core sync suite
+ * again with 2025-09-03), else the Worker's default, 2026-03-11. The emulator is set to accept only
+ * this version, so a Worker that sent another would get 400s; the Worker is given `NOTION_VERSION`
+ * only when E2E_NOTION_VERSION is set (the default run tests the Worker's default).
+ */
+export const NOTION_VERSION = process.env.E2E_NOTION_VERSION || '2026-03-11';
+
 export function normDecision(text) {
   return String(text).split(/\s+/).filter(Boolean).join(' ');
 }
@@ -126,7 +134,9 @@ export class World {
   constructor(sandbox) {
     this.sandbox = sandbox;
     this.env = sandbox.env;
-    this.vars = sandbox.workerVars;
+    this.vars = process.env.E2E_NOTION_VERSION
+      ? { ...sandbox.workerVars, NOTION_VERSION }
+      : sandbox.workerVars;
     this.token = sandbox.env.SYNC_ADMIN_TOKEN;
     this.admin = sandbox.env.SANDBOX_NOTION_ADMIN;
     this.workers = [];
@@ -215,6 +225,7 @@ export class World {
     await this.cleanup({ check: false });
     await this.sql('truncate public.decision_vault');
     await this.notion.reset();
+    await this.notion.call('POST', '/versions', { accepted: [NOTION_VERSION] });
     this.bodies = [];
   }
 

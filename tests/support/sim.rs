@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use chrono::{DateTime, Duration, Utc};
+use decision_sync::clients::notion::config::DEFAULT_MAX_RETRY_AFTER_MS;
+use decision_sync::clients::notion::rate_limit_wait_too_long;
 use decision_sync::core::budget::Budget;
 use decision_sync::core::error::PortError;
 use decision_sync::core::ports::Clock;
@@ -82,6 +84,9 @@ pub enum Fault {
     CrashAfterEffect,
     /// The service refuses this one record (a 4xx validation error): `PortError::Record`.
     Reject,
+    /// A 429 whose `Retry-After` (seconds) is longer than one run waits, before any effect:
+    /// `PortError::RateLimited`, as the Notion client reports it.
+    RateLimited { retry_after_secs: u64 },
 }
 
 impl Fault {
@@ -97,6 +102,11 @@ impl Fault {
                 PortError::Crash { message: format!("injected crash in {} {what}", service.name()) }
             }
             Fault::Reject => PortError::record(service.name(), None, format!("injected validation error in {what}")),
+            Fault::RateLimited { retry_after_secs } => rate_limit_wait_too_long(
+                &format!("injected 429 in {what}"),
+                retry_after_secs * 1000,
+                DEFAULT_MAX_RETRY_AFTER_MS,
+            ),
         }
     }
 }

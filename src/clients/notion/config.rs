@@ -1,16 +1,25 @@
 //! Configuration of the Notion client, read from the Worker's environment (secrets and vars).
+use crate::clients::notion::version::NotionVersion;
 use crate::core::error::PortError;
 
-/// The Notion API version every request sends.
-pub const NOTION_VERSION: &str = "2025-09-03";
+/// The default Notion API version (`NOTION_VERSION` unset): Notion's current version.
+pub const NOTION_VERSION: &str = "2026-03-11";
 /// Default `NOTION_API_BASE`.
 pub const DEFAULT_API_BASE: &str = "https://api.notion.com";
 /// Default request timeout.
 pub const DEFAULT_TIMEOUT_MS: u64 = 20_000;
 /// Default spacing between request starts: under Notion's average of 3 requests per second.
 pub const DEFAULT_MIN_INTERVAL_MS: u64 = 340;
-/// Default longest `Retry-After` waited for within a run.
-pub const DEFAULT_MAX_RETRY_AFTER_MS: u64 = 60_000;
+/// Longest `Retry-After` (429/529) waited for within a run; a longer one ends the run cleanly
+/// (outcome `partial`, state saved) and the next run resumes. Waiting costs no CPU time, but a
+/// run's wall time holds its lease (`SYNC_LEASE_TTL_SECONDS`, default 60 s, renewed every quarter
+/// of it between requests) and keeps a `/sync-now` caller waiting; Cloudflare's limits
+/// (https://developers.cloudflare.com/workers/platform/limits/#duration) give a Cron Trigger or
+/// Durable Object alarm invocation 15 minutes of wall time, and the free plan's 50 subrequests
+/// last about 15 s at Notion's 3 requests per second. 10 s stays under a lease quarter (15 s) and
+/// well inside every plan; Notion's per-workspace limit can ask for more than 60 s
+/// (https://developers.notion.com/reference/request-limits), which a later run waits out instead.
+pub const DEFAULT_MAX_RETRY_AFTER_MS: u64 = 10_000;
 
 /// Everything the Notion client needs. `Debug` never prints the token.
 #[derive(Clone, PartialEq, Eq)]
@@ -28,8 +37,10 @@ pub struct NotionConfig {
     pub timeout_ms: u64,
     /// Minimum spacing between request starts.
     pub min_interval_ms: u64,
-    /// Longest `Retry-After` waited for within a run; longer -> transient, next run retries.
+    /// Longest `Retry-After` waited for within a run; longer -> the run ends, the next resumes.
     pub max_retry_after_ms: u64,
+    /// `NOTION_VERSION`: the API version sent and spoken (default 2026-03-11).
+    pub version: NotionVersion,
 }
 
 impl std::fmt::Debug for NotionConfig {
@@ -43,6 +54,7 @@ impl std::fmt::Debug for NotionConfig {
             .field("timeout_ms", &self.timeout_ms)
             .field("min_interval_ms", &self.min_interval_ms)
             .field("max_retry_after_ms", &self.max_retry_after_ms)
+            .field("version", &self.version)
             .finish()
     }
 }
@@ -59,11 +71,12 @@ impl NotionConfig {
             timeout_ms: DEFAULT_TIMEOUT_MS,
             min_interval_ms: DEFAULT_MIN_INTERVAL_MS,
             max_retry_after_ms: DEFAULT_MAX_RETRY_AFTER_MS,
+            version: NotionVersion::default(),
         }
     }
 
     /// Reads `NOTION_API_KEY`, `NOTION_DATABASE_ID` and the optional `NOTION_API_BASE`,
-    /// `NOTION_DATA_SOURCE_ID`, `SYNC_MAX_RETRIES` through `get` (blank counts as unset).
+    /// `NOTION_DATA_SOURCE_ID`, `SYNC_MAX_RETRIES`, `NOTION_VERSION` through `get` (blank counts as unset).
     /// Ids may be given bare, with dashes, or as the Notion URL they appear in.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, PortError> {
         let var = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
@@ -101,7 +114,16 @@ impl NotionConfig {
             })?,
             None => 3,
         };
-        Ok(NotionConfig { api_base, data_source_id, max_retries, ..NotionConfig::new(token, database_id) })
+        let version = match var("NOTION_VERSION") {
+            Some(raw) => NotionVersion::parse(&raw).ok_or_else(|| {
+                PortError::config(format!(
+                    "NOTION_VERSION is {raw:?}: set one of {} (or remove it to use {NOTION_VERSION})",
+                    NotionVersion::allowed()
+                ))
+            })?,
+            None => NotionVersion::default(),
+        };
+        Ok(NotionConfig { api_base, data_source_id, max_retries, version, ..NotionConfig::new(token, database_id) })
     }
 }
 
@@ -198,6 +220,14 @@ mod tests {
         assert_eq!(config.api_base, "http://127.0.0.1:8787");
         assert_eq!(config.data_source_id.as_deref(), Some("1e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"));
         assert_eq!(config.max_retries, 5);
+        assert_eq!(config.version, NotionVersion::V2026_03_11, "default: Notion's current version");
+        let config = NotionConfig::from_env(env(&[
+            ("NOTION_API_KEY", "ntn_secret"),
+            ("NOTION_DATABASE_ID", "248104cd477e80fdb757e945d38000bd"),
+            ("NOTION_VERSION", "2025-09-03"),
+        ]))
+        .unwrap();
+        assert_eq!(config.version, NotionVersion::V2025_09_03);
     }
 
     #[test]
@@ -214,5 +244,7 @@ mod tests {
         assert!(with(("NOTION_API_BASE", "api.notion.com")).contains("NOTION_API_BASE"));
         assert!(with(("SYNC_MAX_RETRIES", "three")).contains("SYNC_MAX_RETRIES"));
         assert!(with(("NOTION_DATA_SOURCE_ID", "not-an-id")).contains("NOTION_DATA_SOURCE_ID"));
+        let version = with(("NOTION_VERSION", "2022-06-28"));
+        assert!(version.contains("NOTION_VERSION") && version.contains("2025-09-03, 2026-03-11"), "{version}");
     }
 }

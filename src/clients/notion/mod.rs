@@ -1,4 +1,5 @@
-//! The Notion client: [`NotionPort`] over any [`HttpTransport`] (API version `2025-09-03`).
+//! The Notion client: [`NotionPort`] over any [`HttpTransport`] (API version `NOTION_VERSION`:
+//! `2026-03-11` by default, or `2025-09-03`; see [`version`]).
 //!
 //! - Data source: `NOTION_DATA_SOURCE_ID` when set, else the id cached from an earlier run
 //!   ([`NotionClient::use_cached_data_source_id`]), else discovered with
@@ -20,6 +21,7 @@ pub mod error;
 pub mod request;
 #[cfg(test)]
 mod tests;
+pub mod version;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -28,7 +30,7 @@ use serde_json::Value;
 
 use crate::clients::http::{HttpRequest, HttpTransport};
 use crate::clients::retry::{
-    classify_status, parse_retry_after, Failure, Pacer, RetryDecision, RetryPolicy, RetryState,
+    classify_status, parse_retry_after, Failure, GiveUpReason, Pacer, RetryDecision, RetryPolicy, RetryState,
 };
 use crate::core::budget::Budget;
 use crate::core::content::{Content, ContentError};
@@ -39,6 +41,7 @@ use crate::core::ports::{NotionPort, PageBatch, PageQuery, PageWrite};
 
 pub use config::{normalize_notion_id, same_id, NotionConfig, DEFAULT_API_BASE, NOTION_VERSION};
 pub use error::{NotionApiError, Target, SERVICE};
+pub use version::NotionVersion;
 
 /// Where the data source id in use came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,8 +295,11 @@ impl<T: HttpTransport> NotionClient<T> {
             }
             self.pace().await;
             let (failure, last) = match self.transport.send(request).await {
-                Ok(response) if response.is_success() => match serde_json::from_str(&response.body) {
-                    Ok(value) => return Ok(value),
+                Ok(response) if response.is_success() => match serde_json::from_str::<Value>(&response.body) {
+                    Ok(mut value) => {
+                        self.config.version.normalize_trash(&mut value);
+                        return Ok(value);
+                    }
                     Err(_) if response.looks_like_html() => {
                         return Err(CallError::Port(PortError::config(format!(
                             "Notion answered {} with a web page, not JSON: check that NOTION_API_BASE ({}) points at the Notion API",
@@ -319,7 +325,9 @@ impl<T: HttpTransport> NotionClient<T> {
                     };
                     let unprocessed = matches!(response.status, 409 | 429 | 529);
                     match failure {
-                        Some(failure) if replay == Replay::Safe || unprocessed => (failure, error.to_string()),
+                        Some(failure) if replay == Replay::Safe || unprocessed => {
+                            (failure, with_limit_reason(error.to_string(), &response.body))
+                        }
                         Some(_) => return Err(CallError::Port(not_replayed(request, &error.to_string()))),
                         None => return Err(CallError::Api(error)),
                     }
@@ -334,6 +342,15 @@ impl<T: HttpTransport> NotionClient<T> {
             failed = Some(last.clone());
             match self.policy.next(&mut state, failure, self.transport.jitter()) {
                 RetryDecision::Retry { after_ms } => self.sleep(after_ms).await,
+                RetryDecision::GiveUp(GiveUpReason::WaitTooLong { retry_after_ms })
+                    if matches!(failure, Failure::RateLimited { .. }) =>
+                {
+                    return Err(CallError::Port(rate_limit_wait_too_long(
+                        &last,
+                        retry_after_ms,
+                        self.policy.max_retry_after_ms,
+                    )));
+                }
                 RetryDecision::GiveUp(reason) => {
                     return Err(CallError::Port(PortError::transient(
                         SERVICE,
@@ -369,6 +386,32 @@ impl<T: HttpTransport> NotionClient<T> {
             Some(database) => same_id(database, &self.config.database_id),
             None => false,
         }
+    }
+}
+
+/// A 429/529 whose `Retry-After` is longer than one run waits: the run ends cleanly (partial,
+/// state saved) and the next run resumes, instead of failing.
+pub fn rate_limit_wait_too_long(last: &str, retry_after_ms: u64, max_wait_ms: u64) -> PortError {
+    let wait = retry_after_ms.div_ceil(1000);
+    PortError::RateLimited {
+        service: SERVICE.to_string(),
+        retry_after_ms,
+        message: format!(
+            "Notion's rate limit asks to wait {wait} s ({last}), longer than one run waits ({} s): the run stopped \
+             with its state saved and the next run resumes (the next cron run, every 15 minutes by default, or \
+             POST /sync-now once {wait} s have passed)",
+            max_wait_ms.div_ceil(1000)
+        ),
+    }
+}
+
+/// Notion's `additional_data.rate_limit_reason` (e.g. `public_api_space_request_rate_limit`: the
+/// workspace's shared limit), appended to the error's text when the answer carries one.
+fn with_limit_reason(text: String, body: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    match parsed.as_ref().and_then(|v| v.pointer("/additional_data/rate_limit_reason")).and_then(Value::as_str) {
+        Some(reason) => format!("{text} [{reason}]"),
+        None => text,
     }
 }
 

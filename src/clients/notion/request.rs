@@ -1,9 +1,10 @@
-//! Pure request builders and response parsers for the Notion API (`2025-09-03`).
+//! Pure request builders and response parsers for the Notion API (`2025-09-03` and `2026-03-11`:
+//! the bodies are the same, since the sync sends `in_trash`, never `archived`).
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::clients::http::{HttpRequest, Method};
-use crate::clients::notion::config::{NotionConfig, NOTION_VERSION};
+use crate::clients::notion::config::NotionConfig;
 use crate::core::content::{Content, ContentError};
 use crate::core::notion_mapping::{self, MappingError, PROP_CHECKSUM, PROP_SYNCED};
 use crate::core::ports::{PageBatch, PageQuery, PageWrite, PAGE_SIZE};
@@ -27,7 +28,7 @@ pub fn path_segment(raw: &str) -> String {
 pub fn request(config: &NotionConfig, method: Method, path: &str, body: Option<&Value>) -> HttpRequest {
     let mut request = HttpRequest::new(method, format!("{}{}", config.api_base, path))
         .header("Authorization", format!("Bearer {}", config.token))
-        .header("Notion-Version", NOTION_VERSION);
+        .header("Notion-Version", config.version.as_str());
     request = match body {
         Some(body) => request.json_body(body),
         None => request.header("Content-Type", "application/json"),
@@ -252,7 +253,7 @@ mod tests {
         assert_eq!(req.timeout_ms, 1234);
         let header = |name: &str| req.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         assert_eq!(header("Authorization"), Some("Bearer tok"));
-        assert_eq!(header("Notion-Version"), Some("2025-09-03"));
+        assert_eq!(header("Notion-Version"), Some("2026-03-11"));
         assert_eq!(header("Content-Type"), Some("application/json"));
         let patch = update_page(&config, "p1", None, Some(true));
         assert_eq!((patch.method, patch.body.as_deref()), (Method::Patch, Some(r#"{"in_trash":true}"#)));

@@ -166,7 +166,7 @@ fn query_sends_headers_filter_and_sort_and_follows_cursors() {
     assert_eq!(request.url, format!("https://notion.test/v1/data_sources/{DS}/query"));
     let header = |name: &str| request.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     assert_eq!(header("Authorization").as_deref(), Some("Bearer ntn_test_token"));
-    assert_eq!(header("Notion-Version").as_deref(), Some("2025-09-03"));
+    assert_eq!(header("Notion-Version").as_deref(), Some("2026-03-11"));
     assert_eq!(header("Content-Type").as_deref(), Some("application/json"));
     let filter =
         json!({ "timestamp": "last_edited_time", "last_edited_time": { "on_or_after": "2025-08-07T09:58:00.000Z" } });
@@ -238,11 +238,107 @@ fn rate_limit_waits_retry_after_then_retries() {
 }
 
 #[test]
-fn a_retry_after_longer_than_a_run_waits_is_transient_at_once() {
-    let c = client(vec![answer_with(429, fixture("error_rate_limited"), &[("Retry-After", "300")])]);
+fn a_retry_after_longer_than_a_run_waits_ends_the_run_as_rate_limited_at_once() {
+    for status in [429, 529] {
+        let c = client(vec![answer_with(status, fixture("error_rate_limited"), &[("Retry-After", "75")])]);
+        let err = block_on(c.query(&PageQuery::Unsynced, None)).unwrap_err();
+        let PortError::RateLimited { service, retry_after_ms, message } = &err else {
+            panic!("expected rate limited, got {err:?}")
+        };
+        assert_eq!((service.as_str(), *retry_after_ms), ("notion", 75_000));
+        assert!(
+            message.contains("rate limit") && message.contains("75 s") && message.contains("next run"),
+            "{message}"
+        );
+        assert!(err.ends_run(), "no further request is sent in this run");
+        assert!(c.transport().sleeps().is_empty(), "no wait longer than the run allows");
+        assert_eq!(c.transport().requests.borrow().len(), 1);
+    }
+}
+
+#[test]
+fn a_workspace_rate_limit_names_its_reason() {
+    let mut body = fixture("error_rate_limited");
+    body["additional_data"] =
+        json!({ "rate_limit_reason": "public_api_space_request_rate_limit", "retry_after": "90" });
+    let c = client(vec![answer_with(429, body, &[("Retry-After", "90")])]);
     let err = block_on(c.query(&PageQuery::Unsynced, None)).unwrap_err();
+    assert!(matches!(&err, PortError::RateLimited { retry_after_ms: 90_000, .. }), "{err:?}");
+    assert!(err.to_string().contains("[public_api_space_request_rate_limit]"), "{err}");
+}
+
+#[test]
+fn a_retry_after_within_the_bound_is_waited_for() {
+    let c =
+        client(vec![answer_with(429, fixture("error_rate_limited"), &[("Retry-After", "10")]), ok(list(vec![], None))]);
+    assert!(block_on(c.query(&PageQuery::Unsynced, None)).unwrap().pages.is_empty());
+    assert_eq!(c.transport().sleeps(), vec![10_000]);
+    assert_eq!(config::DEFAULT_MAX_RETRY_AFTER_MS, 10_000);
+}
+
+#[test]
+fn a_long_retry_after_on_a_5xx_stays_transient() {
+    let c = client(vec![answer_with(503, fixture("error_service_unavailable"), &[("Retry-After", "300")])]);
+    let err = block_on(c.get_page("59833787-2cf9-4fdf-8782-e53db20768a5")).unwrap_err();
     assert!(matches!(&err, PortError::Transient { message, .. } if message.contains("300 s")), "{err:?}");
-    assert!(c.transport().sleeps().is_empty());
+}
+
+fn client_speaking(version: NotionVersion, answers: Vec<Answer>) -> NotionClient<FakeTransport> {
+    client_with(NotionConfig { version, ..config() }, Budget::new(50), answers)
+}
+
+#[test]
+fn every_request_sends_the_configured_version() {
+    for version in NotionVersion::ALL {
+        let c = client_speaking(version, vec![ok(list(vec![], None)), ok(fixture("page_trashed"))]);
+        block_on(c.query(&PageQuery::Unsynced, None)).unwrap();
+        block_on(c.get_page("59833787-2cf9-4fdf-8782-e53db20768a5")).unwrap();
+        for index in 0..2 {
+            let request = c.transport().request(index);
+            let sent = request.headers.iter().find(|(name, _)| name == "Notion-Version").map(|(_, v)| v.clone());
+            assert_eq!(sent.as_deref(), Some(version.as_str()));
+        }
+    }
+    assert_eq!(NotionConfig::new("t", DB).version.as_str(), "2026-03-11", "default: Notion's current version");
+}
+
+/// Trash, restore and every query body: `in_trash` only, never `archived` (2026-03-11 answers
+/// an `archived` in a body with 400).
+#[test]
+fn trash_and_restore_send_in_trash_never_archived_under_both_versions() {
+    const PAGE: &str = "59833787-2cf9-4fdf-8782-e53db20768a5";
+    for version in NotionVersion::ALL {
+        let trashed = fixture("page_trashed");
+        let mut live = trashed.clone();
+        live["in_trash"] = json!(false);
+        live["archived"] = json!(false);
+        let c = client_speaking(version, vec![ok(trashed), ok(live), ok(list(vec![], None))]);
+        let trash = PageWrite { in_trash: Some(true), ..PageWrite::default() };
+        assert!(block_on(c.update_page(PAGE, &trash)).unwrap().in_trash);
+        let restore = PageWrite { in_trash: Some(false), ..PageWrite::default() };
+        assert!(!block_on(c.update_page(PAGE, &restore)).unwrap().in_trash);
+        block_on(c.query(&PageQuery::TrashedSince(None), None)).unwrap();
+        assert_eq!(c.transport().body(0), json!({ "in_trash": true }), "{version}");
+        assert_eq!(c.transport().body(1), json!({ "in_trash": false }), "{version}");
+        for index in 0..3 {
+            let body = c.transport().request(index).body.unwrap_or_default();
+            assert!(!body.contains("archived"), "{version}: {body}");
+        }
+    }
+}
+
+#[test]
+fn archived_reads_as_trashed_only_under_2025_09_03() {
+    let mut legacy = fixture("page_trashed");
+    legacy["in_trash"] = json!(false);
+    legacy["archived"] = json!(true);
+    let old = client_speaking(NotionVersion::V2025_09_03, vec![ok(list(vec![legacy.clone()], None))]);
+    let batch = block_on(old.query(&PageQuery::TrashedSince(None), None)).unwrap();
+    assert_eq!(batch.pages.len(), 1, "2025-09-03: `archived: true` is the deprecated twin of `in_trash`");
+    assert!(batch.pages[0].in_trash);
+    let new = client_speaking(NotionVersion::V2026_03_11, vec![ok(legacy)]);
+    let page = block_on(new.get_page("59833787-2cf9-4fdf-8782-e53db20768a5")).unwrap().unwrap();
+    assert!(!page.in_trash, "2026-03-11 has no `archived`: only `in_trash` counts");
 }
 
 #[test]
