@@ -1,7 +1,7 @@
 //! Reads one run's [`Snapshot`] from both sides, within the budget.
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::core::budget::Budget;
 use crate::core::error::PortError;
@@ -11,7 +11,7 @@ use crate::core::planner::row_needs_its_page;
 use crate::core::ports::{NotionPort, PageQuery, RunLock, SupabasePort, PAGE_SIZE};
 use crate::core::snapshot::Snapshot;
 use crate::core::state::{QueryResume, RecordIssue, SyncState};
-use crate::core::time::notion_overlap;
+use crate::core::time::{floor_minute, notion_overlap};
 
 /// How much one run reads per source.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +65,17 @@ struct PagesRead {
     pages: Vec<Page>,
     complete: bool,
     next: Option<String>,
+    /// Notion stopped at its result cap: more pages match, with no cursor to them.
+    capped: bool,
+}
+
+/// A time window read: its pages (each once, oldest edit first), whether it reached its end, and
+/// where to resume it.
+#[derive(Debug, Default)]
+struct WindowRead {
+    pages: Vec<Page>,
+    complete: bool,
+    next: Option<QueryResume>,
 }
 
 pub struct Readers<'a, S, N, L> {
@@ -84,10 +95,21 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
 
     /// Reads a query from `start` (Notion's cursor, or the beginning) up to the per-source limit.
     async fn read_pages(&self, query: &PageQuery, start: Option<String>, result: &mut ReadResult) -> PagesRead {
+        self.read_pages_up_to(query, start, self.limits.items_per_source, result).await
+    }
+
+    /// Reads a query until `limit` pages, its end, Notion's result cap, or the budget.
+    async fn read_pages_up_to(
+        &self,
+        query: &PageQuery,
+        start: Option<String>,
+        limit: usize,
+        result: &mut ReadResult,
+    ) -> PagesRead {
         let mut read = PagesRead::default();
         let mut cursor = start;
         loop {
-            if !self.may_read(result) || read.pages.len() >= self.limits.items_per_source {
+            if !self.may_read(result) || read.pages.len() >= limit {
                 read.next = cursor;
                 return read;
             }
@@ -97,6 +119,11 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
                     read.pages.extend(batch.pages);
                     match batch.next_cursor {
                         Some(next) => cursor = Some(next),
+                        // Capped by Notion (at most 10,000 results): more pages match.
+                        None if batch.incomplete => {
+                            read.capped = true;
+                            return read;
+                        }
                         None => {
                             read.complete = true;
                             return read;
@@ -111,27 +138,67 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         }
     }
 
-    /// Reads a time window, resuming from a saved Notion cursor when it was issued for the same
-    /// `since`; a saved cursor Notion no longer accepts is dropped and the window read from its start.
+    /// Reads a time window of live (or trashed) pages, resuming where a previous run stopped when
+    /// it was issued for the same `since`; a saved cursor Notion no longer accepts is dropped and
+    /// the window read from its start. A query Notion capped (10,000 results) is restarted from
+    /// the minute of the last page it returned (pages of that minute come again: deduplicated);
+    /// when more pages than the cap share that minute, the minute is read in `created_time`
+    /// windows. The window goes on in `last_edited_time` order and is never taken as complete early.
     async fn read_window(
         &self,
-        query: PageQuery,
+        trashed: bool,
         since: Option<DateTime<Utc>>,
         resume: Option<&QueryResume>,
         result: &mut ReadResult,
-    ) -> PagesRead {
-        let start = resume.filter(|resume| resume.since == since).map(|resume| resume.start_cursor.clone());
-        if start.is_some() {
-            let read = self.read_pages(&query, start.clone(), result).await;
-            let refused = read.pages.is_empty()
+    ) -> WindowRead {
+        let fresh = QueryResume { since, start_cursor: None, from: None, split: None };
+        let mut at = resume.filter(|resume| resume.since == since).cloned().unwrap_or_else(|| fresh.clone());
+        let mut window = WindowRead::default();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        loop {
+            if window.pages.len() >= self.limits.items_per_source || !self.may_read(result) {
+                window.next = Some(at).filter(|at| *at != fresh);
+                return window;
+            }
+            let limit = self.limits.items_per_source - window.pages.len();
+            let from = at.from.or(since);
+            let query = window_query(trashed, from, at.split);
+            let resumed = at.start_cursor.is_some();
+            let mut read = self.read_pages_up_to(&query, at.start_cursor.clone(), limit, result).await;
+            let refused = resumed
+                && read.pages.is_empty()
                 && !read.complete
                 && matches!(result.stopped_by, Some(PortError::Config { .. } | PortError::Record { .. }));
-            if !refused {
-                return read;
+            if refused {
+                result.stopped_by = None;
+                at = fresh.clone();
+                continue;
             }
-            result.stopped_by = None;
+            let last_edited = read.pages.last().map(|page| floor_minute(page.last_edited_time));
+            let last_created = read.pages.last().map(|page| floor_minute(page.created_time));
+            window.pages.extend(read.pages.drain(..).filter(|page| seen.insert(page.id.clone())));
+            at.start_cursor = None;
+            match (read.complete, read.capped, at.split, from) {
+                (true, _, None, _) => {
+                    window.complete = true;
+                    return window;
+                }
+                // The crowded minute is read: the window goes on after it.
+                (true, _, Some(_), Some(minute)) => {
+                    at.from = Some(minute + Duration::minutes(1));
+                    at.split = None;
+                }
+                (false, true, None, _) if last_edited > from => at.from = last_edited,
+                (false, true, None, Some(_)) => at.split = Some(None),
+                (false, true, Some(created_from), _) if last_created > created_from => at.split = Some(last_created),
+                // More pages than the cap created and edited in one same minute: see README_SYNC.md.
+                (false, true, _, _) => return window,
+                _ => {
+                    window.next = Some(QueryResume { start_cursor: read.next, ..at }).filter(|at| *at != fresh);
+                    return window;
+                }
+            }
         }
-        self.read_pages(&query, None, result).await
     }
 
     /// Reads rows page by page with a keyset; `fetch` is one request.
@@ -218,17 +285,16 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
     async fn read_page_windows(&self, state: &SyncState, result: &mut ReadResult) {
         let cursors = &state.cursors;
         let since = cursors.pages.map(|cursor| cursor - notion_overlap());
-        let read = self.read_window(PageQuery::EditedSince(since), since, cursors.pages_resume.as_ref(), result).await;
+        let read = self.read_window(false, since, cursors.pages_resume.as_ref(), result).await;
         result.live_window = read.pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
         result.live_complete = read.complete;
-        result.live_next = read.next.map(|start_cursor| QueryResume { since, start_cursor });
+        result.live_next = read.next;
         read.pages.into_iter().for_each(|page| result.snapshot.add_page(page));
         let since = cursors.trashed_pages.map(|cursor| cursor - notion_overlap());
-        let read =
-            self.read_window(PageQuery::TrashedSince(since), since, cursors.trashed_resume.as_ref(), result).await;
+        let read = self.read_window(true, since, cursors.trashed_resume.as_ref(), result).await;
         result.trashed_window = read.pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
         result.trashed_complete = read.complete;
-        result.trashed_next = read.next.map(|start_cursor| QueryResume { since, start_cursor });
+        result.trashed_next = read.next;
         read.pages.into_iter().for_each(|page| result.snapshot.add_page(page));
         let window: Vec<String> =
             result.live_window.iter().chain(&result.trashed_window).map(|(id, _)| id.clone()).collect();
@@ -363,6 +429,16 @@ fn unreadable_page(row_id: &str, error: &PortError) -> RecordIssue {
         reason: format!(
             "{error}; check that `{LINK_COLUMN}` is the id of the row's Notion page, or set it to null to create a new page"
         ),
+    }
+}
+
+/// The query for one position of a time window: live (or trashed) pages edited on or after `from`,
+/// or, in a split minute, those edited within the minute `from` and created from `created_from` on.
+fn window_query(trashed: bool, from: Option<DateTime<Utc>>, split: Option<Option<DateTime<Utc>>>) -> PageQuery {
+    match (split, from) {
+        (Some(created_from), Some(minute)) => PageQuery::EditedInMinute { minute, created_from, trashed },
+        _ if trashed => PageQuery::TrashedSince(from),
+        _ => PageQuery::EditedSince(from),
     }
 }
 

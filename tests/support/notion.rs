@@ -2,13 +2,15 @@
 //! - `created_time` / `last_edited_time` are reported rounded DOWN to the minute;
 //! - queries answer at most 100 pages with a `next_cursor`, sorted by `last_edited_time`
 //!   ascending; trashed pages are excluded except from `TrashedSince`;
+//! - with a result limit set (Notion's is 10,000 per query), a query stops there: `has_more`
+//!   false and `request_status` incomplete (`PageBatch::incomplete`);
 //! - `Unsynced` = `Checksum` empty and live; `WithBase(b)` = `Checksum` equals `b` and live,
 //!   `TrashedWithBase(b)` the same among trashed pages (as `ports.rs` documents it);
 //! - a title segment over 2,000 UTF-16 units or more than 100 segments, a comma in a `Type`
 //!   option or one over 100 UTF-16 units, a malformed date, editing a trashed page, or a page
 //!   id in a path that is not a uuid → `PortError::Record`;
 //! - `get_page` answers `None` for an unknown (or permanently deleted) id, trashed pages included.
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -106,6 +108,8 @@ pub struct FakeNotion {
     db: RefCell<Db>,
     faults: Faults,
     time: SimTime,
+    /// Most results one query returns (real Notion: 10,000), `None` = no cap.
+    result_limit: Cell<Option<usize>>,
 }
 
 /// Splits text into segments of at most 2,000 UTF-16 units (never inside a character).
@@ -198,7 +202,7 @@ fn types_of(kind: &str) -> Vec<String> {
 
 impl FakeNotion {
     pub fn new(time: SimTime, faults: Faults) -> Self {
-        FakeNotion { db: RefCell::new(Db::default()), faults, time }
+        FakeNotion { db: RefCell::new(Db::default()), faults, time, result_limit: Cell::new(None) }
     }
 
     fn new_page(db: &mut Db, now: DateTime<Utc>) -> StoredPage {
@@ -367,6 +371,12 @@ impl FakeNotion {
         self.db.borrow().purged.contains(id)
     }
 
+    /// Caps every query at `limit` results, as Notion caps them at 10,000: the page that reaches
+    /// the cap has `has_more: false` (no `next_cursor`) and `request_status` incomplete.
+    pub fn set_result_limit(&self, limit: Option<usize>) {
+        self.result_limit.set(limit);
+    }
+
     /// Adds many pages at once (benchmarks, big backlogs) without going through the fault layer.
     pub fn load(&self, pages: Vec<StoredPage>) {
         let mut db = self.db.borrow_mut();
@@ -387,13 +397,22 @@ impl FakeNotion {
                 PageQuery::TrashedSince(since) => {
                     page.in_trash && since.is_none_or(|since| floor_minute(page.edited) >= since)
                 }
+                PageQuery::EditedInMinute { minute, created_from, trashed } => {
+                    page.in_trash == *trashed
+                        && floor_minute(page.edited) == *minute
+                        && created_from.is_none_or(|from| floor_minute(page.created) >= from)
+                }
                 PageQuery::Unsynced => !page.in_trash && page.checksum.as_deref().is_none_or(str::is_empty),
                 PageQuery::WithBase(base) => !page.in_trash && page.checksum.as_deref() == Some(base.as_str()),
                 PageQuery::TrashedWithBase(base) => page.in_trash && page.checksum.as_deref() == Some(base.as_str()),
             })
             .collect();
         // Notion sorts by the reported (minute) value; ties come in no particular order.
-        pages.sort_by(|a, b| (floor_minute(a.edited), &a.id).cmp(&(floor_minute(b.edited), &b.id)));
+        if matches!(query, PageQuery::EditedInMinute { .. }) {
+            pages.sort_by(|a, b| (floor_minute(a.created), &a.id).cmp(&(floor_minute(b.created), &b.id)));
+        } else {
+            pages.sort_by(|a, b| (floor_minute(a.edited), &a.id).cmp(&(floor_minute(b.edited), &b.id)));
+        }
         pages.into_iter().map(StoredPage::view).collect()
     }
 }
@@ -414,10 +433,12 @@ impl NotionPort for FakeNotion {
                 .ok_or_else(|| record("start_cursor", format!("invalid start_cursor {cursor:?}")))?,
         };
         let all = self.matching(query);
-        let end = (start + PAGE_SIZE).min(all.len());
-        let pages = all.get(start.min(all.len())..end).unwrap_or_default().to_vec();
-        let next_cursor = (end < all.len()).then(|| format!("offset-{end}"));
-        self.faults.end(ticket, PageBatch { pages, next_cursor })
+        let cap = self.result_limit.get().unwrap_or(usize::MAX).min(all.len());
+        let end = (start + PAGE_SIZE).min(cap);
+        let pages = all.get(start.min(end)..end).unwrap_or_default().to_vec();
+        let next_cursor = (end < cap).then(|| format!("offset-{end}"));
+        let incomplete = end == cap && cap < all.len();
+        self.faults.end(ticket, PageBatch { pages, next_cursor, incomplete })
     }
 
     async fn get_page(&self, page_id: &str) -> Result<Option<Page>, PortError> {

@@ -666,3 +666,22 @@ fn writes_retry_once_without_synced_when_notion_says_it_does_not_exist() {
     ));
     assert_eq!(c.transport().requests.borrow().len(), 1);
 }
+
+/// Notion's 10,000-result cap (a small page here): `has_more` false with `request_status`
+/// incomplete is not the end of the query; `complete` or no status is.
+#[test]
+fn a_capped_query_answer_is_marked_incomplete() {
+    let mut capped = list(vec![fixture("page_multi_type")], None);
+    capped["request_status"] = json!({ "type": "incomplete", "incomplete_reason": "query_result_limit_reached" });
+    let mut complete = list(vec![fixture("page_multi_type")], None);
+    complete["request_status"] = json!({ "type": "complete" });
+    let mut unknown = list(vec![], None);
+    unknown["request_status"] = json!({ "type": "something_new" });
+    let c = client(vec![ok(capped), ok(complete), ok(list(vec![], None)), ok(unknown)]);
+    let query = PageQuery::EditedSince(None);
+    let first = block_on(c.query(&query, None)).unwrap();
+    assert_eq!((first.pages.len(), first.next_cursor.as_deref(), first.incomplete), (1, None, true));
+    assert!(!block_on(c.query(&query, None)).unwrap().incomplete);
+    assert!(!block_on(c.query(&query, None)).unwrap().incomplete);
+    assert!(block_on(c.query(&query, None)).unwrap().incomplete);
+}
