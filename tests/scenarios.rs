@@ -1784,3 +1784,41 @@ fn notion_result_cap_more_pages_than_the_cap_edited_in_one_minute_are_read_by_cr
     w.assert_converged();
     assert_eq!(w.state.state().totals.rows_updated - pulled_before, 20, "each edit is pulled exactly once");
 }
+
+#[test]
+fn notion_result_cap_more_pages_than_the_cap_created_and_edited_in_one_minute_warn_and_are_never_passed() {
+    // The one case no query can split (real: over 10,000 pages created in one minute, then all
+    // edited in one minute). Here 40 pages, cap 30: the run says so, and the cursor waits.
+    let w = World::new();
+    let pages: Vec<String> = (0..40).map(|i| w.notion.create(&format!("crowd {i}"), &["Ops"], Some(DAY))).collect();
+    w.sync_until_quiet();
+    w.notion.set_result_limit(Some(30));
+    w.time.advance_secs(300);
+    let mut sorted = pages.clone();
+    sorted.sort();
+    for page in &sorted {
+        assert!(w.notion.touch(page));
+    }
+    let hidden = sorted.last().unwrap().clone();
+    assert!(w.notion.edit(&hidden, PageEdit::decision("crowd edited")));
+    w.time.advance_secs(60);
+    let run = w.sync();
+    assert!(
+        run.summary.warnings.iter().any(|warning| warning.contains("query result limit (10,000)")),
+        "{:?}",
+        run.summary.warnings
+    );
+    assert_ne!(w.row_of(&hidden).unwrap().decision, "crowd edited", "Notion never listed it");
+    assert_page_cursor_passed_only_synced_pages(&w);
+    assert!(
+        w.state.state().cursors.pages < Some(w.notion.page(&hidden).unwrap().last_edited_time + Duration::minutes(1))
+    );
+    // The fix the warning names: editing some of them moves them out of that minute.
+    for (i, page) in sorted.iter().take(15).enumerate() {
+        assert!(w.notion.edit(page, PageEdit::decision(&format!("crowd {i} moved"))));
+    }
+    w.time.advance_secs(60);
+    w.sync_until_quiet();
+    assert_eq!(w.row_of(&hidden).unwrap().decision, "crowd edited");
+    w.assert_converged();
+}

@@ -225,6 +225,7 @@ where
         summary.counts.pages_read = read.pages_count;
         summary.subrequests = request.budget.used();
         summary.warnings = planned.warnings.clone();
+        summary.warnings.extend(read.warnings.iter().cloned());
         summary.warnings.extend(stopped_early);
         summary.errors = next.errors.clone();
         summary.pending = backlog(&planned, &execution);

@@ -57,6 +57,8 @@ pub struct ReadResult {
     pub stopped_by: Option<PortError>,
     pub rows_count: u32,
     pub pages_count: u32,
+    /// What the run report should say about the read (a window Notion's cap keeps from finishing).
+    pub warnings: Vec<String>,
 }
 
 /// Pages read from one query, whether the query ended, and Notion's cursor where it stopped.
@@ -192,7 +194,10 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
                 (false, true, None, Some(_)) => at.split = Some(None),
                 (false, true, Some(created_from), _) if last_created > created_from => at.split = Some(last_created),
                 // More pages than the cap created and edited in one same minute: see README_SYNC.md.
-                (false, true, _, _) => return window,
+                (false, true, _, _) => {
+                    result.warnings.push(crowded_minute(from, last_created));
+                    return window;
+                }
                 _ => {
                     window.next = Some(QueryResume { start_cursor: read.next, ..at }).filter(|at| *at != fresh);
                     return window;
@@ -430,6 +435,20 @@ fn unreadable_page(row_id: &str, error: &PortError) -> RecordIssue {
             "{error}; check that `{LINK_COLUMN}` is the id of the row's Notion page, or set it to null to create a new page"
         ),
     }
+}
+
+/// The warning of a window stuck on Notion's result cap: more pages than the cap were created in
+/// one minute and last edited in one minute, which no query can split.
+fn crowded_minute(edited: Option<DateTime<Utc>>, created: Option<DateTime<Utc>>) -> String {
+    let minute =
+        |at: Option<DateTime<Utc>>| at.map_or_else(|| "?".to_string(), |at| at.format("%Y-%m-%d %H:%M").to_string());
+    format!(
+        "more pages than Notion's query result limit (10,000) were created in the minute {} UTC and last edited in the minute {} UTC: \
+         Notion lists only the first of them, so the others and later Notion edits wait; edit some of those pages in Notion \
+         (any property) to move them out of that minute",
+        minute(created),
+        minute(edited)
+    )
 }
 
 /// The query for one position of a time window: live (or trashed) pages edited on or after `from`,

@@ -467,4 +467,9 @@ export class NotionAdmin {
   rateLimit(body) {
     return this.call('POST', '/rate_limit', body);
   }
+
+  /** Caps every query at `maxResults` results, as Notion caps them at 10,000 (reset() restores it). */
+  queryResultLimit(maxResults) {
+    return this.call('POST', '/query_result_limit', { max_results: maxResults });
+  }
 }
