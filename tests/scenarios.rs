@@ -7,7 +7,7 @@ use decision_sync::core::model::Side;
 use decision_sync::core::report::RunOutcome;
 use decision_sync::core::schema_check::SchemaCheck;
 use decision_sync::health::{self, ConfigStatus};
-use support::notion::PageEdit;
+use support::notion::{PageEdit, TrashReading};
 use support::supabase::RowEdit;
 use support::world::{Writes, DEFAULT_BUDGET};
 use support::{Fault, Service, World};
@@ -1820,5 +1820,50 @@ fn notion_result_cap_more_pages_than_the_cap_created_and_edited_in_one_minute_wa
     w.time.advance_secs(60);
     w.sync_until_quiet();
     assert_eq!(w.row_of(&hidden).unwrap().decision, "crowd edited");
+    w.assert_converged();
+}
+
+// What `in_trash: true` in a query body does is disputed: listed trashed pages, ignored, or a 400.
+
+#[test]
+fn a_notion_that_rejects_in_trash_in_queries_fails_no_run_and_is_not_asked_again_until_the_full_pass() {
+    let w = World::new();
+    let (row, page) = linked_pair(&w, "Trash me", "Ops");
+    w.notion.set_trash_reading(TrashReading::Rejected);
+    let run = w.sync();
+    assert_eq!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary);
+    assert!(w.state.state().trash_query_refused.is_some(), "remembered");
+    let asked = w.notion.trashed_queries.get();
+    assert!(w.notion.trash(&page));
+    w.time.advance_secs(60);
+    let run = w.sync();
+    assert_eq!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary);
+    assert_eq!(w.notion.trashed_queries.get(), asked, "not sent again");
+    // The daily full pass finds the trashed page by `GET /v1/pages/{id}` (and asks Notion once more).
+    w.wait_a_day();
+    w.sync_until_quiet();
+    assert!(w.supabase.row(&row).unwrap().is_deleted(), "{}", w.describe());
+    assert!(w.notion.trashed_queries.get() > asked);
+    assert!(w.state.state().trash_query_refused.is_some());
+    w.assert_converged();
+}
+
+#[test]
+fn a_notion_that_ignores_in_trash_in_queries_still_gets_trashed_pages_to_supabase_by_the_full_pass() {
+    let w = World::new();
+    let (row, page) = linked_pair(&w, "Trash me", "Ops");
+    let (kept, _) = linked_pair(&w, "Keep me", "Ops");
+    w.notion.set_trash_reading(TrashReading::Ignored);
+    assert!(w.notion.trash(&page));
+    w.time.advance_secs(60);
+    assert_eq!(w.sync().summary.outcome, RunOutcome::Ok);
+    assert!(w.state.state().trash_query_refused.is_some(), "live pages answering a trashed query were noticed");
+    let asked = w.notion.trashed_queries.get();
+    assert_eq!(w.sync().summary.outcome, RunOutcome::Ok);
+    assert_eq!(w.notion.trashed_queries.get(), asked, "not sent again");
+    assert!(!w.supabase.row(&kept).unwrap().is_deleted(), "the live page was not taken for a trashed one");
+    w.wait_a_day();
+    w.sync_until_quiet();
+    assert!(w.supabase.row(&row).unwrap().is_deleted(), "{}", w.describe());
     w.assert_converged();
 }

@@ -60,6 +60,10 @@ pub struct PageBatch {
     /// returns at most 10,000 results): no `next_cursor`, yet more pages match. Never complete.
     #[serde(default)]
     pub incomplete: bool,
+    /// A query for trashed pages (`in_trash: true`) answered live pages: Notion ignored the
+    /// parameter (they are not in `pages`).
+    #[serde(default)]
+    pub in_trash_ignored: bool,
 }
 
 /// What to change on a page. `content` and `base` are written together with `Synced = true`.

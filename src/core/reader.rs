@@ -59,6 +59,8 @@ pub struct ReadResult {
     pub pages_count: u32,
     /// What the run report should say about the read (a window Notion's cap keeps from finishing).
     pub warnings: Vec<String>,
+    /// Notion refused `in_trash` in a query body this run (remembered in state).
+    pub trash_query_refused: bool,
 }
 
 /// Pages read from one query, whether the query ended, and Notion's cursor where it stopped.
@@ -116,6 +118,11 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
                 return read;
             }
             match self.notion.query(query, cursor.as_deref()).await {
+                Ok(batch) if batch.in_trash_ignored => {
+                    // Notion ignored `in_trash: true`: this query lists live pages, not trashed ones.
+                    result.trash_query_refused = true;
+                    return read;
+                }
                 Ok(batch) => {
                     result.pages_count += u32::try_from(batch.pages.len()).unwrap_or(u32::MAX);
                     read.pages.extend(batch.pages);
@@ -257,7 +264,8 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         if notion_side_done(state, &result) {
             self.read_row_window(state, &mut result).await;
         }
-        self.read_intent_pages(&mut result).await;
+        let trash_refused = state.trash_query_refused.is_some() || result.trash_query_refused;
+        self.read_intent_pages(&mut result, trash_refused).await;
         self.look_up_rows_of_pages(&mut result).await;
         self.get_pages_of_changed_rows(state, &mut result).await;
         result
@@ -296,7 +304,23 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         result.live_next = read.next;
         read.pages.into_iter().for_each(|page| result.snapshot.add_page(page));
         let since = cursors.trashed_pages.map(|cursor| cursor - notion_overlap());
+        if state.trash_query_refused.is_some() {
+            result.trashed_complete = true;
+            result.snapshot.page_window = result.live_window.iter().map(|(id, _)| id.clone()).collect();
+            return;
+        }
+        let live_read = result.stopped_by.is_none();
         let read = self.read_window(true, since, cursors.trashed_resume.as_ref(), result).await;
+        if live_read && read.pages.is_empty() && trash_query_refused(result) {
+            // The live query of this same data source worked: the 400 is about `in_trash`.
+            result.stopped_by = None;
+            result.trash_query_refused = true;
+        }
+        if result.trash_query_refused {
+            result.trashed_complete = true;
+            result.snapshot.page_window = result.live_window.iter().map(|(id, _)| id.clone()).collect();
+            return;
+        }
         result.trashed_window = read.pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
         result.trashed_complete = read.complete;
         result.trashed_next = read.next;
@@ -326,7 +350,8 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
 
     /// For each intent whose row is still unlinked (live in the pool, or soft-deleted and read in
     /// the row window), the pages carrying the intent's base.
-    async fn read_intent_pages(&self, result: &mut ReadResult) {
+    /// Where Notion refuses `in_trash` in queries (`trash_refused`), only live pages are searched.
+    async fn read_intent_pages(&self, result: &mut ReadResult, trash_refused: bool) {
         let unlinked_rows = result.snapshot.rows.values().filter(|row| row.notion_page_id.is_none()).map(|row| &row.id);
         let pool: BTreeSet<&String> = result.snapshot.row_pool.iter().chain(unlinked_rows).collect();
         let bases: BTreeSet<String> = result
@@ -343,7 +368,8 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             // Notion answers live and trashed pages in separate queries; a user may have trashed
             // the page since it was created.
             let mut searched = true;
-            for query in [PageQuery::WithBase(base.clone()), PageQuery::TrashedWithBase(base.clone())] {
+            let trash = (!trash_refused).then(|| PageQuery::TrashedWithBase(base.clone()));
+            for query in std::iter::once(PageQuery::WithBase(base.clone())).chain(trash) {
                 let PagesRead { pages, complete, .. } = self.read_pages(&query, None, result).await;
                 pages.into_iter().for_each(|page| result.snapshot.add_page(page));
                 searched &= complete;
@@ -435,6 +461,12 @@ fn unreadable_page(row_id: &str, error: &PortError) -> RecordIssue {
             "{error}; check that `{LINK_COLUMN}` is the id of the row's Notion page, or set it to null to create a new page"
         ),
     }
+}
+
+/// A configuration error on the trashed-pages query: Notion refusing `in_trash` in a query body
+/// (`validation_error`, as some API versions do).
+fn trash_query_refused(result: &ReadResult) -> bool {
+    matches!(&result.stopped_by, Some(PortError::Config { message }) if message.contains("in_trash"))
 }
 
 /// The warning of a window stuck on Notion's result cap: more pages than the cap were created in

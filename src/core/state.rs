@@ -97,6 +97,11 @@ pub struct SyncState {
     /// The mass-delete safety halt: deletes applied in the current episode, an allow, the halt.
     #[serde(default)]
     pub mass_delete: MassDeleteGuard,
+    /// When Notion refused `in_trash` in a query body (a 400 on the trashed-pages query): such
+    /// queries are not sent again until the next full pass; trashed pages are found by
+    /// `GET /v1/pages/{id}` for the linked pages a full pass did not see.
+    #[serde(default)]
+    pub trash_query_refused: Option<DateTime<Utc>>,
 }
 
 /// Counts since the sync was installed.

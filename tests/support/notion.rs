@@ -110,6 +110,22 @@ pub struct FakeNotion {
     time: SimTime,
     /// Most results one query returns (real Notion: 10,000), `None` = no cap.
     result_limit: Cell<Option<usize>>,
+    /// What `in_trash: true` in a query body does (Notion's behaviour is disputed).
+    trash_reading: Cell<TrashReading>,
+    /// Queries sent with `in_trash: true` so far.
+    pub trashed_queries: Cell<u32>,
+}
+
+/// The readings of `in_trash: true` in a query body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrashReading {
+    /// Only trashed pages are listed (the SDK's reference).
+    #[default]
+    OnlyTrashed,
+    /// The parameter is ignored: live pages come back, which the client drops (none is trashed).
+    Ignored,
+    /// A 400 `validation_error` (`body.in_trash should be not present`), as the client maps it.
+    Rejected,
 }
 
 /// Splits text into segments of at most 2,000 UTF-16 units (never inside a character).
@@ -202,7 +218,14 @@ fn types_of(kind: &str) -> Vec<String> {
 
 impl FakeNotion {
     pub fn new(time: SimTime, faults: Faults) -> Self {
-        FakeNotion { db: RefCell::new(Db::default()), faults, time, result_limit: Cell::new(None) }
+        FakeNotion {
+            db: RefCell::new(Db::default()),
+            faults,
+            time,
+            result_limit: Cell::new(None),
+            trash_reading: Cell::new(TrashReading::default()),
+            trashed_queries: Cell::new(0),
+        }
     }
 
     fn new_page(db: &mut Db, now: DateTime<Utc>) -> StoredPage {
@@ -377,6 +400,10 @@ impl FakeNotion {
         self.result_limit.set(limit);
     }
 
+    pub fn set_trash_reading(&self, reading: TrashReading) {
+        self.trash_reading.set(reading);
+    }
+
     /// Adds many pages at once (benchmarks, big backlogs) without going through the fault layer.
     pub fn load(&self, pages: Vec<StoredPage>) {
         let mut db = self.db.borrow_mut();
@@ -432,13 +459,35 @@ impl NotionPort for FakeNotion {
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(|| record("start_cursor", format!("invalid start_cursor {cursor:?}")))?,
         };
-        let all = self.matching(query);
+        let trashed = matches!(
+            query,
+            PageQuery::TrashedSince(_)
+                | PageQuery::TrashedWithBase(_)
+                | PageQuery::EditedInMinute { trashed: true, .. }
+        );
+        if trashed {
+            self.trashed_queries.set(self.trashed_queries.get() + 1);
+        }
+        let all = match self.trash_reading.get() {
+            TrashReading::Rejected if trashed => {
+                return Err(PortError::config(
+                    "Notion rejected a request on the data source (Notion: 400 validation_error: body failed validation: \
+                     body.in_trash should be not present, instead was `true`.)",
+                ));
+            }
+            // The client drops the live pages such an answer lists, and says so.
+            TrashReading::Ignored if trashed => {
+                let live = !self.live_pages().is_empty();
+                return self.faults.end(ticket, PageBatch { in_trash_ignored: live, ..PageBatch::default() });
+            }
+            _ => self.matching(query),
+        };
         let cap = self.result_limit.get().unwrap_or(usize::MAX).min(all.len());
         let end = (start + PAGE_SIZE).min(cap);
         let pages = all.get(start.min(end)..end).unwrap_or_default().to_vec();
         let next_cursor = (end < cap).then(|| format!("offset-{end}"));
         let incomplete = end == cap && cap < all.len();
-        self.faults.end(ticket, PageBatch { pages, next_cursor, incomplete })
+        self.faults.end(ticket, PageBatch { pages, next_cursor, incomplete, in_trash_ignored: false })
     }
 
     async fn get_page(&self, page_id: &str) -> Result<Option<Page>, PortError> {

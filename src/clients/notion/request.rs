@@ -138,6 +138,7 @@ pub fn parse_query_response(response: &Value, query: &PageQuery) -> Result<PageB
         detail: "it has no `results` list".into(),
     })?;
     let mut pages = Vec::with_capacity(results.len());
+    let mut dropped_live = false;
     for item in results {
         if item.get("object").and_then(Value::as_str).is_some_and(|object| object != "page") {
             continue;
@@ -145,6 +146,8 @@ pub fn parse_query_response(response: &Value, query: &PageQuery) -> Result<PageB
         let page = notion_mapping::page_from_json(item)?;
         if keeps(query, page.in_trash) {
             pages.push(page);
+        } else {
+            dropped_live |= !page.in_trash;
         }
     }
     let has_more = response.get("has_more").and_then(Value::as_bool).unwrap_or(false);
@@ -154,7 +157,7 @@ pub fn parse_query_response(response: &Value, query: &PageQuery) -> Result<PageB
         None
     };
     let incomplete = RequestStatus::of(response).is_some_and(|status| status != RequestStatus::Complete);
-    Ok(PageBatch { pages, next_cursor, incomplete })
+    Ok(PageBatch { pages, next_cursor, incomplete, in_trash_ignored: dropped_live })
 }
 
 /// A query answer's `request_status`: `incomplete` (`incomplete_reason`

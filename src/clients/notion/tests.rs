@@ -685,3 +685,15 @@ fn a_capped_query_answer_is_marked_incomplete() {
     assert!(!block_on(c.query(&query, None)).unwrap().incomplete);
     assert!(block_on(c.query(&query, None)).unwrap().incomplete);
 }
+
+/// Where Notion ignores `in_trash: true`, the trashed-pages query lists live pages: they are
+/// dropped (never taken for trashed ones) and the batch says so.
+#[test]
+fn live_pages_answering_a_trashed_query_are_dropped_and_flagged() {
+    let live = fixture("page_multi_type");
+    let c = client(vec![ok(list(vec![live.clone()], None)), ok(list(vec![live], None))]);
+    let batch = block_on(c.query(&PageQuery::TrashedSince(None), None)).unwrap();
+    assert!(batch.pages.is_empty() && batch.in_trash_ignored);
+    let batch = block_on(c.query(&PageQuery::EditedSince(None), None)).unwrap();
+    assert!(batch.pages.len() == 1 && !batch.in_trash_ignored);
+}
