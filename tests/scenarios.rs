@@ -1867,3 +1867,23 @@ fn a_notion_that_ignores_in_trash_in_queries_still_gets_trashed_pages_to_supabas
     assert!(w.supabase.row(&row).unwrap().is_deleted(), "{}", w.describe());
     w.assert_converged();
 }
+
+#[test]
+fn a_crash_before_the_link_under_a_notion_rejecting_in_trash_creates_no_second_page() {
+    let w = World::new();
+    w.notion.set_trash_reading(TrashReading::Rejected);
+    let row = w.supabase.insert("Crash me", "Ops", DAY);
+    w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
+    assert!(w.run(DEFAULT_BUDGET, false).is_err(), "the run is aborted");
+    w.wait_for_lease_expiry();
+    let run = w.sync();
+    assert!(
+        !matches!(run.summary.outcome, RunOutcome::NotConfigured { .. } | RunOutcome::Failed { .. }),
+        "{:?}",
+        run.summary
+    );
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 1, "no second page");
+    assert!(w.supabase.row(&row).unwrap().notion_page_id.is_some());
+    w.assert_converged();
+}

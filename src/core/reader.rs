@@ -371,6 +371,10 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             let trash = (!trash_refused).then(|| PageQuery::TrashedWithBase(base.clone()));
             for query in std::iter::once(PageQuery::WithBase(base.clone())).chain(trash) {
                 let PagesRead { pages, complete, .. } = self.read_pages(&query, None, result).await;
+                if matches!(query, PageQuery::TrashedWithBase(_)) && trash_query_refused(result) {
+                    result.stopped_by = None;
+                    result.trash_query_refused = true;
+                }
                 pages.into_iter().for_each(|page| result.snapshot.add_page(page));
                 searched &= complete;
             }
