@@ -7,7 +7,7 @@ use decision_sync::core::model::Side;
 use decision_sync::core::report::RunOutcome;
 use decision_sync::core::schema_check::SchemaCheck;
 use decision_sync::health::{self, ConfigStatus};
-use support::notion::PageEdit;
+use support::notion::{PageEdit, TrashReading};
 use support::supabase::RowEdit;
 use support::world::{Writes, DEFAULT_BUDGET};
 use support::{Fault, Service, World};
@@ -1745,5 +1745,213 @@ fn a_long_retry_after_at_the_schema_check_is_partial_and_health_is_not_failing()
     w.time.advance_secs(90);
     w.sync_until_quiet();
     assert_eq!(w.live_counts(), (2, 2));
+    w.assert_converged();
+}
+
+// Notion's query result cap (10,000 results per query; 30 here so that the tests stay small).
+
+/// `n` linked pairs, synced, with Notion capping queries at `cap` from then on. Each request
+/// takes 3 s, so that the sync's own writes stay under the cap per minute, as they do for real
+/// (3 requests/s is 180 a minute, far below 10,000).
+fn capped_world(n: usize, cap: usize) -> (World, Vec<String>) {
+    let w = World::new();
+    w.faults.set_call_cost(Duration::seconds(3));
+    let rows: Vec<String> = (0..n).map(|i| w.supabase.insert(&format!("row {i}"), "Ops", DAY)).collect();
+    w.sync_until_quiet_with(DEFAULT_BUDGET, 60);
+    w.notion.set_result_limit(Some(cap));
+    w.time.advance_secs(300);
+    (w, rows)
+}
+
+/// Every live page edited before the Notion cursor's minute has its content in its row: the
+/// cursor never moved past a page that was not read.
+fn assert_page_cursor_passed_only_synced_pages(w: &World) {
+    let Some(cursor) = w.state.state().cursors.pages else { return };
+    for page in w.notion.live_pages() {
+        if page.last_edited_time < cursor {
+            let row = w.row_of(&page.id).unwrap_or_else(|| panic!("page {} has no row", page.id));
+            assert_eq!(
+                support::world::content_of_page(&page),
+                support::world::content_of_row(&row),
+                "the cursor {cursor} passed page {} (edited {}) before it was read",
+                page.id,
+                page.last_edited_time
+            );
+        }
+    }
+}
+
+/// Edits every page of `rows` in Notion, `per_minute` pages a minute.
+fn edit_pages_in_notion(w: &World, rows: &[String], per_minute: usize) {
+    for (i, row) in rows.iter().enumerate() {
+        let page = w.page_of(row).unwrap().id;
+        assert!(w.notion.edit(&page, PageEdit::decision(&format!("page {i} edited"))));
+        w.time.advance_secs(60 / i64::try_from(per_minute).unwrap());
+    }
+    w.time.advance_secs(60);
+}
+
+/// Runs with `budgets` in turn until every row holds its page's edit; checks the cursor each run.
+fn drain_notion_edits(w: &World, rows: &[String], budgets: &[u32]) -> usize {
+    let mut runs = 0;
+    while rows.iter().enumerate().any(|(i, row)| row_content_of(w, row).decision != format!("page {i} edited")) {
+        assert!(runs < 80, "the edits do not drain: {}", w.describe());
+        let before = w.state.state().cursors.pages;
+        w.sync_with(budgets[runs % budgets.len()]);
+        runs += 1;
+        assert!(w.state.state().cursors.pages >= before, "the page cursor never moves back");
+        assert_page_cursor_passed_only_synced_pages(w);
+        w.time.advance_secs(20);
+    }
+    runs
+}
+
+#[test]
+fn notion_result_cap_a_window_larger_than_the_cap_is_read_in_full_and_synced_once() {
+    // Real Notion caps a query at 10,000 results (`has_more` false, `request_status` incomplete).
+    let (w, rows) = capped_world(120, 30);
+    let pulled_before = w.state.state().totals.rows_updated;
+    edit_pages_in_notion(&w, &rows, 20);
+    drain_notion_edits(&w, &rows, &[DEFAULT_BUDGET]);
+    w.sync_until_quiet();
+    w.assert_converged();
+    assert_eq!(w.state.state().totals.rows_updated - pulled_before, 120, "each edit is pulled exactly once");
+}
+
+#[test]
+fn notion_result_cap_small_budgets_resume_a_capped_window_across_runs_without_skipping() {
+    let (w, rows) = capped_world(150, 30);
+    let pulled_before = w.state.state().totals.rows_updated;
+    edit_pages_in_notion(&w, &rows, 12);
+    let runs = drain_notion_edits(&w, &rows, &[12, 20, DEFAULT_BUDGET]);
+    assert!(runs > 2, "the small budgets needed several runs ({runs})");
+    w.sync_until_quiet();
+    w.assert_converged();
+    assert_eq!(w.state.state().totals.rows_updated - pulled_before, 150, "each edit is pulled exactly once");
+}
+
+#[test]
+fn notion_result_cap_more_pages_than_the_cap_edited_in_one_minute_are_read_by_created_time() {
+    // A bulk change in Notion's UI touches 120 pages in the same `last_edited_time` minute (cap
+    // 30 here; real: 10,000). Most are clean (nothing the sync writes back, so they stay in that
+    // minute); the edits are on the 20 pages Notion lists last within the minute.
+    let (w, rows) = capped_world(120, 30);
+    let pulled_before = w.state.state().totals.rows_updated;
+    let mut by_page: Vec<(String, String)> = rows.iter().map(|row| (w.page_of(row).unwrap().id, row.clone())).collect();
+    by_page.sort();
+    for (page, _) in &by_page {
+        assert!(w.notion.touch(page));
+    }
+    let edited: Vec<String> = by_page[100..].iter().map(|(_, row)| row.clone()).collect();
+    for (i, row) in edited.iter().enumerate() {
+        assert!(w.notion.edit(&w.page_of(row).unwrap().id, PageEdit::decision(&format!("page {i} edited"))));
+    }
+    w.time.advance_secs(60);
+    drain_notion_edits(&w, &edited, &[DEFAULT_BUDGET, 12]);
+    w.sync_until_quiet();
+    w.assert_converged();
+    assert_eq!(w.state.state().totals.rows_updated - pulled_before, 20, "each edit is pulled exactly once");
+}
+
+#[test]
+fn notion_result_cap_more_pages_than_the_cap_created_and_edited_in_one_minute_warn_and_are_never_passed() {
+    // The one case no query can split (real: over 10,000 pages created in one minute, then all
+    // edited in one minute). Here 40 pages, cap 30: the run says so, and the cursor waits.
+    let w = World::new();
+    let pages: Vec<String> = (0..40).map(|i| w.notion.create(&format!("crowd {i}"), &["Ops"], Some(DAY))).collect();
+    w.sync_until_quiet();
+    w.notion.set_result_limit(Some(30));
+    w.time.advance_secs(300);
+    let mut sorted = pages.clone();
+    sorted.sort();
+    for page in &sorted {
+        assert!(w.notion.touch(page));
+    }
+    let hidden = sorted.last().unwrap().clone();
+    assert!(w.notion.edit(&hidden, PageEdit::decision("crowd edited")));
+    w.time.advance_secs(60);
+    let run = w.sync();
+    assert!(
+        run.summary.warnings.iter().any(|warning| warning.contains("query result limit (10,000)")),
+        "{:?}",
+        run.summary.warnings
+    );
+    assert_ne!(w.row_of(&hidden).unwrap().decision, "crowd edited", "Notion never listed it");
+    assert_page_cursor_passed_only_synced_pages(&w);
+    assert!(
+        w.state.state().cursors.pages < Some(w.notion.page(&hidden).unwrap().last_edited_time + Duration::minutes(1))
+    );
+    // The fix the warning names: editing some of them moves them out of that minute.
+    for (i, page) in sorted.iter().take(15).enumerate() {
+        assert!(w.notion.edit(page, PageEdit::decision(&format!("crowd {i} moved"))));
+    }
+    w.time.advance_secs(60);
+    w.sync_until_quiet();
+    assert_eq!(w.row_of(&hidden).unwrap().decision, "crowd edited");
+    w.assert_converged();
+}
+
+// What `in_trash: true` in a query body does is disputed: listed trashed pages, ignored, or a 400.
+
+#[test]
+fn a_notion_that_rejects_in_trash_in_queries_fails_no_run_and_is_not_asked_again_until_the_full_pass() {
+    let w = World::new();
+    let (row, page) = linked_pair(&w, "Trash me", "Ops");
+    w.notion.set_trash_reading(TrashReading::Rejected);
+    let run = w.sync();
+    assert_eq!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary);
+    assert!(w.state.state().trash_query_refused.is_some(), "remembered");
+    let asked = w.notion.trashed_queries.get();
+    assert!(w.notion.trash(&page));
+    w.time.advance_secs(60);
+    let run = w.sync();
+    assert_eq!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary);
+    assert_eq!(w.notion.trashed_queries.get(), asked, "not sent again");
+    // The daily full pass finds the trashed page by `GET /v1/pages/{id}` (and asks Notion once more).
+    w.wait_a_day();
+    w.sync_until_quiet();
+    assert!(w.supabase.row(&row).unwrap().is_deleted(), "{}", w.describe());
+    assert!(w.notion.trashed_queries.get() > asked);
+    assert!(w.state.state().trash_query_refused.is_some());
+    w.assert_converged();
+}
+
+#[test]
+fn a_notion_that_ignores_in_trash_in_queries_still_gets_trashed_pages_to_supabase_by_the_full_pass() {
+    let w = World::new();
+    let (row, page) = linked_pair(&w, "Trash me", "Ops");
+    let (kept, _) = linked_pair(&w, "Keep me", "Ops");
+    w.notion.set_trash_reading(TrashReading::Ignored);
+    assert!(w.notion.trash(&page));
+    w.time.advance_secs(60);
+    assert_eq!(w.sync().summary.outcome, RunOutcome::Ok);
+    assert!(w.state.state().trash_query_refused.is_some(), "live pages answering a trashed query were noticed");
+    let asked = w.notion.trashed_queries.get();
+    assert_eq!(w.sync().summary.outcome, RunOutcome::Ok);
+    assert_eq!(w.notion.trashed_queries.get(), asked, "not sent again");
+    assert!(!w.supabase.row(&kept).unwrap().is_deleted(), "the live page was not taken for a trashed one");
+    w.wait_a_day();
+    w.sync_until_quiet();
+    assert!(w.supabase.row(&row).unwrap().is_deleted(), "{}", w.describe());
+    w.assert_converged();
+}
+
+#[test]
+fn a_crash_before_the_link_under_a_notion_rejecting_in_trash_creates_no_second_page() {
+    let w = World::new();
+    w.notion.set_trash_reading(TrashReading::Rejected);
+    let row = w.supabase.insert("Crash me", "Ops", DAY);
+    w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
+    assert!(w.run(DEFAULT_BUDGET, false).is_err(), "the run is aborted");
+    w.wait_for_lease_expiry();
+    let run = w.sync();
+    assert!(
+        !matches!(run.summary.outcome, RunOutcome::NotConfigured { .. } | RunOutcome::Failed { .. }),
+        "{:?}",
+        run.summary
+    );
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 1, "no second page");
+    assert!(w.supabase.row(&row).unwrap().notion_page_id.is_some());
     w.assert_converged();
 }

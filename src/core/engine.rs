@@ -225,6 +225,7 @@ where
         summary.counts.pages_read = read.pages_count;
         summary.subrequests = request.budget.used();
         summary.warnings = planned.warnings.clone();
+        summary.warnings.extend(read.warnings.iter().cloned());
         summary.warnings.extend(stopped_early);
         summary.errors = next.errors.clone();
         summary.pending = backlog(&planned, &execution);
@@ -296,6 +297,8 @@ where
         if due {
             state.full_pass = Some(FullPass { started_at: now, ..FullPass::default() });
             state.cursors = Default::default();
+            // Notion may accept `in_trash` in queries again (another API version): ask once a day.
+            state.trash_query_refused = None;
         }
         due
     }
@@ -395,6 +398,9 @@ where
             state.cursors.rows = advance_rows(state.cursors.rows.clone(), &read.row_window, pending);
         }
         update_full_pass(&mut state, read, pending);
+        if read.trash_query_refused {
+            state.trash_query_refused = Some(read.snapshot.now);
+        }
         let settled = settled_ids(planned, execution, read, pending);
         update_issues(&mut state.errors, planned, execution, &settled);
         update_rejections(&mut state.rejections, planned, &execution.outcomes, &state.errors, read.snapshot.now);

@@ -56,6 +56,14 @@ pub struct WriteResult {
 pub struct PageBatch {
     pub pages: Vec<Page>,
     pub next_cursor: Option<String>,
+    /// Notion stopped the query before its end (`request_status.type = "incomplete"`: a query
+    /// returns at most 10,000 results): no `next_cursor`, yet more pages match. Never complete.
+    #[serde(default)]
+    pub incomplete: bool,
+    /// A query for trashed pages (`in_trash: true`) answered live pages: Notion ignored the
+    /// parameter (they are not in `pages`).
+    #[serde(default)]
+    pub in_trash_ignored: bool,
 }
 
 /// What to change on a page. `content` and `base` are written together with `Synced = true`.
@@ -77,6 +85,10 @@ pub enum PageQuery {
     EditedSince(Option<DateTime<Utc>>),
     /// Trashed pages edited on or after `since` (`in_trash: true`), oldest edit first.
     TrashedSince(Option<DateTime<Utc>>),
+    /// Pages (trashed ones when `trashed`) last edited within the minute `minute` and created on
+    /// or after `created_from`, oldest creation first: how a window goes on when more pages than
+    /// Notion's result cap (10,000) share one `last_edited_time` minute.
+    EditedInMinute { minute: DateTime<Utc>, created_from: Option<DateTime<Utc>>, trashed: bool },
     /// Live pages whose `Checksum` is empty: never synced, the candidates to match or import.
     Unsynced,
     /// Live pages whose `Checksum` equals this base (finds a page created before a crash).

@@ -1,7 +1,7 @@
 //! Reads one run's [`Snapshot`] from both sides, within the budget.
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::core::budget::Budget;
 use crate::core::error::PortError;
@@ -11,7 +11,7 @@ use crate::core::planner::row_needs_its_page;
 use crate::core::ports::{NotionPort, PageQuery, RunLock, SupabasePort, PAGE_SIZE};
 use crate::core::snapshot::Snapshot;
 use crate::core::state::{QueryResume, RecordIssue, SyncState};
-use crate::core::time::notion_overlap;
+use crate::core::time::{floor_minute, notion_overlap};
 
 /// How much one run reads per source.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +57,10 @@ pub struct ReadResult {
     pub stopped_by: Option<PortError>,
     pub rows_count: u32,
     pub pages_count: u32,
+    /// What the run report should say about the read (a window Notion's cap keeps from finishing).
+    pub warnings: Vec<String>,
+    /// Notion refused `in_trash` in a query body this run (remembered in state).
+    pub trash_query_refused: bool,
 }
 
 /// Pages read from one query, whether the query ended, and Notion's cursor where it stopped.
@@ -65,6 +69,17 @@ struct PagesRead {
     pages: Vec<Page>,
     complete: bool,
     next: Option<String>,
+    /// Notion stopped at its result cap: more pages match, with no cursor to them.
+    capped: bool,
+}
+
+/// A time window read: its pages (each once, oldest edit first), whether it reached its end, and
+/// where to resume it.
+#[derive(Debug, Default)]
+struct WindowRead {
+    pages: Vec<Page>,
+    complete: bool,
+    next: Option<QueryResume>,
 }
 
 pub struct Readers<'a, S, N, L> {
@@ -84,19 +99,40 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
 
     /// Reads a query from `start` (Notion's cursor, or the beginning) up to the per-source limit.
     async fn read_pages(&self, query: &PageQuery, start: Option<String>, result: &mut ReadResult) -> PagesRead {
+        self.read_pages_up_to(query, start, self.limits.items_per_source, result).await
+    }
+
+    /// Reads a query until `limit` pages, its end, Notion's result cap, or the budget.
+    async fn read_pages_up_to(
+        &self,
+        query: &PageQuery,
+        start: Option<String>,
+        limit: usize,
+        result: &mut ReadResult,
+    ) -> PagesRead {
         let mut read = PagesRead::default();
         let mut cursor = start;
         loop {
-            if !self.may_read(result) || read.pages.len() >= self.limits.items_per_source {
+            if !self.may_read(result) || read.pages.len() >= limit {
                 read.next = cursor;
                 return read;
             }
             match self.notion.query(query, cursor.as_deref()).await {
+                Ok(batch) if batch.in_trash_ignored => {
+                    // Notion ignored `in_trash: true`: this query lists live pages, not trashed ones.
+                    result.trash_query_refused = true;
+                    return read;
+                }
                 Ok(batch) => {
                     result.pages_count += u32::try_from(batch.pages.len()).unwrap_or(u32::MAX);
                     read.pages.extend(batch.pages);
                     match batch.next_cursor {
                         Some(next) => cursor = Some(next),
+                        // Capped by Notion (at most 10,000 results): more pages match.
+                        None if batch.incomplete => {
+                            read.capped = true;
+                            return read;
+                        }
                         None => {
                             read.complete = true;
                             return read;
@@ -111,27 +147,70 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         }
     }
 
-    /// Reads a time window, resuming from a saved Notion cursor when it was issued for the same
-    /// `since`; a saved cursor Notion no longer accepts is dropped and the window read from its start.
+    /// Reads a time window of live (or trashed) pages, resuming where a previous run stopped when
+    /// it was issued for the same `since`; a saved cursor Notion no longer accepts is dropped and
+    /// the window read from its start. A query Notion capped (10,000 results) is restarted from
+    /// the minute of the last page it returned (pages of that minute come again: deduplicated);
+    /// when more pages than the cap share that minute, the minute is read in `created_time`
+    /// windows. The window goes on in `last_edited_time` order and is never taken as complete early.
     async fn read_window(
         &self,
-        query: PageQuery,
+        trashed: bool,
         since: Option<DateTime<Utc>>,
         resume: Option<&QueryResume>,
         result: &mut ReadResult,
-    ) -> PagesRead {
-        let start = resume.filter(|resume| resume.since == since).map(|resume| resume.start_cursor.clone());
-        if start.is_some() {
-            let read = self.read_pages(&query, start.clone(), result).await;
-            let refused = read.pages.is_empty()
+    ) -> WindowRead {
+        let fresh = QueryResume { since, start_cursor: None, from: None, split: None };
+        let mut at = resume.filter(|resume| resume.since == since).cloned().unwrap_or_else(|| fresh.clone());
+        let mut window = WindowRead::default();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        loop {
+            if window.pages.len() >= self.limits.items_per_source || !self.may_read(result) {
+                window.next = Some(at).filter(|at| *at != fresh);
+                return window;
+            }
+            let limit = self.limits.items_per_source - window.pages.len();
+            let from = at.from.or(since);
+            let query = window_query(trashed, from, at.split);
+            let resumed = at.start_cursor.is_some();
+            let mut read = self.read_pages_up_to(&query, at.start_cursor.clone(), limit, result).await;
+            let refused = resumed
+                && read.pages.is_empty()
                 && !read.complete
                 && matches!(result.stopped_by, Some(PortError::Config { .. } | PortError::Record { .. }));
-            if !refused {
-                return read;
+            if refused {
+                result.stopped_by = None;
+                at = fresh.clone();
+                continue;
             }
-            result.stopped_by = None;
+            let last_edited = read.pages.last().map(|page| floor_minute(page.last_edited_time));
+            let last_created = read.pages.last().map(|page| floor_minute(page.created_time));
+            window.pages.extend(read.pages.drain(..).filter(|page| seen.insert(page.id.clone())));
+            at.start_cursor = None;
+            match (read.complete, read.capped, at.split, from) {
+                (true, _, None, _) => {
+                    window.complete = true;
+                    return window;
+                }
+                // The crowded minute is read: the window goes on after it.
+                (true, _, Some(_), Some(minute)) => {
+                    at.from = Some(minute + Duration::minutes(1));
+                    at.split = None;
+                }
+                (false, true, None, _) if last_edited > from => at.from = last_edited,
+                (false, true, None, Some(_)) => at.split = Some(None),
+                (false, true, Some(created_from), _) if last_created > created_from => at.split = Some(last_created),
+                // More pages than the cap created and edited in one same minute: see README_SYNC.md.
+                (false, true, _, _) => {
+                    result.warnings.push(crowded_minute(from, last_created));
+                    return window;
+                }
+                _ => {
+                    window.next = Some(QueryResume { start_cursor: read.next, ..at }).filter(|at| *at != fresh);
+                    return window;
+                }
+            }
         }
-        self.read_pages(&query, None, result).await
     }
 
     /// Reads rows page by page with a keyset; `fetch` is one request.
@@ -185,7 +264,8 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         if notion_side_done(state, &result) {
             self.read_row_window(state, &mut result).await;
         }
-        self.read_intent_pages(&mut result).await;
+        let trash_refused = state.trash_query_refused.is_some() || result.trash_query_refused;
+        self.read_intent_pages(&mut result, trash_refused).await;
         self.look_up_rows_of_pages(&mut result).await;
         self.get_pages_of_changed_rows(state, &mut result).await;
         result
@@ -218,17 +298,32 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
     async fn read_page_windows(&self, state: &SyncState, result: &mut ReadResult) {
         let cursors = &state.cursors;
         let since = cursors.pages.map(|cursor| cursor - notion_overlap());
-        let read = self.read_window(PageQuery::EditedSince(since), since, cursors.pages_resume.as_ref(), result).await;
+        let read = self.read_window(false, since, cursors.pages_resume.as_ref(), result).await;
         result.live_window = read.pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
         result.live_complete = read.complete;
-        result.live_next = read.next.map(|start_cursor| QueryResume { since, start_cursor });
+        result.live_next = read.next;
         read.pages.into_iter().for_each(|page| result.snapshot.add_page(page));
         let since = cursors.trashed_pages.map(|cursor| cursor - notion_overlap());
-        let read =
-            self.read_window(PageQuery::TrashedSince(since), since, cursors.trashed_resume.as_ref(), result).await;
+        if state.trash_query_refused.is_some() {
+            result.trashed_complete = true;
+            result.snapshot.page_window = result.live_window.iter().map(|(id, _)| id.clone()).collect();
+            return;
+        }
+        let live_read = result.stopped_by.is_none();
+        let read = self.read_window(true, since, cursors.trashed_resume.as_ref(), result).await;
+        if live_read && read.pages.is_empty() && trash_query_refused(result) {
+            // The live query of this same data source worked: the 400 is about `in_trash`.
+            result.stopped_by = None;
+            result.trash_query_refused = true;
+        }
+        if result.trash_query_refused {
+            result.trashed_complete = true;
+            result.snapshot.page_window = result.live_window.iter().map(|(id, _)| id.clone()).collect();
+            return;
+        }
         result.trashed_window = read.pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
         result.trashed_complete = read.complete;
-        result.trashed_next = read.next.map(|start_cursor| QueryResume { since, start_cursor });
+        result.trashed_next = read.next;
         read.pages.into_iter().for_each(|page| result.snapshot.add_page(page));
         let window: Vec<String> =
             result.live_window.iter().chain(&result.trashed_window).map(|(id, _)| id.clone()).collect();
@@ -255,7 +350,8 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
 
     /// For each intent whose row is still unlinked (live in the pool, or soft-deleted and read in
     /// the row window), the pages carrying the intent's base.
-    async fn read_intent_pages(&self, result: &mut ReadResult) {
+    /// Where Notion refuses `in_trash` in queries (`trash_refused`), only live pages are searched.
+    async fn read_intent_pages(&self, result: &mut ReadResult, trash_refused: bool) {
         let unlinked_rows = result.snapshot.rows.values().filter(|row| row.notion_page_id.is_none()).map(|row| &row.id);
         let pool: BTreeSet<&String> = result.snapshot.row_pool.iter().chain(unlinked_rows).collect();
         let bases: BTreeSet<String> = result
@@ -272,8 +368,13 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             // Notion answers live and trashed pages in separate queries; a user may have trashed
             // the page since it was created.
             let mut searched = true;
-            for query in [PageQuery::WithBase(base.clone()), PageQuery::TrashedWithBase(base.clone())] {
+            let trash = (!trash_refused).then(|| PageQuery::TrashedWithBase(base.clone()));
+            for query in std::iter::once(PageQuery::WithBase(base.clone())).chain(trash) {
                 let PagesRead { pages, complete, .. } = self.read_pages(&query, None, result).await;
+                if matches!(query, PageQuery::TrashedWithBase(_)) && trash_query_refused(result) {
+                    result.stopped_by = None;
+                    result.trash_query_refused = true;
+                }
                 pages.into_iter().for_each(|page| result.snapshot.add_page(page));
                 searched &= complete;
             }
@@ -363,6 +464,36 @@ fn unreadable_page(row_id: &str, error: &PortError) -> RecordIssue {
         reason: format!(
             "{error}; check that `{LINK_COLUMN}` is the id of the row's Notion page, or set it to null to create a new page"
         ),
+    }
+}
+
+/// A configuration error on the trashed-pages query: Notion refusing `in_trash` in a query body
+/// (`validation_error`, as some API versions do).
+fn trash_query_refused(result: &ReadResult) -> bool {
+    matches!(&result.stopped_by, Some(PortError::Config { message }) if message.contains("in_trash"))
+}
+
+/// The warning of a window stuck on Notion's result cap: more pages than the cap were created in
+/// one minute and last edited in one minute, which no query can split.
+fn crowded_minute(edited: Option<DateTime<Utc>>, created: Option<DateTime<Utc>>) -> String {
+    let minute =
+        |at: Option<DateTime<Utc>>| at.map_or_else(|| "?".to_string(), |at| at.format("%Y-%m-%d %H:%M").to_string());
+    format!(
+        "more pages than Notion's query result limit (10,000) were created in the minute {} UTC and last edited in the minute {} UTC: \
+         Notion lists only the first of them, so the others and later Notion edits wait; edit some of those pages in Notion \
+         (any property) to move them out of that minute",
+        minute(created),
+        minute(edited)
+    )
+}
+
+/// The query for one position of a time window: live (or trashed) pages edited on or after `from`,
+/// or, in a split minute, those edited within the minute `from` and created from `created_from` on.
+fn window_query(trashed: bool, from: Option<DateTime<Utc>>, split: Option<Option<DateTime<Utc>>>) -> PageQuery {
+    match (split, from) {
+        (Some(created_from), Some(minute)) => PageQuery::EditedInMinute { minute, created_from, trashed },
+        _ if trashed => PageQuery::TrashedSince(from),
+        _ => PageQuery::EditedSince(from),
     }
 }
 

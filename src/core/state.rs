@@ -28,12 +28,22 @@ pub struct Cursors {
     pub trashed_resume: Option<QueryResume>,
 }
 
-/// Notion's `next_cursor` for a query that could not finish in one run, with the `since` it was
-/// issued for (it is used only while the minute cursor stays where it was).
+/// Where a Notion window's read stopped when it could not finish in one run, with the `since` it
+/// was issued for (it is used only while the minute cursor stays where it was): Notion's
+/// `next_cursor`, and how the query had been narrowed after Notion's result cap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryResume {
     pub since: Option<DateTime<Utc>>,
-    pub start_cursor: String,
+    /// Notion's `next_cursor` for the query at this position (`None`: from the query's start).
+    #[serde(default)]
+    pub start_cursor: Option<String>,
+    /// The `on_or_after` the query was narrowed to after Notion's result cap (`None`: `since`).
+    #[serde(default)]
+    pub from: Option<DateTime<Utc>>,
+    /// Set when more pages than the cap share the minute `from`: that minute is read in
+    /// `created_time` order, from this `created_time` minute on (`Some(None)`: from its start).
+    #[serde(default)]
+    pub split: Option<Option<DateTime<Utc>>>,
 }
 
 /// A full reconciliation in progress (paged across runs).
@@ -87,6 +97,11 @@ pub struct SyncState {
     /// The mass-delete safety halt: deletes applied in the current episode, an allow, the halt.
     #[serde(default)]
     pub mass_delete: MassDeleteGuard,
+    /// When Notion refused `in_trash` in a query body (a 400 on the trashed-pages query): such
+    /// queries are not sent again until the next full pass; trashed pages are found by
+    /// `GET /v1/pages/{id}` for the linked pages a full pass did not see.
+    #[serde(default)]
+    pub trash_query_refused: Option<DateTime<Utc>>,
 }
 
 /// Counts since the sync was installed.

@@ -478,4 +478,14 @@ export class NotionAdmin {
   rateLimit(body) {
     return this.call('POST', '/rate_limit', body);
   }
+
+  /** What `in_trash` in a query body does: 'only_trashed' (default), 'ignored' or 'rejected'. */
+  inTrashReading(reading) {
+    return this.call('POST', '/in_trash_reading', { reading });
+  }
+
+  /** Caps every query at `maxResults` results, as Notion caps them at 10,000 (reset() restores it). */
+  queryResultLimit(maxResults) {
+    return this.call('POST', '/query_result_limit', { max_results: maxResults });
+  }
 }

@@ -2,13 +2,15 @@
 //! - `created_time` / `last_edited_time` are reported rounded DOWN to the minute;
 //! - queries answer at most 100 pages with a `next_cursor`, sorted by `last_edited_time`
 //!   ascending; trashed pages are excluded except from `TrashedSince`;
+//! - with a result limit set (Notion's is 10,000 per query), a query stops there: `has_more`
+//!   false and `request_status` incomplete (`PageBatch::incomplete`);
 //! - `Unsynced` = `Checksum` empty and live; `WithBase(b)` = `Checksum` equals `b` and live,
 //!   `TrashedWithBase(b)` the same among trashed pages (as `ports.rs` documents it);
 //! - a title segment over 2,000 UTF-16 units or more than 100 segments, a comma in a `Type`
 //!   option or one over 100 UTF-16 units, a malformed date, editing a trashed page, or a page
 //!   id in a path that is not a uuid → `PortError::Record`;
 //! - `get_page` answers `None` for an unknown (or permanently deleted) id, trashed pages included.
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -106,6 +108,24 @@ pub struct FakeNotion {
     db: RefCell<Db>,
     faults: Faults,
     time: SimTime,
+    /// Most results one query returns (real Notion: 10,000), `None` = no cap.
+    result_limit: Cell<Option<usize>>,
+    /// What `in_trash: true` in a query body does (Notion's behaviour is disputed).
+    trash_reading: Cell<TrashReading>,
+    /// Queries sent with `in_trash: true` so far.
+    pub trashed_queries: Cell<u32>,
+}
+
+/// The readings of `in_trash: true` in a query body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrashReading {
+    /// Only trashed pages are listed (the SDK's reference).
+    #[default]
+    OnlyTrashed,
+    /// The parameter is ignored: live pages come back, which the client drops (none is trashed).
+    Ignored,
+    /// A 400 `validation_error` (`body.in_trash should be not present`), as the client maps it.
+    Rejected,
 }
 
 /// Splits text into segments of at most 2,000 UTF-16 units (never inside a character).
@@ -198,7 +218,14 @@ fn types_of(kind: &str) -> Vec<String> {
 
 impl FakeNotion {
     pub fn new(time: SimTime, faults: Faults) -> Self {
-        FakeNotion { db: RefCell::new(Db::default()), faults, time }
+        FakeNotion {
+            db: RefCell::new(Db::default()),
+            faults,
+            time,
+            result_limit: Cell::new(None),
+            trash_reading: Cell::new(TrashReading::default()),
+            trashed_queries: Cell::new(0),
+        }
     }
 
     fn new_page(db: &mut Db, now: DateTime<Utc>) -> StoredPage {
@@ -367,6 +394,16 @@ impl FakeNotion {
         self.db.borrow().purged.contains(id)
     }
 
+    /// Caps every query at `limit` results, as Notion caps them at 10,000: the page that reaches
+    /// the cap has `has_more: false` (no `next_cursor`) and `request_status` incomplete.
+    pub fn set_result_limit(&self, limit: Option<usize>) {
+        self.result_limit.set(limit);
+    }
+
+    pub fn set_trash_reading(&self, reading: TrashReading) {
+        self.trash_reading.set(reading);
+    }
+
     /// Adds many pages at once (benchmarks, big backlogs) without going through the fault layer.
     pub fn load(&self, pages: Vec<StoredPage>) {
         let mut db = self.db.borrow_mut();
@@ -387,13 +424,22 @@ impl FakeNotion {
                 PageQuery::TrashedSince(since) => {
                     page.in_trash && since.is_none_or(|since| floor_minute(page.edited) >= since)
                 }
+                PageQuery::EditedInMinute { minute, created_from, trashed } => {
+                    page.in_trash == *trashed
+                        && floor_minute(page.edited) == *minute
+                        && created_from.is_none_or(|from| floor_minute(page.created) >= from)
+                }
                 PageQuery::Unsynced => !page.in_trash && page.checksum.as_deref().is_none_or(str::is_empty),
                 PageQuery::WithBase(base) => !page.in_trash && page.checksum.as_deref() == Some(base.as_str()),
                 PageQuery::TrashedWithBase(base) => page.in_trash && page.checksum.as_deref() == Some(base.as_str()),
             })
             .collect();
         // Notion sorts by the reported (minute) value; ties come in no particular order.
-        pages.sort_by(|a, b| (floor_minute(a.edited), &a.id).cmp(&(floor_minute(b.edited), &b.id)));
+        if matches!(query, PageQuery::EditedInMinute { .. }) {
+            pages.sort_by(|a, b| (floor_minute(a.created), &a.id).cmp(&(floor_minute(b.created), &b.id)));
+        } else {
+            pages.sort_by(|a, b| (floor_minute(a.edited), &a.id).cmp(&(floor_minute(b.edited), &b.id)));
+        }
         pages.into_iter().map(StoredPage::view).collect()
     }
 }
@@ -413,11 +459,35 @@ impl NotionPort for FakeNotion {
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(|| record("start_cursor", format!("invalid start_cursor {cursor:?}")))?,
         };
-        let all = self.matching(query);
-        let end = (start + PAGE_SIZE).min(all.len());
-        let pages = all.get(start.min(all.len())..end).unwrap_or_default().to_vec();
-        let next_cursor = (end < all.len()).then(|| format!("offset-{end}"));
-        self.faults.end(ticket, PageBatch { pages, next_cursor })
+        let trashed = matches!(
+            query,
+            PageQuery::TrashedSince(_)
+                | PageQuery::TrashedWithBase(_)
+                | PageQuery::EditedInMinute { trashed: true, .. }
+        );
+        if trashed {
+            self.trashed_queries.set(self.trashed_queries.get() + 1);
+        }
+        let all = match self.trash_reading.get() {
+            TrashReading::Rejected if trashed => {
+                return Err(PortError::config(
+                    "Notion rejected a request on the data source (Notion: 400 validation_error: body failed validation: \
+                     body.in_trash should be not present, instead was `true`.)",
+                ));
+            }
+            // The client drops the live pages such an answer lists, and says so.
+            TrashReading::Ignored if trashed => {
+                let live = !self.live_pages().is_empty();
+                return self.faults.end(ticket, PageBatch { in_trash_ignored: live, ..PageBatch::default() });
+            }
+            _ => self.matching(query),
+        };
+        let cap = self.result_limit.get().unwrap_or(usize::MAX).min(all.len());
+        let end = (start + PAGE_SIZE).min(cap);
+        let pages = all.get(start.min(end)..end).unwrap_or_default().to_vec();
+        let next_cursor = (end < cap).then(|| format!("offset-{end}"));
+        let incomplete = end == cap && cap < all.len();
+        self.faults.end(ticket, PageBatch { pages, next_cursor, incomplete, in_trash_ignored: false })
     }
 
     async fn get_page(&self, page_id: &str) -> Result<Option<Page>, PortError> {

@@ -1,6 +1,7 @@
 //! Pure request builders and response parsers for the Notion API (`2025-09-03` and `2026-03-11`:
 //! the bodies are the same, since the sync sends `in_trash`, never `archived`).
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::clients::http::{HttpRequest, Method};
@@ -62,6 +63,19 @@ fn edited_since(since: &Option<DateTime<Utc>>) -> Option<Value> {
         .map(|t| json!({ "timestamp": "last_edited_time", "last_edited_time": { "on_or_after": timestamp(t) } }))
 }
 
+/// Edited within the minute `minute` (and created on or after `created_from`).
+fn edited_in_minute(minute: &DateTime<Utc>, created_from: &Option<DateTime<Utc>>) -> Value {
+    let end = *minute + chrono::Duration::minutes(1);
+    let mut all = vec![
+        json!({ "timestamp": "last_edited_time", "last_edited_time": { "on_or_after": timestamp(minute) } }),
+        json!({ "timestamp": "last_edited_time", "last_edited_time": { "before": timestamp(&end) } }),
+    ];
+    if let Some(created_from) = created_from {
+        all.push(json!({ "timestamp": "created_time", "created_time": { "on_or_after": timestamp(created_from) } }));
+    }
+    json!({ "and": all })
+}
+
 /// The body of `POST /v1/data_sources/{id}/query` for one page of `query`: 100 results, oldest
 /// edit first, plus the query's filter (and `in_trash: true` for trashed pages).
 pub fn query_body(query: &PageQuery, cursor: Option<&str>) -> Value {
@@ -73,6 +87,13 @@ pub fn query_body(query: &PageQuery, cursor: Option<&str>) -> Value {
         PageQuery::TrashedSince(since) => {
             body.insert("in_trash".into(), json!(true));
             edited_since(since)
+        }
+        PageQuery::EditedInMinute { minute, created_from, trashed } => {
+            if *trashed {
+                body.insert("in_trash".into(), json!(true));
+            }
+            body.insert("sorts".into(), json!([{ "timestamp": "created_time", "direction": "ascending" }]));
+            Some(edited_in_minute(minute, created_from))
         }
         PageQuery::Unsynced => Some(json!({ "property": PROP_CHECKSUM, "rich_text": { "is_empty": true } })),
         PageQuery::WithBase(base) => with_base(base),
@@ -105,6 +126,7 @@ pub fn query(config: &NotionConfig, data_source_id: &str, query: &PageQuery, cur
 pub fn keeps(query: &PageQuery, in_trash: bool) -> bool {
     match query {
         PageQuery::TrashedSince(_) | PageQuery::TrashedWithBase(_) => in_trash,
+        PageQuery::EditedInMinute { trashed, .. } => *trashed == in_trash,
         PageQuery::EditedSince(_) | PageQuery::Unsynced | PageQuery::WithBase(_) => !in_trash,
     }
 }
@@ -117,6 +139,7 @@ pub fn parse_query_response(response: &Value, query: &PageQuery) -> Result<PageB
         detail: "it has no `results` list".into(),
     })?;
     let mut pages = Vec::with_capacity(results.len());
+    let mut dropped_live = false;
     for item in results {
         if item.get("object").and_then(Value::as_str).is_some_and(|object| object != "page") {
             continue;
@@ -124,6 +147,8 @@ pub fn parse_query_response(response: &Value, query: &PageQuery) -> Result<PageB
         let page = notion_mapping::page_from_json(item)?;
         if keeps(query, page.in_trash) {
             pages.push(page);
+        } else {
+            dropped_live |= !page.in_trash;
         }
     }
     let has_more = response.get("has_more").and_then(Value::as_bool).unwrap_or(false);
@@ -132,7 +157,31 @@ pub fn parse_query_response(response: &Value, query: &PageQuery) -> Result<PageB
     } else {
         None
     };
-    Ok(PageBatch { pages, next_cursor })
+    let incomplete = RequestStatus::of(response).is_some_and(|status| status != RequestStatus::Complete);
+    Ok(PageBatch { pages, next_cursor, incomplete, in_trash_ignored: dropped_live })
+}
+
+/// A query answer's `request_status`: `incomplete` (`incomplete_reason`
+/// `query_result_limit_reached`) when Notion stopped at its 10,000-result cap. A status this
+/// client does not know is not taken as complete either.
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RequestStatus {
+    Complete,
+    Incomplete {
+        #[serde(default)]
+        incomplete_reason: Option<String>,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+impl RequestStatus {
+    /// The answer's status; `None` when it has none (complete). A malformed one reads as unknown.
+    pub fn of(response: &Value) -> Option<Self> {
+        let status = response.get("request_status").filter(|status| !status.is_null())?;
+        Some(serde_json::from_value(status.clone()).unwrap_or(RequestStatus::Unknown))
+    }
 }
 
 /// Properties writing `content` only (no base, no `Synced`).

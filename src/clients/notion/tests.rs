@@ -762,3 +762,34 @@ fn writes_retry_once_without_synced_when_notion_says_it_does_not_exist() {
     ));
     assert_eq!(c.transport().requests.borrow().len(), 1);
 }
+
+/// Notion's 10,000-result cap (a small page here): `has_more` false with `request_status`
+/// incomplete is not the end of the query; `complete` or no status is.
+#[test]
+fn a_capped_query_answer_is_marked_incomplete() {
+    let mut capped = list(vec![fixture("page_multi_type")], None);
+    capped["request_status"] = json!({ "type": "incomplete", "incomplete_reason": "query_result_limit_reached" });
+    let mut complete = list(vec![fixture("page_multi_type")], None);
+    complete["request_status"] = json!({ "type": "complete" });
+    let mut unknown = list(vec![], None);
+    unknown["request_status"] = json!({ "type": "something_new" });
+    let c = client(vec![ok(capped), ok(complete), ok(list(vec![], None)), ok(unknown)]);
+    let query = PageQuery::EditedSince(None);
+    let first = block_on(c.query(&query, None)).unwrap();
+    assert_eq!((first.pages.len(), first.next_cursor.as_deref(), first.incomplete), (1, None, true));
+    assert!(!block_on(c.query(&query, None)).unwrap().incomplete);
+    assert!(!block_on(c.query(&query, None)).unwrap().incomplete);
+    assert!(block_on(c.query(&query, None)).unwrap().incomplete);
+}
+
+/// Where Notion ignores `in_trash: true`, the trashed-pages query lists live pages: they are
+/// dropped (never taken for trashed ones) and the batch says so.
+#[test]
+fn live_pages_answering_a_trashed_query_are_dropped_and_flagged() {
+    let live = fixture("page_multi_type");
+    let c = client(vec![ok(list(vec![live.clone()], None)), ok(list(vec![live], None))]);
+    let batch = block_on(c.query(&PageQuery::TrashedSince(None), None)).unwrap();
+    assert!(batch.pages.is_empty() && batch.in_trash_ignored);
+    let batch = block_on(c.query(&PageQuery::EditedSince(None), None)).unwrap();
+    assert!(batch.pages.len() == 1 && !batch.in_trash_ignored);
+}
