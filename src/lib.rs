@@ -18,4 +18,6 @@ pub mod public;
 pub mod run_log;
 pub mod service;
 pub mod settings;
+#[cfg(test)]
+mod test_support;
 pub mod webhooks;

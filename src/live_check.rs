@@ -64,7 +64,6 @@ where
 mod tests {
     use std::cell::{Cell, RefCell};
     use std::collections::HashMap;
-    use std::future::Future;
     use std::rc::Rc;
 
     use chrono::Duration;
@@ -76,16 +75,7 @@ mod tests {
     use crate::core::schema_check::SchemaCheck;
     use crate::core::state::{ConflictRecord, SyncState};
     use crate::settings::Settings;
-
-    fn run<F: Future>(future: F) -> F::Output {
-        let mut future = std::pin::pin!(future);
-        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-        loop {
-            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-                return output;
-            }
-        }
-    }
+    use crate::test_support::block_on as run;
 
     /// Counts every request; both services answer 503.
     #[derive(Clone, Default)]

@@ -1,15 +1,14 @@
 //! Client tests against a scripted transport (a queue of answers; requests and sleeps recorded).
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::future::Future;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::*;
 use crate::clients::http::{HttpResponse, Method, TransportError};
+use crate::test_support::block_on;
 
 const DB: &str = "248104cd-477e-80fd-b757-e945d38000bd";
 const DS: &str = "1e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b";
@@ -32,16 +31,6 @@ fn fixture(name: &str) -> Value {
         other => panic!("no fixture {other}"),
     };
     serde_json::from_str(text).unwrap()
-}
-
-/// Runs a future that never waits on anything but the fake transport (which is always ready).
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        Poll::Ready(value) => value,
-        Poll::Pending => panic!("the fake transport never pends"),
-    }
 }
 
 type Answer = Result<HttpResponse, TransportError>;

@@ -243,20 +243,9 @@ mod tests {
     use super::*;
     use crate::clients::http::{Method, TransportError};
     use crate::core::content::Content;
+    use crate::test_support::block_on as run;
     use std::cell::RefCell;
     use std::collections::VecDeque;
-    use std::future::Future;
-
-    /// Runs a future whose awaits never pend (the scripted transport answers at once).
-    fn run<F: Future>(future: F) -> F::Output {
-        let mut future = std::pin::pin!(future);
-        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-        loop {
-            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-                return output;
-            }
-        }
-    }
 
     #[derive(Default)]
     struct Scripted {
