@@ -193,6 +193,9 @@ pub struct EmulatorConfig {
     pub notion_versions: Vec<String>,
     /// What `in_trash` (or `archived`) in a query body does.
     pub in_trash_reading: InTrashReading,
+    /// A webhook subscription created at start (`--webhook-url`); `None`: none until
+    /// `POST /__admin/webhooks`.
+    pub webhook: Option<crate::webhook::SubscriptionSpec>,
 }
 
 /// The rate-limit model of developers.notion.com/reference/request-limits: "Each connection
@@ -275,6 +278,7 @@ impl Default for EmulatorConfig {
             query_result_limit: DEFAULT_QUERY_RESULT_LIMIT,
             notion_versions: DEFAULT_NOTION_VERSIONS.iter().map(|v| v.to_string()).collect(),
             in_trash_reading: InTrashReading::OnlyTrashed,
+            webhook: None,
         }
     }
 }

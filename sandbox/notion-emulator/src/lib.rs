@@ -29,6 +29,7 @@ pub mod server;
 pub mod store;
 pub mod switches;
 pub mod version;
+pub mod webhook;
 pub mod window_limit;
 
 pub use config::{
@@ -70,6 +71,9 @@ pub async fn spawn(config: EmulatorConfig, addr: SocketAddr) -> io::Result<Runni
         return Err(invalid("token must not be empty"));
     }
     let inner = Inner::new(config.clone()).map_err(invalid)?;
+    if let Some(spec) = &config.webhook {
+        inner.webhooks.subscribe(spec.clone());
+    }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
@@ -148,6 +152,7 @@ impl RunningEmulator {
     /// Stops accepting requests, ends in-flight ones (injected hangs included) and waits.
     pub async fn shutdown(mut self) -> io::Result<()> {
         let _ = self.shutdown_tx.send(true);
+        self.handle.webhooks().stop();
         match self.task.take() {
             Some(task) => task.await.map_err(io::Error::other)?,
             None => Ok(()),
@@ -166,6 +171,7 @@ impl RunningEmulator {
 impl Drop for RunningEmulator {
     fn drop(&mut self) {
         let _ = self.shutdown_tx.send(true);
+        self.handle.webhooks().stop();
     }
 }
 
@@ -260,6 +266,11 @@ impl EmulatorHandle {
     /// Every page (trashed included) as the admin listing shows it.
     pub fn all_pages(&self) -> Vec<Value> {
         server::all_pages(&self.app.lock().store, None)
+    }
+
+    /// The webhook subscription and its deliveries (same as `/__admin/webhooks`).
+    pub fn webhooks(&self) -> webhook::Hub {
+        self.app.lock().webhooks.clone()
     }
 
     /// Adds a database; returns (database id, data source ids).

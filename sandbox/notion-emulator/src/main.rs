@@ -1,7 +1,9 @@
 //! `notion-emulator --port 0 --token T ...`: prints one JSON line
 //! `{"url":..,"database_id":..,"data_source_id":..,"token":..}` and serves until killed.
 
+use notion_emulator::webhook::SubscriptionSpec;
 use notion_emulator::{localhost, spawn, EmulatorConfig, InTrashReading};
+use serde_json::{json, Value};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -26,11 +28,17 @@ usage: notion-emulator [options]
   --in-trash-reading R  in_trash in a query body: only_trashed (default), ignored, rejected
   --bot-user-id UUID    user id of the integration (API writes)
   --human-user-id UUID  user id of the person (admin edits)
+  --webhook-url URL     subscribe an http:// endpoint to webhook events at start (verification
+                        request first, then signed events; see /__admin/webhooks)
+  --webhook-token T     the subscription's verification token (default: random secret_…)
+  --webhook-options JSON
+                        delivery options, e.g. {\"aggregation_ms\":200,\"retry_base_ms\":50}
   --help";
 
 fn parse(args: &[String]) -> Result<(u16, EmulatorConfig), String> {
     let mut cfg = EmulatorConfig::default();
     let mut port = 0u16;
+    let mut webhook = WebhookFlags::default();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         if flag == "--help" || flag == "-h" {
@@ -83,10 +91,43 @@ fn parse(args: &[String]) -> Result<(u16, EmulatorConfig), String> {
                     value()?.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
             }
             "--in-trash-reading" => cfg.in_trash_reading = InTrashReading::parse(&value()?)?,
+            "--webhook-url" => webhook.url = Some(value()?),
+            "--webhook-token" => webhook.token = Some(value()?),
+            "--webhook-options" => webhook.options = Some(value()?),
             other => return Err(format!("unknown option {other}")),
         }
     }
+    cfg.webhook = webhook.spec()?;
     Ok((port, cfg))
+}
+
+/// The `--webhook-*` flags, combined once all are read.
+#[derive(Default)]
+struct WebhookFlags {
+    url: Option<String>,
+    token: Option<String>,
+    options: Option<String>,
+}
+
+impl WebhookFlags {
+    fn spec(self) -> Result<Option<SubscriptionSpec>, String> {
+        let Some(url) = self.url else {
+            return match (self.token, self.options) {
+                (None, None) => Ok(None),
+                _ => Err("--webhook-token and --webhook-options need --webhook-url".into()),
+            };
+        };
+        let mut body: Value = match self.options {
+            Some(text) => serde_json::from_str(&text).map_err(|e| format!("--webhook-options is not JSON: {e}"))?,
+            None => json!({}),
+        };
+        let object = body.as_object_mut().ok_or("--webhook-options must be a JSON object")?;
+        object.insert("url".into(), json!(url));
+        if let Some(token) = self.token {
+            object.insert("verification_token".into(), json!(token));
+        }
+        SubscriptionSpec::from_json(&body).map(Some).map_err(|e| format!("webhook: {e}"))
+    }
 }
 
 /// `N[,S]`: a positive request count and an optional positive window in seconds.
@@ -173,5 +214,20 @@ mod tests {
         assert_eq!(cfg.query_result_limit, 10_000);
         assert_eq!(cfg.notion_versions, ["2025-09-03", "2026-03-11"]);
         assert_eq!(cfg.in_trash_reading, InTrashReading::OnlyTrashed);
+        assert!(cfg.webhook.is_none());
+    }
+
+    #[test]
+    fn parses_the_webhook_switches() {
+        let mut a = args("--webhook-url http://127.0.0.1:8787/webhooks/notion --webhook-token secret_x");
+        a.extend(["--webhook-options".to_string(), r#"{"aggregation_ms": 0, "duplicate": true}"#.to_string()]);
+        let (_, cfg) = parse(&a).expect("parses");
+        let spec = cfg.webhook.expect("a subscription");
+        assert_eq!(spec.url, "http://127.0.0.1:8787/webhooks/notion");
+        assert_eq!(spec.verification_token.as_deref(), Some("secret_x"));
+        assert_eq!(spec.options.aggregation_ms, 0);
+        assert!(spec.options.duplicate);
+        assert!(parse(&args("--webhook-token t")).is_err());
+        assert!(parse(&args("--webhook-url https://x")).is_err());
     }
 }

@@ -11,6 +11,7 @@ use crate::richtext::js_len;
 use crate::store::{Actor, Kind, Store};
 use crate::switches;
 use crate::version::{self, ApiVersion};
+use crate::webhook::{self, Hub};
 use crate::window_limit::DocumentedLimiter;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, Request, State};
@@ -74,6 +75,8 @@ pub struct Inner {
     pub versions: Vec<ApiVersion>,
     /// What `in_trash` in a query body does.
     pub in_trash_reading: InTrashReading,
+    /// The webhook subscription and its delivery thread (kept across [`Inner::reset`]).
+    pub webhooks: Hub,
 }
 
 impl Inner {
@@ -87,7 +90,9 @@ impl Inner {
         if config.query_result_limit == 0 {
             return Err("query_result_limit must be at least 1".into());
         }
+        let webhooks = Hub::new(&store.bot_user_id, &store.human_user_id);
         Ok(Inner {
+            webhooks,
             query_result_limit: config.query_result_limit,
             versions: version::parse_list(&config.notion_versions)?,
             in_trash_reading: config.in_trash_reading,
@@ -101,9 +106,12 @@ impl Inner {
     }
 
     /// Back to the configured start: pages, extra databases, counters, faults, clock and
-    /// rate limit all reset.
+    /// rate limit all reset. The webhook subscription stays; its queued events and stats go.
     pub fn reset(&mut self) -> Result<(), String> {
+        let webhooks = self.webhooks.clone();
         *self = Inner::new(self.config.clone())?;
+        webhooks.reset();
+        self.webhooks = webhooks;
         Ok(())
     }
 }
@@ -152,7 +160,17 @@ pub fn router(app: App) -> Router {
             "/__admin/in_trash_reading",
             get(switches::admin_get_in_trash_reading).post(switches::admin_set_in_trash_reading),
         )
-        .route("/__admin/databases", post(admin_add_database));
+        .route("/__admin/databases", post(admin_add_database))
+        .route(
+            "/__admin/webhooks",
+            get(webhook::admin::get_webhooks)
+                .post(webhook::admin::create_webhook)
+                .patch(webhook::admin::update_webhook)
+                .delete(webhook::admin::delete_webhook),
+        )
+        .route("/__admin/webhooks/stats", get(webhook::admin::get_stats).delete(webhook::admin::reset_stats))
+        .route("/__admin/webhooks/flush", post(webhook::admin::flush))
+        .route("/__admin/webhooks/events", post(webhook::admin::emit_event));
     admin.merge(api).fallback(fallback).layer(middleware::from_fn_with_state(app.clone(), api_layer)).with_state(app)
 }
 
@@ -576,6 +594,9 @@ fn create_page_inner(inner: &mut Inner, body: &Value, actor: Actor) -> Result<Va
     let icon = icon_or_cover(body, "icon")?.unwrap_or(Value::Null);
     let cover = icon_or_cover(body, "cover")?.unwrap_or(Value::Null);
     let id = inner.store.create_page(&ds_id, properties, icon, cover, actor)?;
+    if let Some(change) = webhook::detect::page_created(&inner.store, &id, actor) {
+        inner.webhooks.emit(change);
+    }
     let page = inner.store.pages.get(&id).ok_or_else(|| ApiError::not_found("page", &id))?;
     Ok(inner.store.render_page(page, None))
 }
@@ -614,7 +635,11 @@ fn update_page_inner(inner: &mut Inner, page_id: &str, body: &Value, actor: Acto
         None | Some(Value::Null) => Value::Null,
         Some(p) => p.clone(),
     };
+    let before = inner.store.pages.get(page_id).cloned();
     inner.store.update_page(page_id, &properties, in_trash, icon, cover, actor)?;
+    for change in before.iter().flat_map(|b| webhook::detect::page_updated(&inner.store, b, actor)) {
+        inner.webhooks.emit(change);
+    }
     let page = inner.store.pages.get(page_id).ok_or_else(|| ApiError::not_found("page", page_id))?;
     Ok(inner.store.render_page(page, None))
 }

@@ -6,3 +6,4 @@ mod current;
 mod documented;
 mod fidelity;
 mod schema;
+mod webhooks;
