@@ -5,7 +5,11 @@
 //   example rows and pages), hands its settings to the Worker through a temporary `--env-file`
 //   (mode 0600, in the system temp dir, removed on exit; nothing is written into the repo), keeps
 //   the Worker's KV / Durable Object state in a temp dir too (every sandbox is new), runs one sync
-//   and prints where to look.
+//   and prints where to look. Webhooks are wired both ways, with fresh random secrets handed to
+//   the Worker as NOTION_WEBHOOK_SECRET and SUPABASE_WEBHOOK_SECRET: the emulator's webhook
+//   subscription points at the Worker's POST /webhooks/notion (its verification token is the
+//   secret), and the sandbox database's Database Webhook (decision_vault_enable_webhook, delivered
+//   by the launcher's pg_net stand-in) at POST /webhooks/supabase.
 // - With `.dev.vars` (real credentials): wrangler reads it as usual, state stays in
 //   .wrangler/state, the sandbox is never started and no sync is triggered (you trigger it).
 //
@@ -15,7 +19,8 @@
 // Environment: PORT (default 8787), HOST (default 127.0.0.1), START_TIMEOUT_MS (default 180000),
 // START_EXIT_AFTER_READY=1 (stop right after the guide is printed; for scripted checks).
 // Extra arguments are passed to `wrangler dev`.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -30,6 +35,9 @@ const EXIT_AFTER_READY = process.env.START_EXIT_AFTER_READY === '1';
 const DEV_VARS = join(ROOT, '.dev.vars');
 const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
 const URL_BASE = `http://${HOST}:${PORT}`;
+// Where the webhooks call the Worker: loopback when wrangler listens on every interface (the
+// sandbox's pg_net stand-in delivers to loopback URLs only).
+const WEBHOOK_BASE = ['0.0.0.0', '::', '[::]'].includes(HOST) ? `http://127.0.0.1:${PORT}` : URL_BASE;
 const CRON = '*/15+*+*+*+*';
 
 const say = (text = '') => process.stdout.write(`${text}\n`);
@@ -202,6 +210,46 @@ function describeRun(run) {
   return `${run.outcome.status}: ${what}; ${run.subrequests ?? 0} subrequests${detail ? ` (${detail})` : ''}`;
 }
 
+/** Fresh secrets for the two webhooks (the Worker checks deliveries against them). */
+function webhookSecrets() {
+  return {
+    NOTION_WEBHOOK_SECRET: `secret_${randomBytes(24).toString('hex')}`,
+    SUPABASE_WEBHOOK_SECRET: randomBytes(32).toString('hex'),
+  };
+}
+
+/** psql of the sandbox's PostgreSQL (SANDBOX_PG_BIN, as the launcher), else the one on PATH. */
+function psqlPath() {
+  const candidate = join(process.env.SANDBOX_PG_BIN || '/usr/lib/postgresql/15/bin', 'psql');
+  return existsSync(candidate) ? candidate : 'psql';
+}
+
+const sqlLiteral = (text) => `'${String(text).replace(/'/g, "''")}'`;
+
+/**
+ * Points both sides' webhooks at the Worker: the emulator's subscription (verification request
+ * first, then signed events) and the Supabase Database Webhook. A failure is reported, not fatal:
+ * the cron still syncs everything.
+ */
+async function connectWebhooks(env, secrets) {
+  try {
+    const res = await fetch(`${env.SANDBOX_NOTION_ADMIN}/webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `${WEBHOOK_BASE}/webhooks/notion`, verification_token: secrets.NOTION_WEBHOOK_SECRET }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+    note(`Notion emulator webhooks → ${WEBHOOK_BASE}/webhooks/notion`);
+  } catch (e) {
+    note(`warning: could not subscribe the Worker to the emulator's webhooks: ${e.message}`);
+  }
+  const sql = `select public.decision_vault_enable_webhook(${sqlLiteral(WEBHOOK_BASE)}, ${sqlLiteral(secrets.SUPABASE_WEBHOOK_SECRET)})`;
+  const psql = spawnSync(psqlPath(), [env.SANDBOX_PG_URI, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], { encoding: 'utf8' });
+  if (psql.status === 0) note(`Supabase Database Webhook → ${psql.stdout.trim()}`);
+  else note(`warning: could not enable the Supabase Database Webhook: ${(psql.stderr || psql.error?.message || '').trim()}`);
+}
+
 /** A page to try edits on: the seeded "Keep meeting notes in Notion", else the first one. */
 async function examplePageId(admin) {
   try {
@@ -246,6 +294,10 @@ function guideSandbox(env, pageId) {
    curl -s -X PATCH ${admin}/pages/${pageId} -d '{"properties": {"Decision": "Keep all meeting notes in Notion"}}'
    curl -s -X POST ${admin}/pages/${pageId}/trash       # the row gets deleted_at
    curl -s -X POST ${admin}/pages/${pageId}/restore     # deleted_at is cleared
+
+ Webhooks (both sides call the Worker on each change; the cron catches anything they miss):
+   curl -s ${admin}/webhooks/stats | jq .                # the emulator's deliveries to /webhooks/notion
+   psql "${pg}" -c "select id, status_code, error_msg from net._http_response order by id desc limit 5"
 
  Then run the sync again and look at both sides, /health and the dashboard.
  To use README_SYNC.md's commands as written, paste this in your other terminal first
@@ -304,7 +356,9 @@ async function main() {
         stopAll(1);
       }
     });
-    const { env, workerVars } = state.sandbox;
+    const { env } = state.sandbox;
+    const secrets = webhookSecrets();
+    const workerVars = { ...state.sandbox.workerVars, ...secrets };
     const tmp = mkdtempSync(join(tmpdir(), 'decision-sync-start-'));
     state.tempDirs.push(tmp);
     const envFile = join(tmp, 'worker.env');
@@ -313,10 +367,11 @@ async function main() {
     note(`sandbox up; the Worker gets its settings from a temporary env file; state in ${persistDir}`);
     startWrangler({ envFile, persistDir, extraArgs });
     await waitForWorker();
+    await connectWebhooks(env, secrets);
     note('the Worker answers; running a first sync (POST /sync-now)…');
     const { status, body, text } = await syncNow(env.SYNC_ADMIN_TOKEN);
     say(`\nstart: first sync: HTTP ${status}, ${body ? describeRun(body) : text.slice(0, 500)}`);
-    guideSandbox(env, await examplePageId(env.SANDBOX_NOTION_ADMIN));
+    guideSandbox({ ...env, ...secrets }, await examplePageId(env.SANDBOX_NOTION_ADMIN));
   }
 
   state.wranglerExit.then(({ code, signal }) => {

@@ -344,3 +344,54 @@ export function processesMatching(needle) {
     .filter((line) => line.includes(needle) && !line.includes('ps -eo'))
     .map((line) => Number(line.trim().split(/\s+/, 1)[0]));
 }
+
+/**
+ * The Notion emulator's webhook subscription (`/__admin/webhooks`, docs/NOTION_EMULATOR.md):
+ *
+ *   const hooks = notionWebhooks(world);             // a World, or the emulator's admin base URL
+ *   await hooks.subscribe({ url: `${worker.url}/webhooks/notion`, verification_token: 'secret_x',
+ *                           aggregation_ms: 200, retry_base_ms: 50 });
+ *   await hooks.update({ drop_next: 1 });            // delivery options, no new verification
+ *   await hooks.settled();                           // waits until nothing is pending
+ *   const { sent, delivered, failed, retried, dropped, pending } = await hooks.stats();
+ *   await hooks.unsubscribe();
+ */
+export function notionWebhooks(worldOrAdminBase) {
+  const base = typeof worldOrAdminBase === 'string' ? worldOrAdminBase : worldOrAdminBase.admin;
+  async function call(method, path, body) {
+    const res = await fetch(`${base}/webhooks${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`emulator ${method} /webhooks${path} answered ${res.status}: ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+  const hooks = {
+    /** Creates (replaces) the subscription; `{ subscription, stats }` (the token in subscription). */
+    subscribe: (options) => call('POST', '', options),
+    /** Changes delivery options of the current subscription. */
+    update: (options) => call('PATCH', '', options),
+    /** `{ subscription: {...} | null, stats: {...} }`. */
+    get: () => call('GET', ''),
+    unsubscribe: () => call('DELETE', ''),
+    stats: () => call('GET', '/stats'),
+    resetStats: () => call('DELETE', '/stats'),
+    /** Ends every aggregation window now. */
+    flush: () => call('POST', '/flush'),
+    /** One event an admin asks for, e.g. `{ type: 'data_source.schema_updated' }`. */
+    emit: (event) => call('POST', '/events', event),
+    /** Waits until no event is pending (aggregating, queued or in flight); returns the stats. */
+    async settled(ms = 30_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const stats = await hooks.stats();
+        if (stats.pending === 0) return stats;
+        if (Date.now() > deadline) throw new Error(`webhooks still pending after ${ms} ms: ${JSON.stringify(stats)}`);
+        await sleep(50);
+      }
+    },
+  };
+  return hooks;
+}
