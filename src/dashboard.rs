@@ -308,6 +308,15 @@ table{border-collapse:collapse}.facts th{text-align:left;white-space:nowrap;padd
 footer{margin-top:2rem;color:#59636e;font-size:.85rem}";
 
 /// Renders the dashboard.
+/// The page shown when the report itself cannot be built (refreshes every 30 s).
+pub fn error_page(message: &str) -> String {
+    format!(
+        "<!doctype html><html><head><meta http-equiv=\"refresh\" content=\"30\"><title>Decision sync: error</title></head>\
+         <body><h1>Decision sync: error</h1><p>{}</p></body></html>",
+        escape(message)
+    )
+}
+
 pub fn render(health: &Health) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"30\">\

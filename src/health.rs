@@ -46,6 +46,9 @@ pub struct Health {
     pub mass_delete_halt: Option<MassDeleteHalt>,
     /// The last run started, when it was interrupted (neither finished nor holding its lease).
     pub interrupted_run: Option<InterruptedRun>,
+    /// When the next run happens, a backlog draining, the webhooks (see [`crate::coordinator_status`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coordinator: Option<crate::coordinator_status::CoordinatorStatus>,
 }
 
 /// When each side's schema was checked, by a run or by the admin check.
@@ -218,6 +221,7 @@ pub fn build(state: &SyncState, config: ConfigStatus, schema: SchemaStatus, now:
         checked_at: now,
         mass_delete_halt: state.mass_delete.halt.clone(),
         interrupted_run: None,
+        coordinator: None,
     }
 }
 

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 pub mod auth;
 pub mod clients;
+pub mod coordinator_status;
 pub mod core;
 pub mod dashboard;
 #[cfg(target_arch = "wasm32")]

@@ -124,6 +124,7 @@ mod tests {
             errors: Vec::new(),
             pending: 0,
             mass_delete_halt: None,
+            retry_after_ms: None,
         }
     }
 

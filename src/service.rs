@@ -21,6 +21,17 @@ use crate::settings::{Settings, SettingsError};
 /// Budget for a live schema check (Notion discovery + schema, Supabase check).
 const HEALTH_CHECK_BUDGET: u32 = 16;
 
+/// What one run is asked for beyond a plain run.
+#[derive(Debug, Clone, Default)]
+pub struct RunFlags {
+    /// Plan only: nothing is written, not even the state.
+    pub dry_run: bool,
+    /// An authenticated `allow-mass-delete=1`: this run's deletes pass the safety halt.
+    pub allow_mass_delete: bool,
+    /// Pages webhooks named since the last run (read directly when the windows do not).
+    pub marked_pages: Vec<String>,
+}
+
 /// Everything one run or health check needs.
 pub struct Service<'a, T, St, L, C> {
     pub settings: &'a Settings,
@@ -86,6 +97,12 @@ where
         dry_run: bool,
         allow_mass_delete: bool,
     ) -> Result<RunResult, PortError> {
+        self.run_with(run_id, trigger, RunFlags { dry_run, allow_mass_delete, marked_pages: Vec::new() }).await
+    }
+
+    /// One run as `flags` ask (see [`RunFlags`]).
+    pub async fn run_with(&self, run_id: &str, trigger: &str, flags: RunFlags) -> Result<RunResult, PortError> {
+        let RunFlags { dry_run, allow_mass_delete, marked_pages } = flags;
         let cached = self.store.load().await.ok().and_then(|state| state.data_source_id);
         let budget = Budget::new(self.settings.subrequest_budget);
         let (postgrest, notion) = match self.clients(&budget, cached.as_deref()) {
@@ -105,8 +122,14 @@ where
                 ..EngineConfig::default()
             },
         };
-        let request =
-            RunRequest { run_id: run_id.to_string(), trigger: trigger.to_string(), dry_run, budget, allow_mass_delete };
+        let request = RunRequest {
+            run_id: run_id.to_string(),
+            trigger: trigger.to_string(),
+            dry_run,
+            budget,
+            allow_mass_delete,
+            marked_pages,
+        };
         let mut result = engine.run(&request).await?;
         redact_summary(self.settings, &mut result.summary);
         Ok(result)
@@ -205,6 +228,7 @@ pub fn unconfigured_summary(
         errors: Vec::new(),
         pending: 0,
         mass_delete_halt: None,
+        retry_after_ms: None,
     }
 }
 

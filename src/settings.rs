@@ -12,6 +12,9 @@ pub const SYNC_SECRETS: [&str; 4] =
     ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "NOTION_API_KEY", "NOTION_DATABASE_ID"];
 /// The secret protecting `/sync-now`, `/dry-run` and `/conflicts`.
 pub const ADMIN_TOKEN: &str = "SYNC_ADMIN_TOKEN";
+/// The webhook secrets (optional; see README_SYNC.md, "Webhooks").
+pub const NOTION_WEBHOOK_SECRET: &str = "NOTION_WEBHOOK_SECRET";
+pub const SUPABASE_WEBHOOK_SECRET: &str = "SUPABASE_WEBHOOK_SECRET";
 /// Default budget of external subrequests per run: the free plan allows 50 per invocation; a few
 /// are kept for the Worker's own needs.
 pub const DEFAULT_SUBREQUEST_BUDGET: u32 = 45;
@@ -51,7 +54,31 @@ pub struct Settings {
     pub mass_delete_share: u8,
     /// `NOTION_VERSION`: the Notion API version spoken (2026-03-11 by default, or 2025-09-03).
     pub notion_version: NotionVersion,
+    /// `NOTION_WEBHOOK_SECRET`: the verification token of the Notion webhook subscription (the
+    /// key of `X-Notion-Signature`); without it the token Notion sent to `/webhooks/notion` is used.
+    pub notion_webhook_secret: Option<String>,
+    /// `SUPABASE_WEBHOOK_SECRET`: the shared secret Supabase's Database Webhook sends in
+    /// `x-sync-webhook-secret`; without it `/webhooks/supabase` answers 503.
+    pub supabase_webhook_secret: Option<String>,
+    /// `NOTION_RATE`: sustained subrequests per second a drain may spend (3 by default).
+    pub notion_rate: Rate,
+    /// `SYNC_DRAIN`: `on` (default): a run that leaves work is followed by the next as soon as
+    /// the rate allows, and a failed run is retried with back-off; `off`: the next cron run continues.
+    pub drain: bool,
 }
+
+/// A rate in thousandths of a request per second (settings compare exactly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate(pub u32);
+
+impl Rate {
+    pub fn per_second(self) -> f64 {
+        f64::from(self.0) / 1000.0
+    }
+}
+
+/// Default `NOTION_RATE`: Notion documents an average of three requests per second per integration.
+pub const DEFAULT_NOTION_RATE: Rate = Rate(3_000);
 
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -65,6 +92,8 @@ impl fmt::Debug for Settings {
             .field("lease_ttl_seconds", &self.lease_ttl_seconds)
             .field("mass_delete_share", &self.mass_delete_share)
             .field("notion_version", &self.notion_version)
+            .field("notion_rate", &self.notion_rate.per_second())
+            .field("drain", &self.drain)
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +146,45 @@ fn notion_version<F: Fn(&str) -> Option<String>>(lookup: &F) -> Result<NotionVer
             NotionVersion::default()
         ),
     })
+}
+
+fn rate<F: Fn(&str) -> Option<String>>(lookup: &F) -> Result<Rate, SettingsError> {
+    let Some(raw) = value(lookup, "NOTION_RATE") else { return Ok(DEFAULT_NOTION_RATE) };
+    match raw.parse::<f64>() {
+        Ok(rate) if (0.1..=100.0).contains(&rate) => Ok(Rate((rate * 1000.0).round() as u32)),
+        _ => Err(SettingsError::Invalid {
+            name: "NOTION_RATE".to_string(),
+            problem: format!("{raw:?}, not a number of requests per second from 0.1 to 100"),
+            fix: "set NOTION_RATE to requests per second (e.g. 3, Notion's documented average), or remove it to use 3"
+                .to_string(),
+        }),
+    }
+}
+
+fn switch<F: Fn(&str) -> Option<String>>(lookup: &F, name: &str, default: bool) -> Result<bool, SettingsError> {
+    let Some(raw) = value(lookup, name) else { return Ok(default) };
+    match raw.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err(SettingsError::Invalid {
+            name: name.to_string(),
+            problem: format!("{raw:?}, not on or off"),
+            fix: format!("set {name} to on or off, or remove it to use {}", if default { "on" } else { "off" }),
+        }),
+    }
+}
+
+/// A webhook secret: absent is fine; present, at least 16 characters without spaces.
+fn webhook_secret<F: Fn(&str) -> Option<String>>(lookup: &F, name: &str) -> Result<Option<String>, SettingsError> {
+    let Some(raw) = value(lookup, name) else { return Ok(None) };
+    if raw.len() < 16 || raw.contains(char::is_whitespace) {
+        return Err(SettingsError::Invalid {
+            name: name.to_string(),
+            problem: "shorter than 16 characters or containing spaces".to_string(),
+            fix: format!("set {name} to a random value of at least 16 characters (`openssl rand -hex 32`)"),
+        });
+    }
+    Ok(Some(raw))
 }
 
 fn url<F: Fn(&str) -> Option<String>>(
@@ -173,13 +241,23 @@ impl Settings {
             log_level: log_level(&lookup)?,
             mass_delete_share: number(&lookup, "SYNC_MASS_DELETE_SHARE", DEFAULT_SHARE_PERCENT, 1, 100, "1 to 100")?,
             notion_version: notion_version(&lookup)?,
+            notion_webhook_secret: webhook_secret(&lookup, NOTION_WEBHOOK_SECRET)?,
+            supabase_webhook_secret: webhook_secret(&lookup, SUPABASE_WEBHOOK_SECRET)?,
+            notion_rate: rate(&lookup)?,
+            drain: switch(&lookup, "SYNC_DRAIN", true)?,
         })
     }
 
     /// Replaces every secret value found in `text` with `[redacted]`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        let secrets = [Some(&self.supabase_key), Some(&self.notion_token), self.admin_token.as_ref()];
+        let secrets = [
+            Some(&self.supabase_key),
+            Some(&self.notion_token),
+            self.admin_token.as_ref(),
+            self.notion_webhook_secret.as_ref(),
+            self.supabase_webhook_secret.as_ref(),
+        ];
         for secret in secrets.into_iter().flatten() {
             if secret.len() >= 8 {
                 out = out.replace(secret.as_str(), "[redacted]");
@@ -297,5 +375,44 @@ mod tests {
         assert_eq!(text, "failed with key [redacted] and [redacted]");
         let debug = format!("{settings:?}");
         assert!(!debug.contains("sb_secret") && !debug.contains("ntn_secret"));
+    }
+
+    #[test]
+    fn webhook_settings_default_to_off_rate_three_and_drain_on() {
+        let settings = Settings::from_lookup(env(&BASE)).unwrap();
+        assert_eq!(
+            (settings.notion_webhook_secret.as_deref(), settings.supabase_webhook_secret.as_deref()),
+            (None, None)
+        );
+        assert_eq!(settings.notion_rate, DEFAULT_NOTION_RATE);
+        assert!((settings.notion_rate.per_second() - 3.0).abs() < f64::EPSILON);
+        assert!(settings.drain);
+    }
+
+    #[test]
+    fn webhook_secrets_rate_and_drain_are_checked_and_secrets_redacted() {
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            ("NOTION_WEBHOOK_SECRET", "secret_notion_verification_token_1"),
+            ("SUPABASE_WEBHOOK_SECRET", "0123456789abcdef0123"),
+            ("NOTION_RATE", "2.5"),
+            ("SYNC_DRAIN", "off"),
+        ]);
+        let settings = Settings::from_lookup(env(&pairs)).unwrap();
+        assert_eq!(settings.notion_rate, Rate(2_500));
+        assert!(!settings.drain);
+        let text = settings.redact("secret_notion_verification_token_1 / 0123456789abcdef0123");
+        assert_eq!(text, "[redacted] / [redacted]");
+        for (name, bad) in [
+            ("SUPABASE_WEBHOOK_SECRET", "short"),
+            ("NOTION_RATE", "0"),
+            ("NOTION_RATE", "fast"),
+            ("SYNC_DRAIN", "maybe"),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push((name, bad));
+            let err = Settings::from_lookup(env(&pairs)).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
     }
 }

@@ -361,6 +361,44 @@ fn page_deleted_for_good_is_reported_as_orphan_and_the_row_is_kept() {
 }
 
 #[test]
+fn a_page_deleted_for_good_that_a_webhook_names_is_an_orphan_at_the_next_run_not_the_next_day() {
+    let w = World::new();
+    let (row, page) = linked_pair(&w, "Will vanish", "Ops");
+    w.notion.purge(&page);
+    w.time.advance_secs(60);
+    // `page.deleted` (or `page.moved` out of the data source) names the page: it is read directly.
+    w.marked_pages.borrow_mut().push(page.clone());
+    w.sync_until_quiet();
+    let orphans = w.state.state().orphans;
+    assert!(orphans.iter().any(|o| o.side == Side::Supabase && o.id == row), "orphan reported: {orphans:?}");
+    assert!(w.supabase.row(&row).unwrap().deleted_at.is_none(), "the row is never deleted");
+}
+
+#[test]
+fn a_trashed_page_a_webhook_names_is_synced_when_notion_refuses_trash_queries() {
+    let w = World::new();
+    let (row, page) = linked_pair(&w, "Trashed", "Ops");
+    w.notion.set_trash_reading(TrashReading::Rejected);
+    w.notion.trash(&page);
+    w.time.advance_secs(60);
+    w.marked_pages.borrow_mut().push(page.clone());
+    w.sync_until_quiet();
+    assert!(w.supabase.row(&row).unwrap().deleted_at.is_some(), "the trash reached the row in the next run");
+}
+
+#[test]
+fn a_webhook_naming_a_page_of_another_database_or_unknown_reads_it_and_writes_nothing() {
+    let w = World::new();
+    let (_row, _page) = linked_pair(&w, "Untouched", "Ops");
+    let before = writes_of(&w, || {
+        w.marked_pages.borrow_mut().push("00000000-0000-4000-8000-00000000beef".to_string());
+        w.sync_until_quiet();
+    });
+    assert_eq!((before.supabase, before.notion), (0, 0), "an unknown page changes nothing: {before:?}");
+    assert!(w.state.state().orphans.is_empty());
+}
+
+#[test]
 fn page_deleted_for_good_without_row_change_is_found_by_the_daily_full_pass() {
     let w = World::new();
     let (row, page) = linked_pair(&w, "Will vanish", "Ops");

@@ -52,6 +52,9 @@ pub struct RunRequest {
     pub budget: Budget,
     /// An authenticated `allow-mass-delete=1`: this run's deletes pass the safety halt.
     pub allow_mass_delete: bool,
+    /// Pages a webhook named: read with `GET /v1/pages/{id}` when the windows did not (a page
+    /// trashed, restored or moved out of the data source is not in the live window).
+    pub marked_pages: Vec<String>,
 }
 
 /// What a run returns: the summary (also saved as `last_run`) and the plan it applied.
@@ -147,6 +150,7 @@ where
             limits: ReadLimits::for_budget(&request.budget, self.config.batch_size),
             // While a halt holds the deletes, their pages are not fetched again every run.
             hold_deletes: state.mass_delete.halt.is_some() && !request.allow_mass_delete,
+            marked_pages: &request.marked_pages,
         };
         let mut read = readers.read(&state, started_at).await;
         if let Some(PortError::Crash { message }) = &read.stopped_by {
@@ -219,6 +223,7 @@ where
         let mut summary =
             summary(request, started_at, self.clock.now(), outcome, next.full_pass.is_some() || starts_full_pass);
         summary.counts = execution.counts;
+        summary.retry_after_ms = retry_after_ms(stopped_by.as_ref());
         // Records refused while planning (bad content) count as record errors too.
         summary.counts.record_errors += u32::try_from(planned.issues.len()).unwrap_or(u32::MAX);
         summary.counts.rows_read = read.rows_count;
@@ -452,6 +457,15 @@ fn summary(
         errors: Vec::new(),
         pending: 0,
         mass_delete_halt: None,
+        retry_after_ms: None,
+    }
+}
+
+/// The wait a rate limit asked for, when one ended the run.
+fn retry_after_ms(stopped_by: Option<&PortError>) -> Option<u64> {
+    match stopped_by {
+        Some(PortError::RateLimited { retry_after_ms, .. }) => Some(*retry_after_ms),
+        _ => None,
     }
 }
 

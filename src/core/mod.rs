@@ -2,6 +2,7 @@
 //! Knows nothing of workers-rs; the outside world is reached only through [`ports`].
 pub mod budget;
 pub mod content;
+pub mod coordinator;
 pub mod cursor;
 pub mod engine;
 pub mod error;

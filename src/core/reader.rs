@@ -90,6 +90,8 @@ pub struct Readers<'a, S, N, L> {
     pub limits: ReadLimits,
     /// A mass-delete halt holds the deletes: the pages of soft-deleted rows are not fetched.
     pub hold_deletes: bool,
+    /// Pages a webhook named (read when the windows did not).
+    pub marked_pages: &'a [String],
 }
 
 impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
@@ -266,6 +268,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         }
         let trash_refused = state.trash_query_refused.is_some() || result.trash_query_refused;
         self.read_intent_pages(&mut result, trash_refused).await;
+        self.read_marked_pages(&mut result).await;
         self.look_up_rows_of_pages(&mut result).await;
         self.get_pages_of_changed_rows(state, &mut result).await;
         result
@@ -381,6 +384,48 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             if searched {
                 result.snapshot.intent_bases_searched.insert(base);
             }
+        }
+    }
+
+    /// `GET /v1/pages/{id}` for each page a webhook named that no window read: a page trashed,
+    /// restored or moved out of the data source is not in the live window. Half of what is left
+    /// stays for writes; the pages not read are the next run's (the coordinator keeps them).
+    async fn read_marked_pages(&self, result: &mut ReadResult) {
+        let keep = (self.budget.remaining() / 2).max(1);
+        let mut gone = Vec::new();
+        for page_id in self.marked_pages {
+            if result.stopped_by.is_some() || self.budget.remaining() <= keep {
+                break;
+            }
+            if result.snapshot.pages.contains_key(page_id) {
+                continue;
+            }
+            match self.notion.get_page(page_id).await {
+                Ok(Some(page)) => {
+                    result.pages_count += 1;
+                    result.snapshot.add_page(page);
+                }
+                Ok(None) => gone.push(page_id.clone()),
+                // Not ours to read (never shared, or not a page): nothing to sync.
+                Err(PortError::Record { .. }) => {}
+                Err(error) => result.stopped_by = Some(error),
+            }
+        }
+        if gone.is_empty() || result.stopped_by.is_some() {
+            return;
+        }
+        // A page that is gone matters only when a row links to it: that row is then an orphan.
+        match self.supabase.rows_by_page_ids(&gone).await {
+            Ok(rows) => {
+                result.rows_count += u32::try_from(rows.len()).unwrap_or(u32::MAX);
+                for row in rows {
+                    if let Some(page_id) = row.notion_page_id.clone() {
+                        result.snapshot.missing_pages.insert(page_id);
+                    }
+                    result.snapshot.add_row(row);
+                }
+            }
+            Err(error) => result.stopped_by = Some(error),
         }
     }
 

@@ -59,4 +59,7 @@ pub struct RunSummary {
     /// Set when the mass-delete safety halt holds this run's deletes (count and a sample of ids).
     #[serde(default)]
     pub mass_delete_halt: Option<MassDeleteHalt>,
+    /// How long a rate limit asked to wait when it ended the run (the coordinator waits that long).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }

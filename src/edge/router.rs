@@ -1,7 +1,7 @@
 //! Which handler answers which request. Every answer but the dashboard is JSON, 404 and 405 too.
 use worker::{console_error, Env, Method, Request, Response};
 
-use super::{admin, json, pages};
+use super::{admin, json, pages, webhooks};
 
 /// The routes the Worker serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,11 +12,14 @@ pub enum Route {
     SyncNow,
     DryRun,
     Conflicts,
+    NotionWebhook,
+    SupabaseWebhook,
+    NotionToken,
 }
 
 impl Route {
     fn needs_token(self) -> bool {
-        matches!(self, Route::HealthCheck | Route::SyncNow | Route::DryRun | Route::Conflicts)
+        matches!(self, Route::HealthCheck | Route::SyncNow | Route::DryRun | Route::Conflicts | Route::NotionToken)
     }
 }
 
@@ -28,6 +31,9 @@ pub const ROUTES: &[(&str, Route, &[Method])] = &[
     ("/sync-now", Route::SyncNow, &[Method::Post]),
     ("/dry-run", Route::DryRun, &[Method::Post, Method::Get]),
     ("/conflicts", Route::Conflicts, &[Method::Get]),
+    ("/webhooks/notion", Route::NotionWebhook, &[Method::Post]),
+    ("/webhooks/notion/token", Route::NotionToken, &[Method::Get]),
+    ("/webhooks/supabase", Route::SupabaseWebhook, &[Method::Post]),
 ];
 
 /// What the router decided for a request.
@@ -51,20 +57,24 @@ pub fn resolve(method: &Method, path: &str) -> Resolved {
     }
 }
 
-async fn answer(route: Route, req: &Request, env: &Env) -> worker::Result<Response> {
+async fn answer(route: Route, req: Request, env: &Env) -> worker::Result<Response> {
     if route.needs_token() {
-        if let Some(refused) = admin::refuse(req, env)? {
+        if let Some(refused) = admin::refuse(&req, env)? {
             return Ok(refused);
         }
     }
     match route {
         Route::Dashboard => pages::dashboard(env).await,
         Route::Health => pages::health(env).await,
-        Route::HealthCheck => pages::check(env).await,
         // Reached only with a valid admin token (checked above).
-        Route::SyncNow => admin::run(env, false, admin::allows_mass_delete(req)).await,
-        Route::DryRun => admin::run(env, true, admin::allows_mass_delete(req)).await,
-        Route::Conflicts => admin::conflicts(env).await,
+        Route::HealthCheck => admin::ask(env, Method::Post, "/health/check", None).await,
+        Route::SyncNow => admin::run(env, false, admin::allows_mass_delete(&req)).await,
+        Route::DryRun => admin::run(env, true, admin::allows_mass_delete(&req)).await,
+        Route::Conflicts => admin::ask(env, Method::Get, "/conflicts", None).await,
+        Route::NotionToken => admin::ask(env, Method::Get, "/notion-token", None).await,
+        // Authenticated by their own secrets (see `webhooks`).
+        Route::NotionWebhook => webhooks::notion(req, env).await,
+        Route::SupabaseWebhook => webhooks::supabase(req, env).await,
     }
 }
 
@@ -73,7 +83,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
     let method = req.method();
     let path = req.path();
     let result = match resolve(&method, &path) {
-        Resolved::Route(route) => answer(route, &req, &env).await,
+        Resolved::Route(route) => answer(route, req, &env).await,
         Resolved::NotFound => {
             json::error(404, format!("not found: {method} {path}; see README_SYNC.md for the routes"))
         }

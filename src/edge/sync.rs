@@ -1,64 +1,70 @@
-//! Runs the sync from the Worker: wires KV, the Durable Object lock, `fetch` and the clock into
-//! the [`Service`], logs each run at `LOG_LEVEL` and records failures instead of losing them.
+//! One run, wired to the ports (inside the coordinator Durable Object): settings from the
+//! environment, `fetch`, the clock, and the state store and lock it passes. Logs each run at
+//! `LOG_LEVEL` and records failures instead of losing them.
 use worker::{console_error, console_log, console_warn, Env};
 
 use super::clock::WorkerClock;
 use super::env;
 use super::kv_state::{KvStateStore, KV_BINDING};
-use super::lock::SyncLockClient;
 use super::time;
 use super::transport::FetchTransport;
 use crate::core::engine::RunResult;
+use crate::core::ports::{RunLock, StateStore};
 use crate::core::report::{RunOutcome, RunSummary};
 use crate::run_log::{run_log_lines, LogLevel, Severity};
-use crate::service::{record_summary, unconfigured_summary, Service};
+use crate::service::{record_summary, unconfigured_summary, RunFlags, Service};
 
-/// The state store behind the `SYNC_STATE` binding.
-pub fn store(env: &Env) -> Result<KvStateStore, String> {
+/// The KV store behind the `SYNC_STATE` binding.
+pub fn kv_store(env: &Env) -> Result<KvStateStore, String> {
     env.kv(KV_BINDING).map(KvStateStore::new).map_err(|e| {
         format!("the KV namespace binding `{KV_BINDING}` is not configured ({e}); declare it in wrangler.toml")
     })
 }
 
-/// One run now. `Err` only when the Worker's own bindings are missing (nothing can be recorded).
-/// `allow_mass_delete`: an authenticated `allow-mass-delete=1` (never from the cron).
-pub async fn run(env: &Env, trigger: &str, dry_run: bool, allow_mass_delete: bool) -> Result<RunResult, String> {
-    let store = store(env)?;
+/// One run now with `store` and `lock`. Never fails: a run that cannot start is recorded (unless
+/// dry) and reported as its summary.
+pub async fn run<St: StateStore, L: RunLock>(
+    env: &Env,
+    store: &St,
+    lock: &L,
+    trigger: &str,
+    flags: RunFlags,
+) -> RunResult {
     let run_id = time::new_run_id();
+    let dry_run = flags.dry_run;
     let settings = match env::settings(env) {
         Ok(settings) => settings,
         Err(error) => {
             let summary = unconfigured_summary(&run_id, trigger, dry_run, time::now(), error.to_string());
             if !dry_run {
-                record(&store, &summary).await;
+                record(store, &summary).await;
             }
             log(&summary, LogLevel::default());
-            return Ok(RunResult { summary, plan: Default::default() });
+            return RunResult { summary, plan: Default::default() };
         }
     };
-    let lock = SyncLockClient::from_env(env).map_err(|e| e.to_string())?;
     let clock = WorkerClock;
-    let service = Service { settings: &settings, transport: FetchTransport, store: &store, lock: &lock, clock: &clock };
-    match service.run_allowing(&run_id, trigger, dry_run, allow_mass_delete).await {
+    let service = Service { settings: &settings, transport: FetchTransport, store, lock, clock: &clock };
+    match service.run_with(&run_id, trigger, flags).await {
         Ok(result) => {
             log(&result.summary, settings.log_level);
-            Ok(result)
+            result
         }
         Err(error) => {
             let mut summary = unconfigured_summary(&run_id, trigger, dry_run, time::now(), String::new());
             summary.outcome = RunOutcome::Failed { message: settings.redact(&error.to_string()) };
             if !dry_run {
-                record(&store, &summary).await;
+                record(store, &summary).await;
             }
             log(&summary, settings.log_level);
-            Ok(RunResult { summary, plan: Default::default() })
+            RunResult { summary, plan: Default::default() }
         }
     }
 }
 
-async fn record(store: &KvStateStore, summary: &RunSummary) {
+async fn record<St: StateStore>(store: &St, summary: &RunSummary) {
     if let Some(error) = record_summary(store, summary).await {
-        console_error!("decision-sync run {}: could not record the run in KV: {error}", summary.run_id);
+        console_error!("decision-sync run {}: could not record the run: {error}", summary.run_id);
     }
 }
 

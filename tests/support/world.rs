@@ -1,5 +1,5 @@
 //! Both sides, the sync's storage and the clock, wired to the engine; runs and checks.
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
 use chrono::Duration;
@@ -54,6 +54,8 @@ pub struct World {
     pub clock: FakeClock,
     pub config: EngineConfig,
     runs: Cell<u64>,
+    /// Pages the next run is told about (as a webhook would).
+    pub marked_pages: RefCell<Vec<String>>,
 }
 
 impl Default for World {
@@ -76,6 +78,7 @@ impl World {
             faults,
             time,
             runs: Cell::new(0),
+            marked_pages: RefCell::new(Vec::new()),
         }
     }
 
@@ -98,8 +101,14 @@ impl World {
             clock: &self.clock,
             config: self.config.clone(),
         };
-        let request =
-            RunRequest { run_id: format!("run-{number}"), trigger: "test".into(), dry_run, budget, allow_mass_delete };
+        let request = RunRequest {
+            run_id: format!("run-{number}"),
+            trigger: "test".into(),
+            dry_run,
+            budget,
+            allow_mass_delete,
+            marked_pages: self.marked_pages.borrow_mut().drain(..).collect(),
+        };
         let result = block_on(engine.run(&request));
         self.faults.set_budget(None);
         self.time.advance_secs(2);
