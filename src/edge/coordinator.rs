@@ -190,8 +190,12 @@ impl SyncLock {
             let mut schedule = self.schedule().await?;
             given = schedule.start_run();
             self.save_schedule(&schedule).await?;
-            // The watchdog: if this run dies with its invocation, the alarm runs again.
-            self.state.storage().set_alarm(time::from_millis(coordinator::watchdog_at(now_millis(), &config))).await?;
+            if config.drain {
+                // The watchdog: if this run dies with its invocation, the alarm runs again (with
+                // the drain off, the next cron does).
+                let watchdog = coordinator::watchdog_at(now_millis(), &config);
+                self.state.storage().set_alarm(time::from_millis(watchdog)).await?;
+            }
             flags.marked_pages = given.pages.iter().cloned().collect();
         }
         let started_ms = now_millis();
