@@ -14,6 +14,11 @@
 //!   after a timeout or a 5xx it may exist, and the engine's create-intent journal finds it.
 //! - A 2xx whose body is not JSON: a web page (wrong `NOTION_API_BASE`) is a configuration
 //!   error; anything else is a broken answer, retried like a 5xx, then `Transient`.
+//! - Reads of pages: once `check_schema` has passed in this run, queries and `GET /v1/pages/{id}`
+//!   send `filter_properties` with the ids of the mapped properties (answers then carry only
+//!   those; a wide data source's answer shrinks accordingly); before that, every property is
+//!   asked for. Query answers are parsed typed straight from the body
+//!   ([`request::parse_query_body`]): only the mapped properties are read, the others skipped.
 //! - Error answers keep Notion's message ([`NotionApiError`]) and become [`PortError`]s by
 //!   status and target (see [`NotionApiError::to_port_error`]).
 pub mod config;
