@@ -3,7 +3,11 @@
 //! - `planner::plan` over a snapshot of 10,000 linked rows/pages (a mix of clean pairs, edits
 //!   on either side, conflicts, deletes and unlinked records);
 //! - `notion_mapping::page_from_json` over 10,000 page objects as Notion returns them, and
-//!   `notion_mapping::properties_json` for 10,000 contents (the write direction).
+//!   `notion_mapping::properties_json` for 10,000 contents (the write direction);
+//! - a query answer's body (100 pages) -> the pages, as the client reads it, for the sync's own
+//!   5-property data source and for a wide one (30 properties, 5 of them mapped) answered whole
+//!   or with `filter_properties` (then it holds the 5 mapped properties only): bytes per 100
+//!   pages and µs per record.
 //!
 //! Prints figures only: timing depends on the machine, so nothing is asserted about it.
 //! (A Worker on the free plan has 10 ms of CPU per invocation; this says how much of it a
@@ -12,10 +16,13 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, Utc};
+use decision_sync::clients::notion::request::{parse_query_body, parse_query_response};
+use decision_sync::clients::notion::NotionVersion;
 use decision_sync::core::content::Content;
 use decision_sync::core::model::{Page, Row};
 use decision_sync::core::notion_mapping::{page_from_json, properties_json};
 use decision_sync::core::planner::plan;
+use decision_sync::core::ports::PageQuery;
 use decision_sync::core::snapshot::Snapshot;
 use serde_json::{json, Value};
 
@@ -162,6 +169,109 @@ fn page_json(i: usize) -> Value {
     })
 }
 
+/// The 25 properties a wide data source has besides the 5 the sync maps (every common type).
+fn extra_properties(i: usize) -> Vec<(String, Value)> {
+    let user = json!({ "object": "user", "id": "ee5f0f84-409a-440f-983a-a5315961c6e4" });
+    let text = |content: &str| {
+        json!([{
+            "type": "text",
+            "text": { "content": content, "link": null },
+            "annotations": { "bold": false, "italic": false, "strikethrough": false, "underline": false, "code": false, "color": "default" },
+            "plain_text": content,
+            "href": null
+        }])
+    };
+    let option = |name: &str| json!({ "id": format!("opt-{name}"), "name": name, "color": "blue" });
+    let values = [
+        ("select", json!(option("Team A"))),
+        ("status", json!({ "id": "st1", "name": "In progress", "color": "yellow" })),
+        ("number", json!(i as f64 * 1.5)),
+        ("url", json!(format!("https://example.com/decisions/{i}"))),
+        ("email", json!("owner@example.com")),
+        ("phone_number", json!("+33 1 23 45 67 89")),
+        (
+            "people",
+            json!([{ "object": "user", "id": "ee5f0f84-409a-440f-983a-a5315961c6e4", "name": "Ada", "avatar_url": null, "type": "person", "person": { "email": "ada@example.com" } }]),
+        ),
+        (
+            "relation",
+            json!([{ "id": "3a8e6d7c-1f2b-4c3d-9e8f-7a6b5c4d3e2f" }, { "id": "4b9f7e8d-2a3c-4d4e-8f9a-8b7c6d5e4f3a" }]),
+        ),
+        ("rollup", json!({ "type": "number", "number": 3, "function": "count" })),
+        ("formula", json!({ "type": "string", "string": format!("D-{i}") })),
+        (
+            "files",
+            json!([{ "name": "spec.pdf", "type": "external", "external": { "url": "https://example.com/spec.pdf" } }]),
+        ),
+        ("created_by", user.clone()),
+        ("last_edited_by", user),
+        ("created_time", json!("2025-08-07T10:11:00.000Z")),
+        ("last_edited_time", json!("2025-08-08T09:30:00.000Z")),
+        ("unique_id", json!({ "prefix": "DEC", "number": i })),
+        ("rich_text", text("Context: the team discussed the options at length and wrote them down")),
+        ("rich_text", text("Consequences: more reviews, fewer surprises")),
+        ("multi_select", json!([option("Backend"), option("Frontend")])),
+        ("date", json!({ "start": "2025-09-01", "end": null, "time_zone": null })),
+        ("checkbox", json!(false)),
+        ("number", json!(null)),
+        ("select", json!(null)),
+        ("button", json!({})),
+        ("verification", json!({ "state": "unverified", "verified_by": null, "date": null })),
+    ];
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(n, (kind, value))| {
+            let mut prop = serde_json::Map::new();
+            prop.insert("id".into(), json!(format!("x{n:02}%3A")));
+            prop.insert("type".into(), json!(kind));
+            prop.insert(kind.into(), value);
+            (format!("Extra {n} ({kind})"), Value::Object(prop))
+        })
+        .collect()
+}
+
+/// A page of the wide data source: the 5 mapped properties and 25 others.
+fn wide_page_json(i: usize) -> Value {
+    let mut page = page_json(i);
+    if let Some(props) = page.get_mut("properties").and_then(Value::as_object_mut) {
+        props.extend(extra_properties(i));
+    }
+    page
+}
+
+/// The body of a query answer holding `pages`, as Notion sends it.
+fn answer_body(pages: &[Value]) -> String {
+    json!({
+        "object": "list",
+        "results": pages,
+        "next_cursor": null,
+        "has_more": false,
+        "type": "page_or_data_source",
+        "page_or_data_source": {},
+        "request_id": "7f0c5f0e-4b1e-4d7a-9a43-7a7e6b1a9c11"
+    })
+    .to_string()
+}
+
+/// 100 answers of 100 pages each (10,000 records) made by `page`.
+fn answers(page: fn(usize) -> Value) -> Vec<String> {
+    (0..RECORDS / 100).map(|n| answer_body(&(n * 100..n * 100 + 100).map(page).collect::<Vec<_>>())).collect()
+}
+
+/// The client's read of a query answer before typed parsing: the body as a `serde_json::Value`,
+/// `archived` folded, then the pages.
+fn read_via_value(body: &str) -> usize {
+    let mut value: Value = serde_json::from_str(body).expect("JSON");
+    NotionVersion::default().normalize_trash(&mut value);
+    parse_query_response(&value, &PageQuery::Unsynced).expect("a batch").pages.len()
+}
+
+/// The client's read of a query answer now: typed, straight from the body.
+fn read_typed(body: &str) -> usize {
+    parse_query_body(body, &PageQuery::Unsynced, NotionVersion::default()).expect("JSON").expect("a batch").pages.len()
+}
+
 /// Best and median of `ROUNDS` timings of `work`.
 fn measure(mut work: impl FnMut()) -> (Duration, Duration) {
     let mut times: Vec<Duration> = (0..ROUNDS)
@@ -214,6 +324,35 @@ fn main() {
             }
         }),
     );
+
+    let narrow = answers(page_json);
+    let wide = answers(wide_page_json);
+    let bytes = |bodies: &[String]| bodies.iter().map(String::len).sum::<usize>() / bodies.len();
+    println!(
+        "query answer bytes per 100 pages: 5-property data source {}, wide data source (30 properties) {} whole, {} with filter_properties (the 5 mapped)",
+        bytes(&narrow),
+        bytes(&wide),
+        bytes(&narrow)
+    );
+    // With filter_properties the wide data source's answer holds the 5 mapped properties: the
+    // same bodies as the sync's own 5-property data source.
+    type Read = fn(&str) -> usize;
+    let reads: [(&str, Read, &Vec<String>); 4] = [
+        ("answer -> pages, Value, 5 props / filtered", read_via_value, &narrow),
+        ("answer -> pages, Value, wide, no filter", read_via_value, &wide),
+        ("answer -> pages, typed, 5 props / filtered", read_typed, &narrow),
+        ("answer -> pages, typed, wide, no filter", read_typed, &wide),
+    ];
+    for (what, read, bodies) in reads {
+        report(
+            what,
+            measure(|| {
+                for body in bodies {
+                    black_box(read(black_box(body)));
+                }
+            }),
+        );
+    }
 
     let contents: Vec<(Content, String)> = (0..RECORDS)
         .map(|i| {

@@ -14,6 +14,11 @@
 //!   after a timeout or a 5xx it may exist, and the engine's create-intent journal finds it.
 //! - A 2xx whose body is not JSON: a web page (wrong `NOTION_API_BASE`) is a configuration
 //!   error; anything else is a broken answer, retried like a 5xx, then `Transient`.
+//! - Reads of pages: once `check_schema` has passed in this run, queries and `GET /v1/pages/{id}`
+//!   send `filter_properties` with the ids of the mapped properties (answers then carry only
+//!   those; a wide data source's answer shrinks accordingly); before that, every property is
+//!   asked for. Query answers are parsed typed straight from the body
+//!   ([`request::parse_query_body`]): only the mapped properties are read, the others skipped.
 //! - Error answers keep Notion's message ([`NotionApiError`]) and become [`PortError`]s by
 //!   status and target (see [`NotionApiError::to_port_error`]).
 pub mod config;
@@ -81,6 +86,10 @@ pub struct NotionClient<T: HttpTransport> {
     clock: Option<Rc<dyn Fn() -> f64>>,
     data_source: RefCell<Option<(String, DataSourceOrigin)>>,
     has_synced: Cell<bool>,
+    /// The ids of the mapped properties of a data source whose schema passed the check in this
+    /// run: (data source id, property ids), sent as `filter_properties` so that reads of pages
+    /// carry only those properties.
+    property_ids: RefCell<Option<(String, Vec<String>)>>,
 }
 
 fn content_error(error: ContentError) -> PortError {
@@ -104,6 +113,7 @@ impl<T: HttpTransport> NotionClient<T> {
             clock: None,
             data_source: RefCell::new(data_source),
             has_synced: Cell::new(true),
+            property_ids: RefCell::new(None),
         }
     }
 
@@ -162,12 +172,24 @@ impl<T: HttpTransport> NotionClient<T> {
     }
 
     /// Reads the data source and checks its properties, without turning problems into an error
-    /// (for `/health`). Remembers whether `Synced` exists.
+    /// (for `/health`). Remembers whether `Synced` exists and, when the check passes, the ids of
+    /// the mapped properties (page reads then ask for those only).
     pub async fn inspect_schema(&self) -> Result<SchemaCheck, PortError> {
         let data_source = self.fetch_data_source().await?;
         let check = notion_mapping::check_data_source_schema(&data_source);
         self.has_synced.set(check.has_synced);
+        let ids = if check.is_ok() { notion_mapping::mapped_property_ids(&data_source) } else { Vec::new() };
+        *self.property_ids.borrow_mut() = self.data_source_id().filter(|_| !ids.is_empty()).map(|id| (id, ids));
         Ok(check)
+    }
+
+    /// The property ids to ask for on reads of pages of `data_source_id` (empty: every property,
+    /// as when the schema has not been checked in this run).
+    pub fn property_filter(&self, data_source_id: &str) -> Vec<String> {
+        match &*self.property_ids.borrow() {
+            Some((id, ids)) if same_id(id, data_source_id) => ids.clone(),
+            _ => Vec::new(),
+        }
     }
 
     async fn resolve(&self) -> Result<(String, DataSourceOrigin), PortError> {
@@ -185,6 +207,7 @@ impl<T: HttpTransport> NotionClient<T> {
 
     fn forget_data_source(&self) {
         *self.data_source.borrow_mut() = None;
+        *self.property_ids.borrow_mut() = None;
     }
 
     /// `GET /v1/data_sources/{id}`, replacing a stale cached id once.
@@ -227,11 +250,21 @@ impl<T: HttpTransport> NotionClient<T> {
         replay: Replay,
         build: impl Fn(&str) -> (HttpRequest, Target),
     ) -> Result<Value, PortError> {
+        self.on_data_source_with(replay, build, |body| self.read_value(body)).await
+    }
+
+    /// [`Self::on_data_source`], the answer's body read by `read` (see [`Self::exchange_with`]).
+    async fn on_data_source_with<R>(
+        &self,
+        replay: Replay,
+        build: impl Fn(&str) -> (HttpRequest, Target),
+        read: impl Fn(&str) -> Result<R, serde_json::Error>,
+    ) -> Result<R, PortError> {
         let mut rediscovered = false;
         loop {
             let (id, origin) = self.resolve().await?;
             let (request, target) = build(&id);
-            match self.exchange(&request, replay).await {
+            match self.exchange_with(&request, replay, &read).await {
                 Ok(value) => return Ok(value),
                 Err(CallError::Api(error))
                     if error.status == 404 && origin == DataSourceOrigin::Cached && !rediscovered =>
@@ -278,6 +311,24 @@ impl<T: HttpTransport> NotionClient<T> {
     /// a broken answer (transient: retried like a 5xx). A budget that ends while a failure is
     /// being retried ends the request as that failure, so the run names it.
     async fn exchange(&self, request: &HttpRequest, replay: Replay) -> Result<Value, CallError> {
+        self.exchange_with(request, replay, |body| self.read_value(body)).await
+    }
+
+    /// A success's body as JSON, its trash flags read as the API version defines them.
+    fn read_value(&self, body: &str) -> Result<Value, serde_json::Error> {
+        let mut value = serde_json::from_str::<Value>(body)?;
+        self.config.version.normalize_trash(&mut value);
+        Ok(value)
+    }
+
+    /// [`Self::exchange`], a success's body read by `read` (an error from `read` is a body that
+    /// is not JSON).
+    async fn exchange_with<R>(
+        &self,
+        request: &HttpRequest,
+        replay: Replay,
+        read: impl Fn(&str) -> Result<R, serde_json::Error>,
+    ) -> Result<R, CallError> {
         let mut state = RetryState::default();
         let mut failed: Option<String> = None;
         loop {
@@ -295,11 +346,8 @@ impl<T: HttpTransport> NotionClient<T> {
             }
             self.pace().await;
             let (failure, last) = match self.transport.send(request).await {
-                Ok(response) if response.is_success() => match serde_json::from_str::<Value>(&response.body) {
-                    Ok(mut value) => {
-                        self.config.version.normalize_trash(&mut value);
-                        return Ok(value);
-                    }
+                Ok(response) if response.is_success() => match read(&response.body) {
+                    Ok(value) => return Ok(value),
                     Err(_) if response.looks_like_html() => {
                         return Err(CallError::Port(PortError::config(format!(
                             "Notion answered {} with a web page, not JSON: check that NOTION_API_BASE ({}) points at the Notion API",
@@ -435,23 +483,43 @@ impl<T: HttpTransport> NotionPort for NotionClient<T> {
         self.inspect_schema().await?.into_result()
     }
 
+    /// The answer is read typed, straight from its body (only the mapped properties are looked
+    /// at), and holds only the mapped properties once the schema has been checked.
     async fn query(&self, query: &PageQuery, cursor: Option<&str>) -> Result<PageBatch, PortError> {
-        let value = self
-            .on_data_source(Replay::Safe, |id| {
-                (request::query(&self.config, id, query, cursor), Target::DataSource { id: id.to_string() })
-            })
+        let version = self.config.version;
+        let batch = self
+            .on_data_source_with(
+                Replay::Safe,
+                |id| {
+                    let properties = self.property_filter(id);
+                    let request = request::query(&self.config, id, query, cursor, &properties);
+                    (request, Target::DataSource { id: id.to_string() })
+                },
+                |body| request::parse_query_body(body, query, version),
+            )
             .await?;
-        Ok(request::parse_query_response(&value, query)?)
+        Ok(batch?)
     }
 
+    /// Asks for the mapped properties only once the schema has been checked; a 400 to that (the
+    /// page is not in the synced data source, whose property ids it may refuse) is asked again
+    /// without the filter, so such a page still reads as gone rather than failing the run.
     async fn get_page(&self, page_id: &str) -> Result<Option<Page>, PortError> {
         let target = Target::ReadPage { id: page_id.to_string() };
-        match self.exchange(&request::get_page(&self.config, page_id), Replay::Safe).await {
-            Ok(value) if !self.belongs_here(&value) => Ok(None),
-            Ok(value) => Ok(Some(notion_mapping::page_from_json(&value)?)),
-            Err(CallError::Api(error)) if error.status == 404 => Ok(None),
-            Err(CallError::Api(error)) => Err(error.to_port_error(&target)),
-            Err(CallError::Port(error)) => Err(error),
+        let mut properties = self.data_source_id().map(|id| self.property_filter(&id)).unwrap_or_default();
+        loop {
+            let request = request::get_page(&self.config, page_id, &properties);
+            return match self.exchange(&request, Replay::Safe).await {
+                Ok(value) if !self.belongs_here(&value) => Ok(None),
+                Ok(value) => Ok(Some(notion_mapping::page_from_json(&value)?)),
+                Err(CallError::Api(error)) if error.status == 404 => Ok(None),
+                Err(CallError::Api(error)) if error.status == 400 && !properties.is_empty() => {
+                    properties.clear();
+                    continue;
+                }
+                Err(CallError::Api(error)) => Err(error.to_port_error(&target)),
+                Err(CallError::Port(error)) => Err(error),
+            };
         }
     }
 

@@ -1,13 +1,16 @@
 //! Pure request builders and response parsers for the Notion API (`2025-09-03` and `2026-03-11`:
 //! the bodies are the same, since the sync sends `in_trash`, never `archived`).
+use std::borrow::Cow;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::clients::http::{HttpRequest, Method};
 use crate::clients::notion::config::NotionConfig;
+use crate::clients::notion::version::NotionVersion;
 use crate::core::content::{Content, ContentError};
-use crate::core::notion_mapping::{self, MappingError, PROP_CHECKSUM, PROP_SYNCED};
+use crate::core::notion_mapping::{self, Loose, MappingError, QueryAnswer, PROP_CHECKSUM, PROP_SYNCED};
 use crate::core::ports::{PageBatch, PageQuery, PageWrite, PAGE_SIZE};
 
 /// Percent-encodes one path segment (ids come from configuration and from rows: never trust them
@@ -48,9 +51,49 @@ pub fn get_data_source(config: &NotionConfig, data_source_id: &str) -> HttpReque
     request(config, Method::Get, &format!("/v1/data_sources/{}", path_segment(data_source_id)), None)
 }
 
-/// `GET /v1/pages/{id}`.
-pub fn get_page(config: &NotionConfig, page_id: &str) -> HttpRequest {
-    request(config, Method::Get, &format!("/v1/pages/{}", path_segment(page_id)), None)
+/// `GET /v1/pages/{id}`, with only `properties` (ids from the data source's schema) in the
+/// answer when there are any ([`property_filter`]).
+pub fn get_page(config: &NotionConfig, page_id: &str, properties: &[String]) -> HttpRequest {
+    let path = format!("/v1/pages/{}{}", path_segment(page_id), property_filter(properties));
+    request(config, Method::Get, &path, None)
+}
+
+/// The query string asking Notion to answer only these properties of each page
+/// (`?filter_properties=<id>&filter_properties=<id>…`, accepted by `POST /v1/data_sources/{id}/query`
+/// and `GET /v1/pages/{id}`); empty when `ids` is (every property is answered then).
+///
+/// Ids are sent as Notion's JS SDK sends them: Notion lists property ids already percent-encoded
+/// (`%3BxWq` is `;xWq`), so each is decoded, then encoded once as a query value; the server sees
+/// the property's own id. (`title` is the title property's id.)
+pub fn property_filter(ids: &[String]) -> String {
+    let mut out = String::new();
+    for id in ids.iter().filter(|id| !id.is_empty()) {
+        out.push(if out.is_empty() { '?' } else { '&' });
+        out.push_str("filter_properties=");
+        out.push_str(&path_segment(&percent_decode(id)));
+    }
+    out
+}
+
+/// Decodes `%XX` escapes (invalid ones are kept as written; the result is read as UTF-8, lossily).
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|pair| std::str::from_utf8(pair).ok());
+        match (bytes[i], hex.and_then(|hex| u8::from_str_radix(hex, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn timestamp(t: &DateTime<Utc>) -> String {
@@ -115,9 +158,16 @@ fn with_base(base: &str) -> Option<Value> {
     Some(json!({ "property": PROP_CHECKSUM, "rich_text": { "equals": base } }))
 }
 
-/// `POST /v1/data_sources/{id}/query`.
-pub fn query(config: &NotionConfig, data_source_id: &str, query: &PageQuery, cursor: Option<&str>) -> HttpRequest {
-    let path = format!("/v1/data_sources/{}/query", path_segment(data_source_id));
+/// `POST /v1/data_sources/{id}/query`, with only `properties` (ids from the data source's schema)
+/// in each page of the answer when there are any ([`property_filter`]).
+pub fn query(
+    config: &NotionConfig,
+    data_source_id: &str,
+    query: &PageQuery,
+    cursor: Option<&str>,
+    properties: &[String],
+) -> HttpRequest {
+    let path = format!("/v1/data_sources/{}/query{}", path_segment(data_source_id), property_filter(properties));
     request(config, Method::Post, &path, Some(&query_body(query, cursor)))
 }
 
@@ -132,32 +182,62 @@ pub fn keeps(query: &PageQuery, in_trash: bool) -> bool {
 }
 
 /// A query answer -> the pages `query` asks for and the cursor of the next page (only when
-/// `has_more`). Results that are not pages (child data sources) are skipped.
+/// `has_more`). Results that are not pages (child data sources) are skipped. `response` has had
+/// its trash flags normalised ([`NotionVersion::normalize_trash`]).
 pub fn parse_query_response(response: &Value, query: &PageQuery) -> Result<PageBatch, MappingError> {
-    let results = response.get("results").and_then(Value::as_array).ok_or_else(|| MappingError::Malformed {
+    let answer = QueryAnswer::deserialize(response).map_err(|error| unreadable_answer(&error))?;
+    batch_from_answer(answer, query, true)
+}
+
+/// The body of a query answer, as received -> the pages (typed parsing, no `Value` in between:
+/// only the mapped properties are read, the others skipped). The outer error is a body that is not
+/// JSON at all (for the client's retry rules); the inner one a JSON answer the sync cannot read.
+pub fn parse_query_body(
+    body: &str,
+    query: &PageQuery,
+    version: NotionVersion,
+) -> Result<Result<PageBatch, MappingError>, serde_json::Error> {
+    match serde_json::from_str::<QueryAnswer>(body) {
+        Ok(answer) => Ok(batch_from_answer(answer, query, version.has_archived())),
+        Err(error) if error.is_data() => Ok(Err(unreadable_answer(&error))),
+        Err(error) => Err(error),
+    }
+}
+
+fn unreadable_answer(error: &impl std::fmt::Display) -> MappingError {
+    MappingError::Malformed { what: "a query answer".into(), detail: error.to_string() }
+}
+
+/// `read_archived`: whether `archived: true` means trashed (see [`notion_mapping::PageJson::into_page`]).
+pub fn batch_from_answer(
+    answer: QueryAnswer<'_>,
+    query: &PageQuery,
+    read_archived: bool,
+) -> Result<PageBatch, MappingError> {
+    let results = answer.results.ok_or_else(|| MappingError::Malformed {
         what: "a query answer".into(),
         detail: "it has no `results` list".into(),
     })?;
     let mut pages = Vec::with_capacity(results.len());
     let mut dropped_live = false;
     for item in results {
-        if item.get("object").and_then(Value::as_str).is_some_and(|object| object != "page") {
-            continue;
-        }
-        let page = notion_mapping::page_from_json(item)?;
+        let page = match item {
+            Loose(Some(item)) if item.is_other_object() => continue,
+            Loose(Some(item)) => item.into_page(read_archived)?,
+            Loose(None) => {
+                return Err(MappingError::Malformed { what: "a page".into(), detail: "it has no `id`".into() })
+            }
+        };
         if keeps(query, page.in_trash) {
             pages.push(page);
         } else {
             dropped_live |= !page.in_trash;
         }
     }
-    let has_more = response.get("has_more").and_then(Value::as_bool).unwrap_or(false);
-    let next_cursor = if has_more {
-        response.get("next_cursor").and_then(Value::as_str).filter(|c| !c.is_empty()).map(str::to_string)
-    } else {
-        None
-    };
-    let incomplete = RequestStatus::of(response).is_some_and(|status| status != RequestStatus::Complete);
+    let next_cursor =
+        if answer.has_more { answer.next_cursor.filter(|c| !c.is_empty()).map(Cow::into_owned) } else { None };
+    let incomplete = RequestStatus::from_status(answer.request_status.as_ref())
+        .is_some_and(|status| status != RequestStatus::Complete);
     Ok(PageBatch { pages, next_cursor, incomplete, in_trash_ignored: dropped_live })
 }
 
@@ -179,8 +259,13 @@ pub enum RequestStatus {
 impl RequestStatus {
     /// The answer's status; `None` when it has none (complete). A malformed one reads as unknown.
     pub fn of(response: &Value) -> Option<Self> {
-        let status = response.get("request_status").filter(|status| !status.is_null())?;
-        Some(serde_json::from_value(status.clone()).unwrap_or(RequestStatus::Unknown))
+        Self::from_status(response.get("request_status"))
+    }
+
+    /// The status from the `request_status` member itself (`None` or `null`: complete).
+    pub fn from_status(status: Option<&Value>) -> Option<Self> {
+        let status = status.filter(|status| !status.is_null())?;
+        Some(RequestStatus::deserialize(status).unwrap_or(RequestStatus::Unknown))
     }
 }
 
@@ -297,7 +382,7 @@ mod tests {
             timeout_ms: 1234,
             ..NotionConfig::new("tok", "db")
         };
-        let req = get_page(&config, "a/b?c");
+        let req = get_page(&config, "a/b?c", &[]);
         assert_eq!(req.url, "http://localhost:9000/v1/pages/a%2Fb%3Fc");
         assert_eq!(req.timeout_ms, 1234);
         let header = |name: &str| req.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -307,6 +392,88 @@ mod tests {
         let patch = update_page(&config, "p1", None, Some(true));
         assert_eq!((patch.method, patch.body.as_deref()), (Method::Patch, Some(r#"{"in_trash":true}"#)));
         assert_eq!(patch.headers.iter().filter(|(k, _)| k == "Content-Type").count(), 1);
+    }
+
+    #[test]
+    fn property_filter_sends_each_id_once_encoded() {
+        assert_eq!(property_filter(&[]), "");
+        let ids: Vec<String> = ["title", "u%3ETk", "Kj%7Dq", "%3BxWq", "Vx%40r"].map(String::from).into();
+        assert_eq!(
+            property_filter(&ids),
+            "?filter_properties=title&filter_properties=u%3ETk&filter_properties=Kj%7Dq&filter_properties=%3BxWq&filter_properties=Vx%40r"
+        );
+        // Ids not encoded by Notion are encoded; a stray `%` is kept as a character.
+        let raw: Vec<String> = ["a b", "x%zz", "é"].map(String::from).into();
+        assert_eq!(property_filter(&raw), "?filter_properties=a%20b&filter_properties=x%25zz&filter_properties=%C3%A9");
+        let config = NotionConfig { api_base: "http://n".into(), ..NotionConfig::new("tok", "db") };
+        let req = query(&config, "ds", &PageQuery::Unsynced, None, &ids[..1]);
+        assert_eq!(req.url, "http://n/v1/data_sources/ds/query?filter_properties=title");
+        assert_eq!(query(&config, "ds", &PageQuery::Unsynced, None, &[]).url, "http://n/v1/data_sources/ds/query");
+        assert_eq!(
+            get_page(&config, "p", &ids[..2]).url,
+            "http://n/v1/pages/p?filter_properties=title&filter_properties=u%3ETk"
+        );
+    }
+
+    fn page(id: &str, in_trash: bool) -> Value {
+        let mut page: Value =
+            serde_json::from_str(include_str!("../../../tests/fixtures/notion/page_multi_type.json")).unwrap();
+        page["id"] = json!(id);
+        page["in_trash"] = json!(in_trash);
+        page
+    }
+
+    #[test]
+    fn query_body_read_typed_as_the_value_reader_reads_it() {
+        let data_source: Value =
+            serde_json::from_str(include_str!("../../../tests/fixtures/notion/data_source.json")).unwrap();
+        let answers = [
+            json!({ "object": "list", "results": [page("a", false), data_source, page("b", true)], "has_more": true, "next_cursor": "c2" }),
+            json!({ "object": "list", "results": [page("a", false)], "has_more": false, "next_cursor": "ignored" }),
+            json!({ "results": [], "has_more": true, "next_cursor": "", "request_status": { "type": "incomplete", "incomplete_reason": "query_result_limit_reached" } }),
+            json!({ "results": [], "request_status": { "type": "complete" } }),
+            json!({ "results": [], "request_status": null }),
+            json!({ "results": [], "request_status": { "type": "paused" } }),
+            json!({ "results": [], "request_status": "odd" }),
+        ];
+        for answer in answers {
+            for query in [PageQuery::Unsynced, PageQuery::TrashedSince(None)] {
+                let by_value = parse_query_response(&answer, &query).unwrap();
+                let typed = parse_query_body(&answer.to_string(), &query, NotionVersion::V2026_03_11).unwrap().unwrap();
+                assert_eq!(typed, by_value, "{answer}");
+            }
+        }
+        let batch =
+            parse_query_body(&answers_first(), &PageQuery::Unsynced, NotionVersion::V2026_03_11).unwrap().unwrap();
+        assert_eq!((batch.pages.len(), batch.next_cursor.as_deref()), (1, Some("c2")));
+    }
+
+    fn answers_first() -> String {
+        json!({ "object": "list", "results": [page("a", false), page("b", true)], "has_more": true, "next_cursor": "c2" })
+            .to_string()
+    }
+
+    #[test]
+    fn query_body_errors_are_told_apart() {
+        let read = |body: &str| parse_query_body(body, &PageQuery::Unsynced, NotionVersion::default());
+        assert!(read("<html>").is_err(), "not JSON: the client's retry rules");
+        assert!(read(r#"{"results": [{"object": "page", "id": "#).is_err(), "truncated");
+        for unreadable in [
+            r#"{"object": "list"}"#,
+            r#"{"results": {}}"#,
+            "[1]",
+            r#"{"results": [5]}"#,
+            r#"{"results": [{"object": "page"}]}"#,
+        ] {
+            assert!(matches!(read(unreadable), Ok(Err(MappingError::Malformed { .. }))), "{unreadable}");
+        }
+        // `archived` read as trashed under 2025-09-03 only.
+        let mut archived = page("a", false);
+        archived["archived"] = json!(true);
+        let body = json!({ "results": [archived] }).to_string();
+        let trashed = |version| parse_query_body(&body, &PageQuery::TrashedSince(None), version).unwrap().unwrap();
+        assert_eq!(trashed(NotionVersion::V2025_09_03).pages.len(), 1);
+        assert!(trashed(NotionVersion::V2026_03_11).in_trash_ignored);
     }
 
     #[test]

@@ -782,3 +782,74 @@ fn live_pages_answering_a_trashed_query_are_dropped_and_flagged() {
     let batch = block_on(c.query(&PageQuery::EditedSince(None), None)).unwrap();
     assert!(batch.pages.len() == 1 && !batch.in_trash_ignored);
 }
+
+/// The URLs of the requests sent, after the host.
+fn urls(c: &NotionClient<FakeTransport>) -> Vec<String> {
+    c.transport()
+        .requests
+        .borrow()
+        .iter()
+        .map(|r| r.url.trim_start_matches("https://notion.test").to_string())
+        .collect()
+}
+
+const MAPPED: &str = "filter_properties=title&filter_properties=u%3ETk&filter_properties=Kj%7Dq&filter_properties=%3BxWq&filter_properties=Vx%40r";
+
+#[test]
+fn reads_ask_for_the_mapped_properties_once_the_schema_is_checked() {
+    let c = client(vec![
+        ok(list(vec![], None)),
+        ok(fixture("page_multi_type")),
+        ok(fixture("data_source")),
+        ok(list(vec![fixture("page_multi_type")], None)),
+        ok(fixture("page_multi_type")),
+    ]);
+    // Before the check: no ids known, every property.
+    block_on(c.query(&PageQuery::Unsynced, None)).unwrap();
+    block_on(c.get_page("p1")).unwrap();
+    block_on(c.check_schema()).unwrap();
+    let batch = block_on(c.query(&PageQuery::Unsynced, None)).unwrap();
+    assert_eq!(batch.pages.len(), 1);
+    block_on(c.get_page("p1")).unwrap().unwrap();
+    assert_eq!(
+        urls(&c),
+        vec![
+            format!("/v1/data_sources/{DS}/query"),
+            "/v1/pages/p1".to_string(),
+            format!("/v1/data_sources/{DS}"),
+            format!("/v1/data_sources/{DS}/query?{MAPPED}"),
+            format!("/v1/pages/p1?{MAPPED}"),
+        ]
+    );
+    assert_eq!(c.property_filter(DS).len(), 5);
+    assert!(c.property_filter(DS2).is_empty(), "ids belong to their data source");
+}
+
+#[test]
+fn no_filter_without_synced_or_after_a_failed_check() {
+    let mut no_synced = fixture("data_source");
+    no_synced["properties"].as_object_mut().unwrap().remove("Synced");
+    let c = client(vec![ok(no_synced), ok(list(vec![], None))]);
+    block_on(c.check_schema()).unwrap();
+    block_on(c.query(&PageQuery::Unsynced, None)).unwrap();
+    assert!(urls(&c)[1].ends_with(
+        "query?filter_properties=title&filter_properties=u%3ETk&filter_properties=Kj%7Dq&filter_properties=%3BxWq"
+    ));
+
+    let c = client(vec![ok(fixture("data_source_misconfigured")), ok(list(vec![], None))]);
+    assert!(block_on(c.check_schema()).is_err());
+    block_on(c.query(&PageQuery::Unsynced, None)).unwrap();
+    assert_eq!(urls(&c)[1], format!("/v1/data_sources/{DS}/query"));
+}
+
+#[test]
+fn a_filtered_page_read_refused_with_400_is_asked_again_whole() {
+    let c = client(vec![
+        ok(fixture("data_source")),
+        answer(400, fixture("error_validation")),
+        ok(fixture("page_multi_type")),
+    ]);
+    block_on(c.check_schema()).unwrap();
+    assert!(block_on(c.get_page("p1")).unwrap().is_some());
+    assert_eq!(urls(&c)[1..], [format!("/v1/pages/p1?{MAPPED}"), "/v1/pages/p1".to_string()]);
+}
