@@ -10,7 +10,9 @@ use crate::health::Health;
 /// The coordinator, as `/health` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CoordinatorStatus {
-    /// When the next run is due (`None`: idle; the cron runs every 15 minutes).
+    /// A run is in progress now (in the coordinator).
+    pub running: bool,
+    /// When the next run is due (`None`: idle, or a run is in progress; the cron runs every 15 minutes).
     pub next_run_at: Option<DateTime<Utc>>,
     /// Kicks waiting for that run: who asked and how many webhook deliveries it folds together.
     pub waiting: Option<Waiting>,
@@ -72,6 +74,7 @@ pub struct Readiness {
     pub supabase_secret_set: bool,
     pub kv_copied_ms: Option<u64>,
     pub kv_copy_pending: bool,
+    pub running: bool,
 }
 
 /// The status of `schedule` at `now_ms`.
@@ -92,6 +95,7 @@ pub fn status(schedule: &Schedule, now_ms: u64, config: &CoordinatorConfig, read
     });
     let notion_ready = ready.notion_secret_set || ready.notion_token_received;
     CoordinatorStatus {
+        running: ready.running,
         next_run_at: schedule.next_run_ms.map(at),
         waiting,
         drain,

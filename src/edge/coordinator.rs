@@ -353,6 +353,7 @@ impl SyncLock {
             supabase_secret_set: settings.as_ref().is_some_and(|s| s.supabase_webhook_secret.is_some()),
             kv_copied_ms: copied,
             kv_copy_pending: mirror_due.is_some(),
+            running: self.is_running(),
         };
         let config = config_of(settings.as_ref());
         coordinator_status::add_to_health(

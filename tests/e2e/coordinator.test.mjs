@@ -157,7 +157,7 @@ describe('webhooks and the coordinator', { timeout: 300_000 }, () => {
     const first = await world.syncNow(worker);
     assert.equal(first.body.outcome.status, 'partial', first.text);
     const draining = await world.health(worker);
-    assert.ok(draining.coordinator.next_run_at, JSON.stringify(draining.coordinator));
+    assert.ok(draining.coordinator.next_run_at || draining.coordinator.running, JSON.stringify(draining.coordinator));
     assert.ok(draining.coordinator.drain, JSON.stringify(draining.coordinator));
     await eventually(async () => (await world.health(worker)).last_run?.outcome.status === 'ok', 120_000, 'the backlog drained');
     const done = await world.health(worker);
