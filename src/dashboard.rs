@@ -1,5 +1,6 @@
 //! `GET /`: a small HTML page showing `/health` to a person; refreshes every 30 seconds.
 //! Static HTML (no script), everything escaped; the raw status is in `data-status` of `#status`.
+use crate::coordinator_status::{CoordinatorStatus, WebhookSide};
 use crate::core::report::{RunCounts, RunOutcome, RunSummary};
 use crate::health::{
     count_of, issue_line, orphan_line, Health, InterruptedRun, SchemaAge, SchemaCheck, FIX_ITEMS_PER_KIND,
@@ -195,6 +196,10 @@ fn facts(health: &Health) -> String {
         ),
     };
     facts.push(row("pending", "Backlog", &pending));
+    if let Some(coordinator) = &health.coordinator {
+        facts.push(row("next-run", "Next run", &next_run(coordinator)));
+        facts.push(row("webhooks", "Webhooks", &webhooks(coordinator)));
+    }
     let full = if health.full_pass_in_progress {
         "in progress (paged across runs)".to_string()
     } else {
@@ -222,6 +227,41 @@ fn facts(health: &Health) -> String {
     };
     facts.push(row("admin", "Admin routes", admin));
     format!("<table class=\"facts\">{}</table>", facts.concat())
+}
+
+/// When the next run happens, and a drain's progress.
+fn next_run(status: &CoordinatorStatus) -> String {
+    let next = if status.running {
+        "running now".to_string()
+    } else {
+        match status.next_run_at {
+            Some(at) => when(Some(at)),
+            None => "idle: at the next cron run or webhook".to_string(),
+        }
+    };
+    match &status.drain {
+        Some(drain) => format!(
+            "{next} · draining: {} left after {}, {:.2} requests/s (limit {}){}",
+            count_of(drain.items_left as usize, "item", "items"),
+            count_of(drain.runs as usize, "run", "runs"),
+            drain.requests_per_second,
+            drain.rate_limit_per_second,
+            drain.expected_finish.map(|at| format!(", expected to finish {}", when(Some(at)))).unwrap_or_default()
+        ),
+        None => next,
+    }
+}
+
+/// Each side's webhook: on (with its last delivery) or not set up.
+fn webhooks(status: &CoordinatorStatus) -> String {
+    let side = |name: &str, side: &WebhookSide| {
+        if side.ready {
+            format!("{name}: on, last delivery {}", when(side.last_delivery_at))
+        } else {
+            format!("{name}: not set up")
+        }
+    };
+    format!("{} · {}", side("Notion", &status.webhooks.notion), side("Supabase", &status.webhooks.supabase))
 }
 
 /// "What to fix": the general items (settings, schema, the last run's failure), then the record
@@ -344,6 +384,26 @@ mod tests {
     use crate::core::model::Side;
     use crate::core::state::{Orphan, RecordIssue, SyncState};
     use crate::health::{build, ConfigStatus, SchemaCheck, SchemaStatus};
+
+    #[test]
+    fn shows_the_next_run_a_drain_and_the_webhooks() {
+        use crate::coordinator_status::{status, Readiness};
+        use crate::core::coordinator::{CoordinatorConfig, RunDone, RunEnd, Schedule};
+        let config = CoordinatorConfig::default();
+        let mut schedule = Schedule::default();
+        let run =
+            RunDone { started_ms: 0, finished_ms: 5_000, subrequests: 45, end: RunEnd::MoreWork { pending: 500 } };
+        schedule.finish_run(&run, &config);
+        let ready = Readiness { supabase_secret_set: true, ..Readiness::default() };
+        let state = SyncState::default();
+        let config_status = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
+        let schema = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
+        let mut health = build(&state, config_status, schema, chrono::Utc::now());
+        health.coordinator = Some(status(&schedule, 6_000, &config, ready));
+        let html = render(&health);
+        assert!(html.contains("draining: 500 items left after 1 run"), "{html}");
+        assert!(html.contains("Notion: not set up · Supabase: on, last delivery never"), "{html}");
+    }
 
     #[test]
     fn shows_status_and_escapes_what_it_prints() {
