@@ -170,7 +170,8 @@ impl SyncLock {
         };
         let storage = self.state.storage();
         match next {
-            Some(at) => storage.set_alarm(time::from_millis(at)).await,
+            // A time already past (a KV copy overdue) runs at once; the runtime refuses times <= 0.
+            Some(at) => storage.set_alarm(time::from_millis(at.max(now_millis().saturating_add(1)))).await,
             None => storage.delete_alarm().await,
         }
     }
@@ -381,6 +382,9 @@ impl SyncLock {
             Ok(checked) => json::json(200, &checked),
             Err(error) => json::error(503, settings.redact(&error.to_string())),
         };
+        if let Err(error) = store.mirror_if_due(now_millis(), &time::new_run_id()).await {
+            console_error!("decision-sync: copying the state to Workers KV failed (retried later): {error}");
+        }
         self.arm(&self.schedule().await?, &store).await?;
         answer
     }
