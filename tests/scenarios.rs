@@ -328,6 +328,22 @@ fn a_row_edited_while_deleted_syncs_its_content_after_restore() {
 }
 
 #[test]
+fn a_hard_deleted_row_named_by_the_supabase_webhook_is_an_orphan_at_the_next_run() {
+    let w = World::new();
+    let (row, page) = linked_pair(&w, "Will vanish", "Ops");
+    w.supabase.hard_delete(&row);
+    // The DELETE delivery carries old_record.notion_page_id: the run reads that page directly.
+    w.marked_pages.borrow_mut().push(page.clone());
+    let writes = writes_of(&w, || {
+        w.sync_until_quiet();
+    });
+    assert_eq!(writes.to_services(), 0, "nothing deleted or written on either side");
+    let orphans = w.state.state().orphans;
+    assert!(orphans.iter().any(|o| o.side == Side::Notion && o.id == page), "orphan reported: {orphans:?}");
+    assert_eq!(w.live_counts(), (0, 1), "no row re-imported for the orphan page");
+}
+
+#[test]
 fn hard_deleted_row_is_reported_as_orphan_and_its_page_is_kept() {
     let w = World::new();
     let (row, page) = linked_pair(&w, "Will vanish", "Ops");
