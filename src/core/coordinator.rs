@@ -94,6 +94,13 @@ pub struct Wanted {
     pub schema_changed: bool,
 }
 
+impl Wanted {
+    /// Nobody asked for anything.
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty() && self.pages.is_empty() && !self.schema_changed && self.webhook_events == 0
+    }
+}
+
 /// A backlog being drained: runs back to back since `started_ms`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Drain {
@@ -238,7 +245,11 @@ impl Schedule {
     }
 
     /// Puts back what a run was given and did not finish (its pages are read again next run).
+    /// A run given nothing (the cron, `/sync-now`) gives nothing back: no run is wanted for it.
     pub fn give_back(&mut self, unfinished: Wanted) {
+        if unfinished.is_empty() {
+            return;
+        }
         match self.wanted.as_mut() {
             None => self.wanted = Some(unfinished),
             Some(wanted) => {
@@ -504,6 +515,17 @@ mod tests {
         let wanted = schedule.wanted.clone().expect("wanted");
         assert_eq!(wanted.pages.iter().map(String::as_str).collect::<Vec<_>>(), vec!["p1", "p2"]);
         assert_eq!(wanted.since_ms, 0);
+    }
+
+    #[test]
+    fn a_failed_sync_now_with_the_drain_off_wants_no_run_after_it() {
+        // /sync-now was given nothing; giving that back must not ask for another run.
+        let config = CoordinatorConfig { drain: false, ..config() };
+        let mut schedule = Schedule::default();
+        let given = schedule.start_run();
+        schedule.give_back(given);
+        assert_eq!(schedule.wanted, None);
+        assert_eq!(schedule.finish_run(&done(0, 2_000, 4, RunEnd::Failed), &config), None);
     }
 
     #[test]
