@@ -30,11 +30,24 @@ const INTENTS_KEY: &str = "intents";
 /// The run this instance of the object is executing now, if any.
 pub type Running = Rc<RefCell<Option<String>>>;
 
-/// [`RunLock`] on the object's storage.
+/// [`RunLock`] on the object's storage. One per run attempt: when it is dropped while the run it
+/// granted is still marked running (the request was cancelled mid-run and its future dropped), it
+/// clears the mark, so the next run is not refused by a run that no longer exists.
 pub struct ObjectLock {
     storage: Storage,
     running: Running,
     instance: String,
+    granted: RefCell<Option<String>>,
+}
+
+impl Drop for ObjectLock {
+    fn drop(&mut self) {
+        let granted = self.granted.borrow().clone();
+        let mut running = self.running.borrow_mut();
+        if granted.is_some() && *running == granted {
+            *running = None;
+        }
+    }
 }
 
 fn storage_error(error: worker::Error) -> PortError {
@@ -47,7 +60,7 @@ fn ttl_ms(ttl_seconds: i64) -> u64 {
 
 impl ObjectLock {
     pub fn new(storage: Storage, running: Running, instance: &str) -> Self {
-        ObjectLock { storage, running, instance: instance.to_string() }
+        ObjectLock { storage, running, instance: instance.to_string(), granted: RefCell::new(None) }
     }
 
     fn running_now(&self) -> Option<String> {
@@ -92,6 +105,7 @@ impl RunLock for ObjectLock {
                     self.storage.put(LAST_STARTED_KEY, &start).await.map_err(storage_error)?;
                 }
                 *self.running.borrow_mut() = Some(run_id.to_string());
+                *self.granted.borrow_mut() = Some(run_id.to_string());
                 Ok(RunLease::Acquired)
             }
             Acquire::Held(lease) => {
