@@ -371,22 +371,11 @@ fn summary(
     outcome: RunOutcome,
     full_pass: bool,
 ) -> RunSummary {
-    RunSummary {
-        run_id: request.run_id.clone(),
-        trigger: request.trigger.clone(),
-        started_at,
-        finished_at,
-        outcome,
-        full_pass,
-        dry_run: request.dry_run,
-        counts: RunCounts::default(),
-        subrequests: request.budget.used(),
-        warnings: Vec::new(),
-        errors: Vec::new(),
-        pending: 0,
-        mass_delete_halt: None,
-        retry_after_ms: None,
-    }
+    let mut summary = RunSummary::started(&request.run_id, &request.trigger, request.dry_run, started_at)
+        .finished(outcome, finished_at);
+    summary.full_pass = full_pass;
+    summary.subrequests = request.budget.used();
+    summary
 }
 
 /// The wait a rate limit asked for, when one ended the run.

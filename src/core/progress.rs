@@ -343,16 +343,16 @@ mod tests {
     /// window that stopped inside the cursor's minutes keeps Notion's cursor to resume from.
     #[rustfmt::skip] // the tables are aligned by hand, one rule per line
     #[rstest]
-    //     cursor before  window read            read to end  resume given  pending  → cursor    resume kept
-    #[case(None,          &[("a", 1), ("b", 2)], true,        false,        &[],       Some(30), false)] // complete, all final: the read minute
-    #[case(Some(0),       &[],                   true,        false,        &[],       Some(30), false)] // idle database: not re-read from the start
-    #[case(Some(0),       &[("a", 1), ("b", 2)], false,       true,         &[],       Some(2),  false)] // incomplete: the last final minute, no resume
-    #[case(Some(2),       &[("a", 2), ("b", 2)], false,       true,         &[],       Some(2),  true)]  // stuck in the cursor's minute: resume kept
-    #[case(Some(0),       &[("a", 1), ("b", 2)], true,        false,        &["b"],    Some(1),  false)] // complete with a pending page: stops before it
-    #[case(Some(0),       &[("a", 1), ("b", 2)], false,       true,         &["a"],    Some(0),  false)] // first page pending: stays, no resume
-    #[case(Some(0),       &[],                   false,       false,        &[],       Some(0),  false)] // capped (no cursor to resume): never complete
-    #[case(Some(5),       &[("a", 3)],           false,       true,         &[],       Some(5),  true)]  // never backwards
-    #[case(None,          &[],                   false,       false,        &[],       None,     false)] // nothing read, nothing known
+    //     cursor before  window read             read to end  resume given  pending  → (cursor, resume kept)
+    #[case(None,          &[("a", 1), ("b", 2)],  true,        false,        &[],     (Some(30), false))] // complete, all final: the read minute
+    #[case(Some(0),       &[],                    true,        false,        &[],     (Some(30), false))] // idle database: not re-read from the start
+    #[case(Some(0),       &[("a", 1), ("b", 2)],  false,       true,         &[],     (Some(2), false))]  // incomplete: the last final minute, no resume
+    #[case(Some(2),       &[("a", 2), ("b", 2)],  false,       true,         &[],     (Some(2), true))]   // stuck in the cursor's minute: resume kept
+    #[case(Some(0),       &[("a", 1), ("b", 2)],  true,        false,        &["b"],  (Some(1), false))]  // complete with a pending page: stops before it
+    #[case(Some(0),       &[("a", 1), ("b", 2)],  false,       true,         &["a"],  (Some(0), false))]  // first page pending: stays, no resume
+    #[case(Some(0),       &[],                    false,       false,        &[],     (Some(0), false))]  // capped (no cursor to resume): never complete
+    #[case(Some(5),       &[("a", 3)],            false,       true,         &[],     (Some(5), true))]   // never backwards
+    #[case(None,          &[],                    false,       false,        &[],     (None, false))]     // nothing read, nothing known
     fn notion_window_cursor(
         #[values(Window::Live, Window::Trashed)] which: Window,
         #[case] before: Option<u32>,
@@ -360,8 +360,7 @@ mod tests {
         #[case] complete: bool,
         #[case] next: bool,
         #[case] pending: &[&str],
-        #[case] want_cursor: Option<u32>,
-        #[case] want_resume: bool,
+        #[case] (want_cursor, want_resume): (Option<u32>, bool),
     ) {
         let mut state = SyncState::default();
         let mut read = complete_read();
@@ -422,22 +421,20 @@ mod tests {
     /// runs) and the rows to theirs, every item final; then `last_full_pass` is its start.
     #[rustfmt::skip] // the tables are aligned by hand, one rule per line
     #[rstest]
-    //     done before (live, trashed)  live end  trashed end  rows read  rows end  pending  → done (live, trashed)  pass over
-    #[case((false, false),              true,     true,        true,      true,     &[],       (true, true),         true)]  // everything read to its end
-    #[case((false, false),              true,     false,       false,     false,    &[],       (true, false),        false)] // trashed window left for the next run
-    #[case((false, true),               true,     false,       true,      true,     &[],       (true, true),         true)]  // trashed side done by an earlier run
-    #[case((true, true),                false,    false,       true,      true,     &[],       (true, true),         true)]  // Notion done earlier, the rows finish now
-    #[case((false, false),              true,     true,        false,     false,    &[],       (true, true),         false)] // rows not read yet
-    #[case((false, false),              true,     true,        true,      false,    &[],       (true, true),         false)] // rows not read to their end
-    #[case((false, false),              true,     true,        true,      true,     &["p1"],   (false, true),        false)] // a live page pending
-    #[case((false, false),              true,     true,        true,      true,     &["p2"],   (true, false),        false)] // a trashed page pending
-    #[case((false, false),              true,     true,        true,      true,     &["r1"],   (true, true),         false)] // a row pending
+    //     done before (live, trashed)  read to end (live, trashed)  rows (read, to end)  pending   → done (live, trashed)  pass over
+    #[case((false, false),              (true, true),                (true, true),        &[],      (true, true),           true)]  // everything read to its end
+    #[case((false, false),              (true, false),               (false, false),      &[],      (true, false),          false)] // trashed window left for the next run
+    #[case((false, true),               (true, false),               (true, true),        &[],      (true, true),           true)]  // trashed side done by an earlier run
+    #[case((true, true),                (false, false),              (true, true),        &[],      (true, true),           true)]  // Notion done earlier, the rows finish now
+    #[case((false, false),              (true, true),                (false, false),      &[],      (true, true),           false)] // rows not read yet
+    #[case((false, false),              (true, true),                (true, false),       &[],      (true, true),           false)] // rows not read to their end
+    #[case((false, false),              (true, true),                (true, true),        &["p1"],  (false, true),          false)] // a live page pending
+    #[case((false, false),              (true, true),                (true, true),        &["p2"],  (true, false),          false)] // a trashed page pending
+    #[case((false, false),              (true, true),                (true, true),        &["r1"],  (true, true),           false)] // a row pending
     fn full_pass_progress(
         #[case] done_before: (bool, bool),
-        #[case] live_complete: bool,
-        #[case] trashed_complete: bool,
-        #[case] rows_read: bool,
-        #[case] rows_complete: bool,
+        #[case] (live_complete, trashed_complete): (bool, bool),
+        #[case] (rows_read, rows_complete): (bool, bool),
         #[case] pending: &[&str],
         #[case] want_done: (bool, bool),
         #[case] want_over: bool,
