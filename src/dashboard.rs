@@ -483,10 +483,8 @@ mod tests {
             sample_pages: vec!["page-<1>".into()],
         });
         state.last_success = Some(now);
-        state.last_run = Some(crate::service::unconfigured_summary("r", "cron", false, now, String::new()));
-        if let Some(run) = state.last_run.as_mut() {
-            run.outcome = RunOutcome::Ok;
-        }
+        state.last_run =
+            Some(crate::core::report::RunSummary::started("r", "cron", false, now).finished(RunOutcome::Ok, now));
         let config = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
         let schema = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
         let html = render(&build(&state, config, schema, now));

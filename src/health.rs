@@ -319,10 +319,7 @@ mod tests {
         let mut state = SyncState::default();
         let now = Utc::now();
         state.last_success = Some(now);
-        state.last_run = Some(crate::service::unconfigured_summary("r", "cron", false, now, String::new()));
-        if let Some(run) = state.last_run.as_mut() {
-            run.outcome = RunOutcome::Ok;
-        }
+        state.last_run = Some(RunSummary::started("r", "cron", false, now).finished(RunOutcome::Ok, now));
         state.errors.push(RecordIssue {
             side: crate::core::model::Side::Supabase,
             id: "a".into(),
@@ -345,7 +342,7 @@ mod tests {
     fn missing_settings_are_not_repeated_by_the_last_runs_message() {
         let mut state = SyncState::default();
         let message = "missing required settings: NOTION_API_KEY; set each with `wrangler secret put NAME`".to_string();
-        state.last_run = Some(crate::service::unconfigured_summary("r", "cron", false, Utc::now(), message));
+        state.last_run = Some(RunSummary::not_configured("r", "cron", false, Utc::now(), message));
         let config =
             ConfigStatus { missing: vec!["NOTION_API_KEY".into()], invalid: vec![], admin_routes_enabled: true };
         let skipped = SchemaCheck::NotChecked { reason: "settings are missing".into() };
@@ -371,10 +368,7 @@ mod tests {
         let mut state = SyncState::default();
         let now = Utc::now();
         state.last_success = Some(now);
-        state.last_run = Some(crate::service::unconfigured_summary("r", "cron", false, now, String::new()));
-        if let Some(run) = state.last_run.as_mut() {
-            run.outcome = RunOutcome::Ok;
-        }
+        state.last_run = Some(RunSummary::started("r", "cron", false, now).finished(RunOutcome::Ok, now));
         state.mass_delete.halt = Some(MassDeleteHalt {
             since: now,
             deletes: 12,
@@ -413,7 +407,7 @@ mod tests {
         assert_eq!(health.pending, 15);
         assert_eq!(health.interrupted_run.as_ref().map(|run| run.unlinked_creates), Some(15));
         // The same run with its report saved finished: nothing to add.
-        let last_run = Some(crate::service::unconfigured_summary("r1", "sync-now", false, Utc::now(), String::new()));
+        let last_run = Some(RunSummary::not_configured("r1", "sync-now", false, Utc::now(), String::new()));
         let state = SyncState { last_run, ..SyncState::default() };
         let mut health = build(&state, configured(), ok, Utc::now());
         let before = health.fix.clone();

@@ -117,8 +117,7 @@ mod tests {
         let url = "http://127.0.0.1:54321/rest/v1/decision_vault";
         let message = format!("supabase is unavailable: GET {url}: HTTP 503 (gave up after 4 attempts)");
         let mut state = SyncState::default();
-        let mut run = crate::service::unconfigured_summary("r", "cron", false, chrono::Utc::now(), String::new());
-        run.outcome = RunOutcome::Failed { message: message.clone() };
+        let mut run = crate::core::report::RunSummary::failed("r", "cron", false, chrono::Utc::now(), message.clone());
         run.warnings.push(format!("warning about {url}"));
         state.last_run = Some(run);
         state.errors.push(RecordIssue {

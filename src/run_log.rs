@@ -110,22 +110,10 @@ mod tests {
     use crate::core::state::RecordIssue;
 
     fn summary(outcome: RunOutcome) -> RunSummary {
-        RunSummary {
-            run_id: "r1".into(),
-            trigger: "cron */15 * * * *".into(),
-            started_at: chrono::DateTime::UNIX_EPOCH,
-            finished_at: chrono::DateTime::UNIX_EPOCH,
-            outcome,
-            full_pass: false,
-            dry_run: false,
-            counts: Default::default(),
-            subrequests: 6,
-            warnings: Vec::new(),
-            errors: Vec::new(),
-            pending: 0,
-            mass_delete_halt: None,
-            retry_after_ms: None,
-        }
+        let at = chrono::DateTime::UNIX_EPOCH;
+        let mut summary = RunSummary::started("r1", "cron */15 * * * *", false, at).finished(outcome, at);
+        summary.subrequests = 6;
+        summary
     }
 
     fn with_record_error() -> RunSummary {

@@ -1,8 +1,6 @@
 //! The sync as a service: settings + transport + state store + lock + clock → runs and health.
 //! Runtime-agnostic: the Worker uses it with `fetch`/KV/Durable Objects, native tests and tools
 //! with a blocking HTTP client and in-memory state.
-use chrono::{DateTime, Utc};
-
 use crate::clients::http::HttpTransport;
 use crate::clients::notion::config::NotionConfig;
 use crate::clients::notion::{normalize_notion_id, NotionClient};
@@ -12,7 +10,7 @@ use crate::core::budget::Budget;
 use crate::core::engine::{Engine, EngineConfig, RunRequest, RunResult};
 use crate::core::error::PortError;
 use crate::core::ports::{Clock, RunLock, StateStore, SupabasePort};
-use crate::core::report::{RunCounts, RunOutcome, RunSummary};
+use crate::core::report::{RunOutcome, RunSummary};
 use crate::core::state::SyncState;
 use crate::health::{self, ConfigStatus, Health, SchemaCheck, SchemaStatus};
 use crate::public;
@@ -137,7 +135,8 @@ where
 
     /// Records a run that could not start because of its settings (saved as `last_run`).
     async fn record_unconfigured(&self, run_id: &str, trigger: &str, dry_run: bool, message: String) -> RunResult {
-        let summary = unconfigured_summary(run_id, trigger, dry_run, self.clock.now(), self.settings.redact(&message));
+        let summary =
+            RunSummary::not_configured(run_id, trigger, dry_run, self.clock.now(), self.settings.redact(&message));
         if !dry_run {
             record_summary(self.store, &summary).await;
         }
@@ -203,32 +202,6 @@ fn redact_summary(settings: &Settings, summary: &mut RunSummary) {
     }
     for issue in &mut summary.errors {
         issue.reason = settings.redact(&issue.reason);
-    }
-}
-
-/// The summary of a run stopped by its configuration.
-pub fn unconfigured_summary(
-    run_id: &str,
-    trigger: &str,
-    dry_run: bool,
-    now: DateTime<Utc>,
-    message: String,
-) -> RunSummary {
-    RunSummary {
-        run_id: run_id.to_string(),
-        trigger: trigger.to_string(),
-        started_at: now,
-        finished_at: now,
-        outcome: RunOutcome::NotConfigured { message },
-        full_pass: false,
-        dry_run,
-        counts: RunCounts::default(),
-        subrequests: 0,
-        warnings: Vec::new(),
-        errors: Vec::new(),
-        pending: 0,
-        mass_delete_halt: None,
-        retry_after_ms: None,
     }
 }
 

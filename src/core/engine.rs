@@ -1,25 +1,24 @@
 //! One sync run: lease, read, plan, execute, move the cursors, save state. The only place where
-//! the pieces of the core meet; everything it touches is behind the ports.
-use std::collections::BTreeSet;
-
+//! the pieces of the core meet; everything it touches is behind the ports. What the run leaves
+//! for the next one (cursors, full pass, backlog, record errors) is computed by
+//! [`crate::core::progress`].
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::core::budget::Budget;
-use crate::core::cursor::{advance_pages, advance_rows, all_final};
 use crate::core::error::PortError;
-use crate::core::executor::{execute, Execution, OpOutcome, Writers};
+use crate::core::executor::{execute, OpOutcome, Writers};
 use crate::core::heartbeat::{LeaseKeeper, Renewing};
 use crate::core::mass_delete::{self, Candidates, MassDeleteGuard, Verdict};
 use crate::core::plan::{OpKind, Plan};
 use crate::core::planner::plan;
 use crate::core::ports::{Clock, Lease, NotionPort, RunLock, StateStore, SupabasePort};
+use crate::core::progress::{backlog, next_state, pending_ids, start_full_pass_if_due, work_left};
 use crate::core::reader::{ReadLimits, ReadResult, Readers};
-use crate::core::rejection::{hold_rejected, update_rejections};
+use crate::core::rejection::hold_rejected;
 use crate::core::report::{RunCounts, RunOutcome, RunSummary};
 use crate::core::schema_check::{SchemaCheck, SchemaChecks};
-use crate::core::state::{FullPass, Orphan, QueryResume, RecordIssue, SyncState};
-use crate::core::time::floor_minute;
+use crate::core::state::SyncState;
 
 /// Settings of the engine.
 #[derive(Debug, Clone)]
@@ -136,7 +135,7 @@ where
             Ok(state) => state,
             Err(error) => return self.failed_before_reading(request, started_at, error),
         };
-        let starts_full_pass = self.start_full_pass_if_due(&mut state, started_at);
+        let starts_full_pass = start_full_pass_if_due(&mut state, started_at, self.config.full_pass_every);
         if let Err(error) = self.check_schemas(starts_full_pass, &mut state.schema).await {
             return self.finish_without_plan(request, started_at, state, error).await;
         }
@@ -202,10 +201,8 @@ where
         }
         let stopped_by = read.stopped_by.clone().or_else(|| execution.stopped_by.clone());
         let pending = pending_ids(&planned, &execution, &read);
-        let mut next = self.next_state(state, &read, &planned, &execution, &pending);
-        let held = held_ids(&planned);
-        let work_left = pending.iter().any(|id| !held.contains(id.as_str())) || !read_is_complete(&read);
-        let mut outcome = outcome_of(stopped_by.as_ref(), work_left);
+        let mut next = next_state(state, &read, &planned, &execution, &pending);
+        let mut outcome = outcome_of(stopped_by.as_ref(), work_left(&planned, &read, &pending));
         let mut stopped_early = None;
         if let RunOutcome::Ok | RunOutcome::Partial { .. } = &outcome {
             // A write that failed (and is retried next run) is not a success, whatever the cursors
@@ -290,24 +287,6 @@ where
         Ok(())
     }
 
-    /// A full reconciliation starts when no cursor exists or the last one is older than a day.
-    fn start_full_pass_if_due(&self, state: &mut SyncState, now: DateTime<Utc>) -> bool {
-        if state.full_pass.is_some() {
-            return false;
-        }
-        let due = match state.last_full_pass {
-            None => true,
-            Some(last) => now - last >= self.config.full_pass_every,
-        };
-        if due {
-            state.full_pass = Some(FullPass { started_at: now, ..FullPass::default() });
-            state.cursors = Default::default();
-            // Notion may accept `in_trash` in queries again (another API version): ask once a day.
-            state.trash_query_refused = None;
-        }
-        due
-    }
-
     /// Notion's schema every run (one request; it also confirms the cached data source id and
     /// whether `Synced` exists); Supabase's at the start of a full pass (its reads name a missing
     /// table or column anyway).
@@ -369,50 +348,6 @@ where
             _ => Ok(()),
         }
     }
-
-    fn next_state(
-        &self,
-        mut state: SyncState,
-        read: &ReadResult,
-        planned: &Plan,
-        execution: &Execution,
-        pending: &BTreeSet<String>,
-    ) -> SyncState {
-        let (pages_before, trashed_before) = (state.cursors.pages, state.cursors.trashed_pages);
-        state.cursors.pages = advance_pages(state.cursors.pages, &read.live_window, pending);
-        state.cursors.trashed_pages = advance_pages(state.cursors.trashed_pages, &read.trashed_window, pending);
-        state.cursors.pages_resume =
-            resume_point(pages_before, state.cursors.pages, &read.live_window, &read.live_next, pending);
-        state.cursors.trashed_resume = resume_point(
-            trashed_before,
-            state.cursors.trashed_pages,
-            &read.trashed_window,
-            &read.trashed_next,
-            pending,
-        );
-        // A window read to its end with every item final has seen every edit before the read
-        // began: the cursor moves to that minute, so an idle database is not re-read from the start.
-        let read_minute = floor_minute(read.snapshot.now);
-        if read.live_complete && all_final(read.live_window.iter().map(|(id, _)| id.as_str()), pending) {
-            state.cursors.pages = state.cursors.pages.max(Some(read_minute));
-        }
-        if read.trashed_complete && all_final(read.trashed_window.iter().map(|(id, _)| id.as_str()), pending) {
-            state.cursors.trashed_pages = state.cursors.trashed_pages.max(Some(read_minute));
-        }
-        if read.rows_read {
-            state.cursors.rows = advance_rows(state.cursors.rows.clone(), &read.row_window, pending);
-        }
-        update_full_pass(&mut state, read, pending);
-        if read.trash_query_refused {
-            state.trash_query_refused = Some(read.snapshot.now);
-        }
-        let settled = settled_ids(planned, execution, read, pending);
-        update_issues(&mut state.errors, planned, execution, &settled);
-        update_rejections(&mut state.rejections, planned, &execution.outcomes, &state.errors, read.snapshot.now);
-        update_orphans(&mut state.orphans, &planned.orphans, &settled);
-        add_totals(&mut state, &execution.counts);
-        state
-    }
 }
 
 /// Intents whose row is now linked, or gone (deleted for real: absent from a read of the whole
@@ -429,13 +364,6 @@ fn stale_intents(read: &ReadResult, read_whole_table: bool) -> Vec<String> {
     snapshot.intents.iter().filter(|intent| stale(&intent.row_id)).map(|intent| intent.row_id.clone()).collect()
 }
 
-/// Ops this run planned but did not finish, plus items it left for later: a lower bound of the
-/// backlog (records not read yet are not counted).
-fn backlog(planned: &Plan, execution: &Execution) -> u32 {
-    let unfinished = execution.outcomes.iter().filter(|outcome| !outcome.is_final()).count();
-    u32::try_from(unfinished + planned.deferred.len()).unwrap_or(u32::MAX)
-}
-
 fn summary(
     request: &RunRequest,
     started_at: DateTime<Utc>,
@@ -443,22 +371,11 @@ fn summary(
     outcome: RunOutcome,
     full_pass: bool,
 ) -> RunSummary {
-    RunSummary {
-        run_id: request.run_id.clone(),
-        trigger: request.trigger.clone(),
-        started_at,
-        finished_at,
-        outcome,
-        full_pass,
-        dry_run: request.dry_run,
-        counts: RunCounts::default(),
-        subrequests: request.budget.used(),
-        warnings: Vec::new(),
-        errors: Vec::new(),
-        pending: 0,
-        mass_delete_halt: None,
-        retry_after_ms: None,
-    }
+    let mut summary = RunSummary::started(&request.run_id, &request.trigger, request.dry_run, started_at)
+        .finished(outcome, finished_at);
+    summary.full_pass = full_pass;
+    summary.subrequests = request.budget.used();
+    summary
 }
 
 /// The wait a rate limit asked for, when one ended the run.
@@ -483,15 +400,6 @@ fn outcome_of(stopped_by: Option<&PortError>, work_left: bool) -> RunOutcome {
     }
 }
 
-fn read_is_complete(read: &ReadResult) -> bool {
-    read.live_complete
-        && read.trashed_complete
-        && read.rows_read
-        && read.rows_complete
-        && read.snapshot.row_pool_complete
-        && read.snapshot.page_pool_complete
-}
-
 /// Counts a dry run would produce, from the plan.
 fn planned_counts(planned: &Plan, read: &ReadResult) -> RunCounts {
     RunCounts {
@@ -514,129 +422,4 @@ fn planned_counts(planned: &Plan, read: &ReadResult) -> RunCounts {
 
 fn count(planned: &Plan, kind: OpKind) -> u32 {
     u32::try_from(planned.count(kind)).unwrap_or(u32::MAX)
-}
-
-/// Ops that pair a linked row and page (pool ops are found again by the pool queries, whatever
-/// the cursors say, so they never hold a cursor back).
-fn holds_cursor(kind: OpKind) -> bool {
-    !matches!(kind, OpKind::CreatePage | OpKind::ImportPage | OpKind::Link)
-}
-
-/// Ids of the items the mass-delete halt holds.
-fn held_ids(planned: &Plan) -> BTreeSet<&str> {
-    planned.held.iter().flat_map(|held| held.row_id.iter().chain(held.page_id.iter())).map(String::as_str).collect()
-}
-
-/// Ids (rows and pages) whose outcome is not final: the cursors must not pass them.
-fn pending_ids(planned: &Plan, execution: &Execution, read: &ReadResult) -> BTreeSet<String> {
-    let mut pending: BTreeSet<String> = held_ids(planned).into_iter().map(str::to_string).collect();
-    for (op, outcome) in planned.ops.iter().zip(&execution.outcomes) {
-        if !outcome.is_final() && holds_cursor(op.kind) {
-            pending.extend(op.row_id.iter().cloned());
-            pending.extend(op.page_id.iter().cloned());
-        }
-    }
-    let snapshot = &read.snapshot;
-    for deferred in &planned.deferred {
-        let linked_row = deferred
-            .row_id
-            .as_ref()
-            .and_then(|id| snapshot.rows.get(id))
-            .is_some_and(|row| row.notion_page_id.is_some());
-        let synced_page =
-            deferred.page_id.as_ref().and_then(|id| snapshot.pages.get(id)).is_some_and(|page| page.base.is_some());
-        if linked_row || synced_page {
-            pending.extend(deferred.row_id.iter().cloned());
-            pending.extend(deferred.page_id.iter().cloned());
-        }
-    }
-    pending
-}
-
-/// Ids whose state is now settled without a new error: their old errors and orphan entries go.
-fn settled_ids(
-    planned: &Plan,
-    execution: &Execution,
-    read: &ReadResult,
-    pending: &BTreeSet<String>,
-) -> BTreeSet<String> {
-    let mut settled = BTreeSet::new();
-    for (op, outcome) in planned.ops.iter().zip(&execution.outcomes) {
-        if *outcome == OpOutcome::Done {
-            settled.extend(op.row_id.iter().cloned());
-            settled.extend(op.page_id.iter().cloned());
-        }
-    }
-    let snapshot = &read.snapshot;
-    let links = snapshot.links();
-    for (page_id, row_id) in links {
-        if snapshot.pages.contains_key(&page_id) && !pending.contains(&row_id) {
-            settled.insert(row_id);
-            settled.insert(page_id);
-        }
-    }
-    for issue in &planned.issues {
-        settled.remove(&issue.id);
-    }
-    settled
-}
-
-fn update_issues(errors: &mut Vec<RecordIssue>, planned: &Plan, execution: &Execution, settled: &BTreeSet<String>) {
-    errors.retain(|issue| !settled.contains(&issue.id));
-    let rejected = execution.outcomes.iter().filter_map(|outcome| match outcome {
-        OpOutcome::Rejected(issue) => Some(issue.clone()),
-        _ => None,
-    });
-    for issue in planned.issues.iter().cloned().chain(rejected) {
-        errors.retain(|old| !(old.side == issue.side && old.id == issue.id));
-        errors.push(issue);
-    }
-    errors.sort();
-    errors.truncate(200);
-}
-
-fn update_orphans(orphans: &mut Vec<Orphan>, found: &[Orphan], settled: &BTreeSet<String>) {
-    orphans.retain(|orphan| !settled.contains(&orphan.id));
-    for orphan in found {
-        orphans.retain(|old| !(old.side == orphan.side && old.id == orphan.id));
-        orphans.push(orphan.clone());
-    }
-    orphans.sort();
-    orphans.truncate(200);
-}
-
-/// A window that stopped early with every page it read final, and whose minute cursor could not
-/// move (all those pages share the cursor's minutes), resumes from Notion's cursor next run.
-fn resume_point(
-    before: Option<DateTime<Utc>>,
-    after: Option<DateTime<Utc>>,
-    window: &[(String, DateTime<Utc>)],
-    next: &Option<QueryResume>,
-    pending: &BTreeSet<String>,
-) -> Option<QueryResume> {
-    let stuck = before == after && all_final(window.iter().map(|(id, _)| id.as_str()), pending);
-    next.clone().filter(|_| stuck)
-}
-
-fn update_full_pass(state: &mut SyncState, read: &ReadResult, pending: &BTreeSet<String>) {
-    let Some(pass) = state.full_pass.as_mut() else { return };
-    pass.seen_pages.extend(read.live_window.iter().chain(&read.trashed_window).map(|(id, _)| id.clone()));
-    let live_final = all_final(read.live_window.iter().map(|(id, _)| id.as_str()), pending);
-    let trashed_final = all_final(read.trashed_window.iter().map(|(id, _)| id.as_str()), pending);
-    pass.pages_done |= read.live_complete && live_final;
-    pass.trashed_done |= read.trashed_complete && trashed_final;
-    let rows_final = all_final(read.row_window.iter().map(|key| key.id.as_str()), pending);
-    if pass.pages_done && pass.trashed_done && read.rows_read && read.rows_complete && rows_final {
-        state.last_full_pass = Some(pass.started_at);
-        state.full_pass = None;
-    }
-}
-
-fn add_totals(state: &mut SyncState, counts: &RunCounts) {
-    let totals = &mut state.totals;
-    totals.pages_created += u64::from(counts.pages_created);
-    totals.rows_inserted += u64::from(counts.rows_inserted);
-    totals.pages_updated += u64::from(counts.pages_updated + counts.pages_trashed + counts.pages_restored);
-    totals.rows_updated += u64::from(counts.rows_updated + counts.rows_deleted + counts.rows_restored);
-    totals.conflicts += u64::from(counts.conflicts);
 }

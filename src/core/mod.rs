@@ -19,6 +19,7 @@ pub mod pair;
 pub mod plan;
 pub mod planner;
 pub mod ports;
+pub mod progress;
 pub mod reader;
 pub mod rejection;
 pub mod report;

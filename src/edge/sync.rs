@@ -10,9 +10,9 @@ use super::time;
 use super::transport::FetchTransport;
 use crate::core::engine::RunResult;
 use crate::core::ports::{RunLock, StateStore};
-use crate::core::report::{RunOutcome, RunSummary};
+use crate::core::report::RunSummary;
 use crate::run_log::{run_log_lines, LogLevel, Severity};
-use crate::service::{record_summary, unconfigured_summary, RunFlags, Service};
+use crate::service::{record_summary, RunFlags, Service};
 
 /// The KV store behind the `SYNC_STATE` binding.
 pub fn kv_store(env: &Env) -> Result<KvStateStore, String> {
@@ -35,7 +35,7 @@ pub async fn run<St: StateStore, L: RunLock>(
     let settings = match env::settings(env) {
         Ok(settings) => settings,
         Err(error) => {
-            let summary = unconfigured_summary(&run_id, trigger, dry_run, time::now(), error.to_string());
+            let summary = RunSummary::not_configured(&run_id, trigger, dry_run, time::now(), error.to_string());
             if !dry_run {
                 record(store, &summary).await;
             }
@@ -51,8 +51,8 @@ pub async fn run<St: StateStore, L: RunLock>(
             result
         }
         Err(error) => {
-            let mut summary = unconfigured_summary(&run_id, trigger, dry_run, time::now(), String::new());
-            summary.outcome = RunOutcome::Failed { message: settings.redact(&error.to_string()) };
+            let message = settings.redact(&error.to_string());
+            let summary = RunSummary::failed(&run_id, trigger, dry_run, time::now(), message);
             if !dry_run {
                 record(store, &summary).await;
             }
