@@ -151,6 +151,22 @@ describe('webhooks and the coordinator', { timeout: 300_000 }, () => {
     assert.equal((await world.row(rowId)).decision, 'Lost webhook, caught by cron');
   });
 
+  for (const reading of ['rejected', 'ignored']) {
+    test(`in_trash ${reading}: a page trashed in Notion soft-deletes its row in seconds (page.deleted is read by id)`, async () => {
+      await world.notion.inTrashReading(reading);
+      const [rowId] = await world.insertRows([{ decision: `Trashed in Notion (${reading})`, type: 'Ops', date: '2025-05-06' }]);
+      const { worker, hooks } = await webhookWorker();
+      await world.syncUntilQuiet(worker);
+      await quiet(hooks);
+      const pageId = (await world.row(rowId)).notion_page_id;
+      await world.notion.trash(pageId);
+      // Without the webhook this waits for the daily full pass (trash-readings.test.mjs).
+      await eventually(async () => (await world.row(rowId)).deleted_at !== null, 20_000, 'the trash reached the row');
+      const health = await world.health(worker);
+      assert.match(health.last_run.trigger, /notion webhook/, JSON.stringify(health.last_run));
+    });
+  }
+
   test('one /sync-now starts a backlog that drains by itself, paced, and /health shows it draining', async () => {
     await world.insertRows(Array.from({ length: 60 }, (_, i) => ({ decision: `Backlog ${i}`, type: 'Ops', date: '2025-05-05' })));
     const worker = await world.worker({ SYNC_DRAIN: 'on', SYNC_SUBREQUEST_BUDGET: '12', NOTION_RATE: '6' });
