@@ -55,3 +55,9 @@ impl Coordinator {
         self.stub.fetch_with_request(request).await.map_err(unreachable)
     }
 }
+
+impl From<CoordinatorError> for super::error::EdgeError {
+    fn from(error: CoordinatorError) -> Self {
+        super::error::EdgeError::Unavailable(error.to_string())
+    }
+}

@@ -18,6 +18,7 @@ pub mod coordinator_client;
 pub mod cron;
 pub mod entry;
 pub mod env;
+pub mod error;
 pub mod json;
 pub mod kv_state;
 pub mod object_lock;

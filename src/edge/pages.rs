@@ -2,10 +2,11 @@
 //! its working state (no request to Notion or Supabase) and without internal URLs. When the
 //! coordinator cannot be reached, `/health` falls back to what Workers KV holds (at most 5 minutes
 //! behind) and says so.
-use worker::{Env, Method, Response, Result};
+use worker::{Env, Method, Response};
 
 use super::admin;
 use super::env;
+use super::error::EdgeResult;
 use super::json;
 use super::sync;
 use super::time;
@@ -28,29 +29,34 @@ async fn kv_report(env: &Env, why: &str) -> std::result::Result<Health, String> 
     Ok(public::for_visitors(health))
 }
 
-pub async fn health(env: &Env) -> Result<Response> {
-    let answer = admin::ask(env, Method::Get, "/health", None).await?;
-    if answer.status_code() == 200 {
-        return Ok(answer);
-    }
-    match kv_report(env, &format!("it answered {}", answer.status_code())).await {
-        Ok(health) => json::json(200, &health),
-        Err(message) => json::json(503, &serde_json::json!({ "status": "error", "error": message })),
+/// Why the coordinator's report is not available (`None`: here it is).
+fn unavailable(answer: &EdgeResult) -> Option<String> {
+    match answer {
+        Ok(response) if response.status_code() == 200 => None,
+        Ok(response) => Some(format!("it answered {}", response.status_code())),
+        Err(error) => Some(error.to_string()),
     }
 }
 
-pub async fn dashboard(env: &Env) -> Result<Response> {
-    let answer = admin::ask(env, Method::Get, "/dashboard", None).await?;
-    if answer.status_code() == 200 {
-        return Ok(answer);
-    }
-    let html = match kv_report(env, &format!("it answered {}", answer.status_code())).await {
+pub async fn health(env: &Env) -> EdgeResult {
+    let answer = admin::ask(env, Method::Get, "/health", None).await;
+    let Some(why) = unavailable(&answer) else { return answer };
+    Ok(match kv_report(env, &why).await {
+        Ok(health) => json::json(200, &health)?,
+        Err(message) => json::json(503, &serde_json::json!({ "status": "error", "error": message }))?,
+    })
+}
+
+pub async fn dashboard(env: &Env) -> EdgeResult {
+    let answer = admin::ask(env, Method::Get, "/dashboard", None).await;
+    let Some(why) = unavailable(&answer) else { return answer };
+    let html = match kv_report(env, &why).await {
         Ok(health) => crate::dashboard::render(&health),
         Err(message) => crate::dashboard::error_page(&message),
     };
-    Response::builder()
+    Ok(Response::builder()
         .with_status(200)
         .with_header("content-type", "text/html; charset=utf-8")?
-        .with_header("cache-control", "no-store")
-        .map(|builder| builder.fixed(html.into_bytes()))
+        .with_header("cache-control", "no-store")?
+        .fixed(html.into_bytes()))
 }

@@ -1,6 +1,7 @@
 //! Which handler answers which request. Every answer but the dashboard is JSON, 404 and 405 too.
 use worker::{console_error, Env, Method, Request, Response};
 
+use super::error::EdgeResult;
 use super::{admin, json, pages, webhooks};
 
 /// The routes the Worker serves.
@@ -57,11 +58,9 @@ pub fn resolve(method: &Method, path: &str) -> Resolved {
     }
 }
 
-async fn answer(route: Route, req: Request, env: &Env) -> worker::Result<Response> {
+async fn answer(route: Route, req: Request, env: &Env) -> EdgeResult {
     if route.needs_token() {
-        if let Some(refused) = admin::refuse(&req, env)? {
-            return Ok(refused);
-        }
+        admin::check(&req, env)?;
     }
     match route {
         Route::Dashboard => pages::dashboard(env).await,
@@ -83,7 +82,10 @@ pub async fn handle(req: Request, env: Env) -> Response {
     let method = req.method();
     let path = req.path();
     let result = match resolve(&method, &path) {
-        Resolved::Route(route) => answer(route, req, &env).await,
+        Resolved::Route(route) => match answer(route, req, &env).await {
+            Ok(response) => Ok(response),
+            Err(error) => error.response().unwrap_or(Err(worker::Error::RustError(error.to_string()))),
+        },
         Resolved::NotFound => {
             json::error(404, format!("not found: {method} {path}; see README_SYNC.md for the routes"))
         }

@@ -9,73 +9,45 @@
 //!   INSERT and UPDATE ask for a run within seconds (the run reads the row again: the three-way
 //!   rules judge); DELETE asks the run to read the linked page, so the row's loss is reported as
 //!   an orphan and never propagated.
-use worker::{Env, Method, Request, Response, Result};
+use worker::{Env, Method, Request};
 
 use super::coordinator_client::Coordinator;
 use super::env;
-use super::json;
+use super::error::{EdgeError, EdgeResult};
 use crate::core::coordinator::{Kick, KickSource};
 use crate::webhooks::supabase::{check_secret, parse_change, Action, SecretError, SECRET_HEADER, SECRET_SETTING};
 
 /// Largest delivery accepted (Notion's and Supabase's payloads are a few KB).
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
-async fn body_text(req: &mut Request) -> Result<std::result::Result<String, Response>> {
+async fn body_text(req: &mut Request) -> Result<String, EdgeError> {
     let bytes = req.bytes().await?;
     if bytes.len() > MAX_BODY_BYTES {
-        return json::error(413, format!("webhook body larger than {MAX_BODY_BYTES} bytes")).map(Err);
+        return Err(EdgeError::TooLarge(format!("webhook body larger than {MAX_BODY_BYTES} bytes")));
     }
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(Ok(text)),
-        Err(_) => json::error(400, "webhook body is not UTF-8 JSON").map(Err),
-    }
+    String::from_utf8(bytes).map_err(|_| EdgeError::BadRequest("webhook body is not UTF-8 JSON".to_string()))
 }
 
-fn coordinator(env: &Env) -> std::result::Result<Coordinator, String> {
-    Coordinator::from_env(env).map_err(|e| e.to_string())
-}
-
-pub async fn notion(mut req: Request, env: &Env) -> Result<Response> {
+pub async fn notion(mut req: Request, env: &Env) -> EdgeResult {
     let signature = req.headers().get("x-notion-signature")?;
-    let body = match body_text(&mut req).await? {
-        Ok(body) => body,
-        Err(refused) => return Ok(refused),
-    };
-    let coordinator = match coordinator(env) {
-        Ok(coordinator) => coordinator,
-        Err(message) => return json::error(503, message),
-    };
+    let body = body_text(&mut req).await?;
     let headers: Vec<(&str, String)> = signature.map(|s| ("x-notion-signature", s)).into_iter().collect();
-    match coordinator.ask(Method::Post, "/webhooks/notion", Some(body), &headers).await {
-        Ok(response) => Ok(response),
-        Err(error) => json::error(503, error.to_string()),
-    }
+    Ok(Coordinator::from_env(env)?.ask(Method::Post, "/webhooks/notion", Some(body), &headers).await?)
 }
 
-pub async fn supabase(mut req: Request, env: &Env) -> Result<Response> {
+pub async fn supabase(mut req: Request, env: &Env) -> EdgeResult {
     let given = req.headers().get(SECRET_HEADER)?;
     let configured = env::lookup(env, SECRET_SETTING).filter(|s| !s.trim().is_empty());
-    match check_secret(given.as_deref(), configured.as_deref()) {
-        Ok(()) => {}
-        Err(error @ SecretError::NotConfigured) => return json::error(403, error.to_string()),
-        Err(error) => return json::error(401, error.to_string()),
-    }
-    let body = match body_text(&mut req).await? {
-        Ok(body) => body,
-        Err(refused) => return Ok(refused),
-    };
-    let pages = match parse_change(body.as_bytes()) {
-        Ok((_, Action::SyncRow(_))) => Vec::new(),
-        Ok((_, Action::Orphan { notion_page_id, .. })) => notion_page_id.into_iter().collect(),
-        Err(error) => return json::error(400, error.to_string()),
+    check_secret(given.as_deref(), configured.as_deref()).map_err(|error| match error {
+        SecretError::NotConfigured => EdgeError::Forbidden(error.to_string()),
+        _ => EdgeError::Unauthorized { message: error.to_string(), bearer: false },
+    })?;
+    let body = body_text(&mut req).await?;
+    let pages = match parse_change(body.as_bytes()).map_err(|error| EdgeError::BadRequest(error.to_string()))? {
+        (_, Action::SyncRow(_)) => Vec::new(),
+        (_, Action::Orphan { notion_page_id, .. }) => notion_page_id.into_iter().collect(),
     };
     let kick = Kick { source: Some(KickSource::SupabaseWebhook), events: 1, pages, schema_changed: false };
-    let coordinator = match coordinator(env) {
-        Ok(coordinator) => coordinator,
-        Err(message) => return json::error(503, message),
-    };
-    match coordinator.ask(Method::Post, "/kick", Some(serde_json::to_string(&kick)?), &[]).await {
-        Ok(response) => Ok(response),
-        Err(error) => json::error(503, error.to_string()),
-    }
+    let body = serde_json::to_string(&kick).map_err(|e| EdgeError::BadRequest(e.to_string()))?;
+    Ok(Coordinator::from_env(env)?.ask(Method::Post, "/kick", Some(body), &[]).await?)
 }
