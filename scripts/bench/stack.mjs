@@ -66,9 +66,12 @@ async function adminJson(admin, path, init) {
  * @param {string} o.label
  * @param {number} o.budget            SYNC_SUBREQUEST_BUDGET for this Worker
  * @param {{per_second:number,burst:number}|null} o.rateLimit  emulator limiter (null = off)
+ * @param {Record<string,string>} [o.vars]  extra Worker vars. SYNC_DRAIN defaults to `off` here: the
+ *                                      per-run phases drive every run with /sync-now, and background
+ *                                      drain runs (the coordinator's alarm) would interleave with them
  * @param {(msg:string)=>void} [o.log]
  */
-export async function startStack({ label, budget, rateLimit = null, log = () => {} }) {
+export async function startStack({ label, budget, rateLimit = null, vars = {}, log = () => {} }) {
   const started = Date.now();
   const sandbox = await startSandbox({ rateLimit: rateLimit ? `${rateLimit.per_second}/${rateLimit.burst}` : 'off' });
   let proxy = null;
@@ -82,10 +85,10 @@ export async function startStack({ label, budget, rateLimit = null, log = () => 
     });
     proxy = await startCountingProxy(sandbox.env.SUPABASE_REST_URL);
     worker = await startWorker({
-      vars: { ...sandbox.workerVars, SUPABASE_REST_URL: proxy.url, SYNC_SUBREQUEST_BUDGET: String(budget) },
+      vars: { ...sandbox.workerVars, SUPABASE_REST_URL: proxy.url, SYNC_SUBREQUEST_BUDGET: String(budget), SYNC_DRAIN: 'off', ...vars },
     });
     kv = startKvWriteCounter(worker.persistDir);
-    log(`[${label}] stack up in ${((Date.now() - started) / 1000).toFixed(1)} s (budget ${budget}, limiter ${rateLimit ? `${rateLimit.per_second}/s burst ${rateLimit.burst}` : 'off'})`);
+    log(`[${label}] stack up in ${((Date.now() - started) / 1000).toFixed(1)} s (budget ${budget}, limiter ${rateLimit ? `${rateLimit.per_second}/s burst ${rateLimit.burst}` : 'off'}, SYNC_DRAIN=${vars.SYNC_DRAIN ?? 'off'})`);
   } catch (error) {
     await worker?.stop();
     await proxy?.stop();
@@ -111,6 +114,28 @@ export async function startStack({ label, budget, rateLimit = null, log = () => 
     admin,
     psql,
     rateLimitSetting: () => adminJson(admin, '/rate_limit'),
+    /** The emulator's raw request counters (`{ total, rate_limited, by_route, by_status }`). */
+    notionCounters: () => adminJson(admin, '/counters'),
+    /** KV puts seen so far in the Worker's persist dir (see kv-writes.mjs). */
+    kvWrites: () => kv.count(),
+
+    /** GET /health (no auth needed; served from the coordinator's stored state). */
+    async health() {
+      const res = await fetch(new URL('/health', worker.url));
+      return res.json();
+    },
+
+    /** One POST /sync-now, not measured: `{ status, summary }` (summary null when not JSON). */
+    async kick() {
+      const res = await post(new URL('/sync-now', worker.url), { authorization: `Bearer ${token}` });
+      let summary = null;
+      try {
+        summary = JSON.parse(res.text);
+      } catch {
+        summary = null;
+      }
+      return { status: res.status, summary, text: res.text };
+    },
 
     /** N rows in Supabase in one statement (unlinked, never synced). */
     seedRows(n, prefix = 'Decision') {
