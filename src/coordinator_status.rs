@@ -38,7 +38,9 @@ pub struct Waiting {
 pub struct Draining {
     pub started_at: DateTime<Utc>,
     pub runs: u32,
+    /// The backlog: exact when `items_left_counted` (rows without a page), else a lower bound.
     pub items_left: u32,
+    pub items_left_counted: bool,
     pub requests_per_second: f64,
     pub rate_limit_per_second: f64,
     pub expected_finish: Option<DateTime<Utc>>,
@@ -89,6 +91,7 @@ pub fn status(schedule: &Schedule, now_ms: u64, config: &CoordinatorConfig, read
         started_at: at(progress.started_ms),
         runs: progress.runs,
         items_left: progress.items_left,
+        items_left_counted: progress.items_left_counted,
         requests_per_second: progress.requests_per_second,
         rate_limit_per_second: progress.rate_limit_per_second,
         expected_finish: progress.expected_finish_ms.map(at),
@@ -160,7 +163,7 @@ mod tests {
         let status = status(&schedule, 30_000, &config, Readiness::default());
         let drain = status.drain.expect("draining");
         assert_eq!((drain.runs, drain.items_left), (2, 960));
-        assert!(drain.expected_finish.is_some());
+        assert!(!drain.items_left_counted && drain.expected_finish.is_none(), "lower bounds give no forecast");
         assert_eq!(status.next_run_at, Some(at(30_000)));
         assert!(!status.webhooks.notion.ready && status.webhooks.notion.note.is_some());
     }

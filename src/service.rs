@@ -133,6 +133,12 @@ where
         Ok(result)
     }
 
+    /// Live rows without a page, counted by PostgREST (one request): a drain's exact backlog.
+    pub async fn unlinked_backlog(&self) -> Result<u32, PortError> {
+        let postgrest = PostgrestClient::new(self.transport.clone(), postgrest_config(self.settings)?, Budget::new(1));
+        postgrest.count_unlinked().await
+    }
+
     /// Records a run that could not start because of its settings (saved as `last_run`).
     async fn record_unconfigured(&self, run_id: &str, trigger: &str, dry_run: bool, message: String) -> RunResult {
         let summary =

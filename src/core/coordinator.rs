@@ -107,9 +107,16 @@ pub struct Drain {
     pub started_ms: u64,
     pub runs: u32,
     pub subrequests: u64,
-    /// Items the first run of the drain reported pending, and the last run.
+    /// Items the first run of the drain reported pending, and the last run (lower bounds: a run
+    /// that stopped at its budget does not know how much it did not read).
     pub pending_first: u32,
     pub pending_last: u32,
+    /// Live rows without a page, counted after the drain's first run and after the last one
+    /// (exact: one counted request), with when they were first counted.
+    #[serde(default)]
+    pub unlinked_first: Option<(u64, u32)>,
+    #[serde(default)]
+    pub unlinked_last: Option<u32>,
 }
 
 /// What the coordinator remembers between invocations.
@@ -335,23 +342,40 @@ impl Schedule {
         }
     }
 
-    /// Where a drain stands, for `/health`: sustained rate and expected finish when known.
+    /// Records the exact count of live rows without a page after a drain's run.
+    pub fn note_unlinked(&mut self, unlinked: u32, now_ms: u64) {
+        if let Some(drain) = self.drain.as_mut() {
+            drain.unlinked_first.get_or_insert((now_ms, unlinked));
+            drain.unlinked_last = Some(unlinked);
+        }
+    }
+
+    /// Where a drain stands, for `/health`: sustained rate and, when the backlog is counted and
+    /// going down, the expected finish.
     pub fn drain_progress(&self, now_ms: u64, config: &CoordinatorConfig) -> Option<DrainProgress> {
         let drain = self.drain.as_ref()?;
         let elapsed_s = now_ms.saturating_sub(drain.started_ms) as f64 / 1000.0;
         let rate = if elapsed_s > 0.0 { drain.subrequests as f64 / elapsed_s } else { 0.0 };
-        let done = drain.pending_first.saturating_sub(drain.pending_last);
-        let per_item_ms = (done > 0).then(|| now_ms.saturating_sub(drain.started_ms) / u64::from(done));
-        let expected_finish_ms = per_item_ms.map(|ms| now_ms.saturating_add(ms * u64::from(drain.pending_last)));
+        let items_left = drain.pending_last.max(drain.unlinked_last.unwrap_or(0));
         Some(DrainProgress {
             started_ms: drain.started_ms,
             runs: drain.runs,
-            items_left: drain.pending_last,
+            items_left,
+            items_left_counted: drain.unlinked_last.is_some_and(|unlinked| unlinked >= drain.pending_last),
             requests_per_second: (rate * 100.0).round() / 100.0,
             rate_limit_per_second: config.rate_per_second,
-            expected_finish_ms,
+            expected_finish_ms: expected_finish(drain, now_ms),
         })
     }
+}
+
+/// When the counted backlog reaches zero at the pace it has gone down since it was first counted.
+fn expected_finish(drain: &Drain, now_ms: u64) -> Option<u64> {
+    let (first_ms, first) = drain.unlinked_first?;
+    let left = drain.unlinked_last?;
+    let done = first.checked_sub(left).filter(|done| *done > 0)?;
+    let per_item_ms = now_ms.saturating_sub(first_ms) as f64 / f64::from(done);
+    Some(now_ms.saturating_add((per_item_ms * f64::from(left)).ceil() as u64))
 }
 
 /// The alarm set before a run starts: if the run dies with its invocation, this alarm resumes.
@@ -364,8 +388,10 @@ pub fn watchdog_at(now_ms: u64, config: &CoordinatorConfig) -> u64 {
 pub struct DrainProgress {
     pub started_ms: u64,
     pub runs: u32,
-    /// Items the last run left pending (a lower bound of the backlog).
+    /// The backlog: the last run's pending items, or the counted rows without a page if more.
     pub items_left: u32,
+    /// True when `items_left` is the exact count of rows without a page (else a lower bound).
+    pub items_left_counted: bool,
     /// Subrequests per second since the drain started.
     pub requests_per_second: f64,
     pub rate_limit_per_second: f64,
@@ -444,9 +470,22 @@ mod tests {
         let progress = schedule.drain_progress(31_000, &config()).expect("progress");
         assert_eq!(progress.items_left, 855);
         assert!((progress.requests_per_second - 2.9).abs() < 0.01, "{progress:?}");
-        assert!(progress.expected_finish_ms.is_some());
+        assert_eq!(progress.expected_finish_ms, None, "no forecast from lower bounds");
         assert_eq!(schedule.finish_run(&done(31_000, 40_000, 30, RunEnd::Done), &config()), None);
         assert_eq!(schedule.drain, None, "a finished drain is forgotten");
+    }
+
+    #[test]
+    fn a_counted_backlog_gives_items_left_and_an_expected_finish_at_its_pace() {
+        let mut schedule = Schedule::default();
+        schedule.finish_run(&done(0, 9_000, 45, RunEnd::MoreWork { pending: 60 }), &config());
+        schedule.note_unlinked(1_000, 9_000);
+        schedule.finish_run(&done(15_000, 24_000, 45, RunEnd::MoreWork { pending: 60 }), &config());
+        schedule.note_unlinked(970, 24_000);
+        let progress = schedule.drain_progress(24_000, &config()).expect("progress");
+        assert_eq!((progress.items_left, progress.items_left_counted), (970, true));
+        // 30 rows in 15 s: 970 more take 485 s.
+        assert_eq!(progress.expected_finish_ms, Some(24_000 + 485_000));
     }
 
     #[test]

@@ -161,6 +161,9 @@ impl<P: SupabasePort, L: RunLock, C: Clock> SupabasePort for Renewing<'_, P, L, 
         self.keep().await?;
         self.inner.write_rows(writes).await
     }
+    async fn count_unlinked(&self) -> Result<u32, PortError> {
+        self.inner.count_unlinked().await
+    }
     async fn count_linked(&self) -> Result<LinkedCounts, PortError> {
         self.keep().await?;
         self.inner.count_linked().await

@@ -119,6 +119,8 @@ pub trait SupabasePort {
         None
     }
     /// Counts the linked rows, live and soft-deleted-not-synced (for the mass-delete safety halt).
+    /// Live rows without a page (one counted request): a drain's exact Supabase-side backlog.
+    async fn count_unlinked(&self) -> Result<u32, PortError>;
     async fn count_linked(&self) -> Result<LinkedCounts, PortError>;
 }
 

@@ -205,20 +205,37 @@ impl SyncLock {
             // A dry run, or one skipped because another run is alive: that run sets the next alarm.
             return Ok(result);
         }
-        let mut schedule = self.schedule().await?;
         let end = run_end(&result.summary);
+        // Counted before the schedule is read again: nothing may interleave between its read and write.
+        let unlinked = match end {
+            RunEnd::MoreWork { .. } if config.drain => self.unlinked_backlog(&store, &lock).await,
+            _ => None,
+        };
+        let mut schedule = self.schedule().await?;
         if !matches!(end, RunEnd::Done) {
             // Not finished: the pages it was given are read again by the next run.
             schedule.give_back(given);
         }
         let done = RunDone { started_ms, finished_ms: now_millis(), subrequests: result.summary.subrequests, end };
         schedule.finish_run(&done, &config);
+        if let Some(unlinked) = unlinked {
+            schedule.note_unlinked(unlinked, now_millis());
+        }
         self.save_schedule(&schedule).await?;
         if let Err(error) = store.mirror_if_due(now_millis(), &result.summary.run_id).await {
             console_error!("decision-sync: copying the state to Workers KV failed (retried later): {error}");
         }
         self.arm(&schedule, &store).await?;
         Ok(result)
+    }
+
+    /// The exact Supabase-side backlog of a drain (one counted request within the invocation's
+    /// spare subrequests); `None` when it cannot be counted (the drain then shows a lower bound).
+    async fn unlinked_backlog(&self, store: &ObjectState, lock: &ObjectLock) -> Option<u32> {
+        let settings = self.settings()?;
+        let clock = WorkerClock;
+        let service = Service { settings: &settings, transport: FetchTransport, store, lock, clock: &clock };
+        service.unlinked_backlog().await.ok()
     }
 
     async fn handle_run(&self, mut req: Request) -> worker::Result<Response> {

@@ -356,6 +356,19 @@ impl SupabasePort for FakeSupabase {
         self.faults.end(ticket, linked)
     }
 
+    /// One request, as PostgREST's `Prefer: count=exact` read.
+    async fn count_unlinked(&self) -> Result<u32, PortError> {
+        let ticket = self.faults.begin(Service::Supabase, "count_unlinked", false)?;
+        let n = self
+            .table
+            .borrow()
+            .rows
+            .values()
+            .filter(|row| row.notion_page_id.is_none() && row.deleted_at.is_none())
+            .count();
+        self.faults.end(ticket, u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
     /// Two requests, as PostgREST's two `Prefer: count=exact` reads.
     async fn count_linked(&self) -> Result<LinkedCounts, PortError> {
         let count = |deleted: bool| -> Result<u32, PortError> {

@@ -231,6 +231,10 @@ impl<T: HttpTransport> SupabasePort for PostgrestClient<T> {
         self.write_back_note().filter(|_| self.write_back_function() == Some(false))
     }
 
+    async fn count_unlinked(&self) -> Result<u32, PortError> {
+        self.count(count::LIVE_UNLINKED).await
+    }
+
     async fn count_linked(&self) -> Result<LinkedCounts, PortError> {
         let live = self.count(count::LIVE_LINKED).await?;
         let deleted_unsynced = self.count(count::DELETED_UNSYNCED).await?;

@@ -8,6 +8,8 @@ use crate::core::error::PortError;
 
 /// Live linked rows.
 pub const LIVE_LINKED: &[&str] = &["notion_page_id=not.is.null", "deleted_at=is.null"];
+/// Live rows without a page yet: a first sync's backlog on the Supabase side (`/health`'s drain).
+pub const LIVE_UNLINKED: &[&str] = &["notion_page_id=is.null", "deleted_at=is.null"];
 /// Linked rows soft-deleted (or edited while deleted) and not synced since: deletes not propagated.
 pub const DELETED_UNSYNCED: &[&str] =
     &["notion_page_id=not.is.null", "deleted_at=not.is.null", "notion_synced=is.false"];
