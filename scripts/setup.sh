@@ -7,6 +7,7 @@
 #   - Rust target wasm32-unknown-unknown, rustfmt and clippy   (rustup)
 #   - worker-build, same version as the `worker` crate in Cargo.lock          (cargo install)
 #   - wasm-bindgen-cli, exactly the `wasm-bindgen` crate version in Cargo.lock (cargo install)
+#   - mdBook, MDBOOK_VERSION below, for the book in docs/ (npm test builds it)   (cargo install)
 #   - postrust-server (PostgREST-compatible) and PostgreSQL 15, for the sandbox (scripts/ensure-postrust.sh)
 #   - node_modules from package-lock.json (wrangler, esbuild, binaryen's wasm-opt, ...) (npm ci)
 #   - Chromium (/usr/bin/chromium), for the dashboard's browser test       (apt-get, as root)
@@ -17,6 +18,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# mdBook is no dependency of the crate, so its version is pinned here (0.5.x builds with rustc >= 1.88).
+MDBOOK_VERSION=0.5.4
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
 
@@ -97,6 +100,11 @@ ensure_wasm_bindgen() {
   ensure_cargo_bin wasm-bindgen-cli "$(lock_version wasm-bindgen)" wasm-bindgen
 }
 
+ensure_mdbook() {
+  # `mdbook build docs` (the book: docs/book.toml); scripts/test.sh builds it, so a broken include fails.
+  ensure_cargo_bin mdbook "$MDBOOK_VERSION" mdbook
+}
+
 ensure_postrust() {
   # PostgreSQL 15 + the PostgREST-compatible postrust-server, for the sandbox and its tests.
   bash "$ROOT/scripts/ensure-postrust.sh"
@@ -163,6 +171,7 @@ main() {
   ensure_style_tools
   ensure_worker_build
   ensure_wasm_bindgen
+  ensure_mdbook
   ensure_postrust
   ensure_node_modules
   ensure_wasm_opt

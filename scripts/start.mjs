@@ -304,7 +304,7 @@ function guideSandbox(env, pageId) {
  (the sandbox's settings: local, random, gone when you press Ctrl-C):
    export ${Object.entries(exports).map(([k, v]) => `${k}='${v}'`).join(' ')}
 
- Docs: README_SYNC.md, docs/SANDBOX.md, docs/NOTION_EMULATOR.md.   Ctrl-C stops everything.
+ Docs: README_SYNC.md, then the book in docs/ (docs/SANDBOX.md, docs/NOTION_EMULATOR.md).   Ctrl-C stops everything.
 ================================================================================
 `);
 }

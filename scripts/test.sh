@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# npm test: everything. Style (fmt, clippy), native Rust tests of the whole workspace, then the end-to-end tests against
-# the real Worker in `wrangler dev` (tests/e2e/, Node's built-in test runner).
+# npm test: everything. Style (fmt, clippy) and the book (mdbook build docs), native Rust tests of the whole workspace,
+# then the end-to-end tests against the real Worker in `wrangler dev` (tests/e2e/, Node's built-in test runner).
 # Run through `npm test`, which runs scripts/setup.sh first.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +13,19 @@ style() {
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets -- -D warnings
   cargo clippy -p decision-sync --lib --target wasm32-unknown-unknown -- -D warnings
+}
+
+docs() {
+  step "docs: mdbook build docs (the book, into target/book; a broken {{#include}} fails)"
+  # scripts/setup.sh installs mdBook with cargo install. mdbook exits 0 even when an include is
+  # missing (it logs ERROR and leaves the directive in the page), so any ERROR or WARN line fails.
+  local log
+  log="$(PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH" mdbook build docs 2>&1)" || { echo "$log"; return 1; }
+  echo "$log"
+  if grep -Eq '^ *(ERROR|WARN)' <<<"$log"; then
+    echo "test: mdbook build docs reported errors or warnings (above): fix the book" >&2
+    return 1
+  fi
 }
 
 native_tests() {
@@ -37,6 +50,7 @@ e2e_tests() {
 
 main() {
   style
+  docs
   native_tests
   build_worker
   e2e_tests

@@ -117,8 +117,8 @@ pub fn status(schedule: &Schedule, now_ms: u64, config: &CoordinatorConfig, read
                 ready: ready.supabase_secret_set,
                 last_delivery_at: schedule.last_supabase_webhook_ms.map(at),
                 note: (!ready.supabase_secret_set).then(|| {
-                    "not set up: set SUPABASE_WEBHOOK_SECRET and run decision_vault_enable_webhook (README_SYNC.md, \
-                     Webhooks)"
+                    "not set up: set SUPABASE_WEBHOOK_SECRET and run decision_vault_enable_webhook \
+                     (docs/setting-up-webhooks.md)"
                         .to_string()
                 }),
             },

@@ -12,7 +12,7 @@ pub const SYNC_SECRETS: [&str; 4] =
     ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "NOTION_API_KEY", "NOTION_DATABASE_ID"];
 /// The secret protecting `/sync-now`, `/dry-run` and `/conflicts`.
 pub const ADMIN_TOKEN: &str = "SYNC_ADMIN_TOKEN";
-/// The webhook secrets (optional; see README_SYNC.md, "Webhooks").
+/// The webhook secrets (optional; see docs/setting-up-webhooks.md).
 pub const NOTION_WEBHOOK_SECRET: &str = "NOTION_WEBHOOK_SECRET";
 pub const SUPABASE_WEBHOOK_SECRET: &str = "SUPABASE_WEBHOOK_SECRET";
 /// Default budget of external subrequests per run: the free plan allows 50 per invocation; a few

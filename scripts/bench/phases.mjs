@@ -6,7 +6,7 @@ import { addCounts, emptyCounts, startStack } from './stack.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Physical floor of a first sync of n records (see README_SYNC.md "Performance"). */
+/** Physical floor of a first sync of n records (see docs/performance.md). */
 export function floorOf(direction, n) {
   const batches = Math.ceil(n / 100);
   return direction === 'rows_to_pages'

@@ -202,7 +202,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
                 (false, true, None, _) if last_edited > from => at.from = last_edited,
                 (false, true, None, Some(_)) => at.split = Some(None),
                 (false, true, Some(created_from), _) if last_created > created_from => at.split = Some(last_created),
-                // More pages than the cap created and edited in one same minute: see README_SYNC.md.
+                // More pages than the cap created and edited in one same minute: see docs/limits.md.
                 (false, true, _, _) => {
                     result.warnings.push(crowded_minute(from, last_created));
                     return window;

@@ -87,7 +87,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
             Err(error) => error.response().unwrap_or(Err(worker::Error::RustError(error.to_string()))),
         },
         Resolved::NotFound => {
-            json::error(404, format!("not found: {method} {path}; see README_SYNC.md for the routes"))
+            json::error(404, format!("not found: {method} {path}; see docs/routes.md for the routes"))
         }
         Resolved::MethodNotAllowed { allow } => {
             let allow = allow.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ");

@@ -34,7 +34,7 @@ async function quiet(hooks) {
   await sleep(4_000);
 }
 
-/** A Worker with both webhooks turned on, as README_SYNC.md tells an operator to. */
+/** A Worker with both webhooks turned on, as docs/setting-up-webhooks.md tells an operator to. */
 async function webhookWorker(extra = {}) {
   const worker = await world.worker({ SUPABASE_WEBHOOK_SECRET: SUPABASE_SECRET, SYNC_DRAIN: 'on', ...extra });
   const hooks = notionWebhooks(world);

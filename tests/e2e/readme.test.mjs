@@ -10,16 +10,18 @@
 //   and pages listed beyond the sample may be extra; the emulator lists pages in no fixed order).
 // jq and psql must be on PATH (scripts/setup.sh installs jq when it can).
 //
-// Then every example under "## Routes": each answer must have the fields its sample shows, with
-// the same JSON types (values such as times and counts differ).
+// Then every example of the book's Routes chapter (docs/routes.md): each answer must have the
+// fields its sample shows, with the same JSON types (values such as times and counts differ).
 //
-// Also, without any service: the README's copy of the migration, and its configuration table
-// (against .dev.vars.example and the settings the Worker reads), are checked to be current.
+// Also, without any service: the book's Supabase chapter (docs/setting-up-supabase.md) includes the
+// migration file itself (mdBook's {{#include}}, so there is no copy to go stale), every include of
+// the book names a file that exists, and the book's configuration table (docs/configuration.md) names
+// the same settings as .dev.vars.example and the settings the Worker reads.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { after, describe, test } from 'node:test';
 
 import { ROOT, freePort, groupAlive, processesMatching } from './harness.mjs';
 
@@ -33,7 +35,12 @@ export function sectionBlocks(markdown, heading) {
   if (start < 0) throw new Error(`README_SYNC.md has no "## ${heading}" section`);
   const end = markdown.indexOf('\n## ', start + 4);
   const section = markdown.slice(start, end < 0 ? undefined : end);
-  return [...section.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map(([, lang, body]) => ({ lang, body }));
+  return fencedBlocks(section);
+}
+
+/** The fenced blocks of a whole Markdown text (a book chapter), in order: `{ lang, body }`. */
+export function fencedBlocks(markdown) {
+  return [...markdown.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map(([, lang, body]) => ({ lang, body }));
 }
 
 /** Shell blocks paired with the sample output block that follows each (or null). */
@@ -85,7 +92,7 @@ const typeOf = (value) => (value === null ? 'null' : Array.isArray(value) ? 'arr
  */
 export function shapeProblems(documented, actual, path = '$') {
   if (documented === null || typeOf(documented) === 'string' && documented === '…') return [];
-  if (typeOf(documented) !== typeOf(actual)) return [`${path}: README shows ${typeOf(documented)}, the Worker answers ${typeOf(actual)}`];
+  if (typeOf(documented) !== typeOf(actual)) return [`${path}: the sample shows ${typeOf(documented)}, the Worker answers ${typeOf(actual)}`];
   if (Array.isArray(documented)) {
     return documented.length && actual.length ? shapeProblems(documented[0], actual[0], `${path}[0]`) : [];
   }
@@ -175,55 +182,84 @@ const devVars = existsSync(join(ROOT, '.dev.vars'));
 
 const read = (path) => readFileSync(join(ROOT, path), 'utf8');
 const MIGRATION = 'supabase/migrations/20251123000000_decision_vault_sync.sql';
+// The book (mdBook, docs/book.toml with src = "."): its chapters are docs/*.md.
+const BOOK = 'docs';
+const SUPABASE_CHAPTER = `${BOOK}/setting-up-supabase.md`;
+const CONFIGURATION_CHAPTER = `${BOOK}/configuration.md`;
+const ROUTES_CHAPTER = `${BOOK}/routes.md`;
 
-/** Names in the README's configuration table. */
-function documentedSettings(readme) {
-  const start = readme.indexOf('\n## Configuration\n');
-  const table = readme.slice(start, readme.indexOf('\n## ', start + 4));
-  return [...table.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map(([, name]) => name).sort();
+/** Names in the configuration table (the book's Configuration chapter). */
+function documentedSettings(chapter) {
+  return [...chapter.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map(([, name]) => name).sort();
+}
+
+/** The `{{#include path}}` directives of a chapter: paths relative to the repository root. */
+function bookIncludes(chapterPath) {
+  return [...read(chapterPath).matchAll(/\{\{#include ([^}:\s]+)(?::[^}]*)?\}\}/g)]
+    .map(([, path]) => normalize(join(dirname(chapterPath), path)));
 }
 
 describe('README_SYNC.md agrees with the code', () => {
-  test('the Supabase setup shows the migration file verbatim', () => {
-    const shown = [...read('README_SYNC.md').matchAll(/^```sql\n([\s\S]*?)^```$/gm)].map(([, body]) => body.trim());
-    assert.ok(shown.includes(read(MIGRATION).trim()), `README_SYNC.md must show ${MIGRATION} as it is (copy it again)`);
+  test('the Supabase chapter shows the migration file itself (an mdBook include of it in a ```sql block)', () => {
+    const included = [...read(SUPABASE_CHAPTER).matchAll(/^```sql\n\{\{#include ([^}\s]+)\}\}\n```$/gm)]
+      .map(([, path]) => normalize(join(BOOK, path)));
+    assert.deepEqual(included, [MIGRATION], `${SUPABASE_CHAPTER} must include ${MIGRATION} whole, in a \`\`\`sql block`);
+    assert.ok(existsSync(join(ROOT, MIGRATION)), `${MIGRATION} is missing`);
+  });
+
+  test('every {{#include}} of the book names a file that exists', () => {
+    const chapters = readdirSync(join(ROOT, BOOK)).filter((name) => name.endsWith('.md')).map((name) => `${BOOK}/${name}`);
+    const includes = chapters.flatMap((chapter) => bookIncludes(chapter).map((path) => ({ chapter, path })));
+    assert.ok(includes.length >= 1, 'the book includes no file: the migration should be one');
+    assert.deepEqual(includes.filter(({ path }) => !existsSync(join(ROOT, path))), [], 'includes of missing files');
+  });
+
+  test('the README links only to book chapters that exist', () => {
+    const links = [...read('README_SYNC.md').matchAll(/\]\((docs\/[^)#\s]+)(?:#[^)]*)?\)/g)].map(([, path]) => path);
+    assert.ok(links.length >= 10, links.join(', '));
+    assert.deepEqual(links.filter((path) => !existsSync(join(ROOT, path))), [], 'README_SYNC.md links to missing files');
   });
 
   test('the configuration table, .dev.vars.example and the settings the Worker reads name the same settings', () => {
-    const documented = documentedSettings(read('README_SYNC.md'));
+    const documented = documentedSettings(read(CONFIGURATION_CHAPTER));
     const example = [...read('.dev.vars.example').matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map(([, name]) => name).sort();
     const code = read('src/settings.rs').split('#[cfg(test)]')[0];
     const readByWorker = [...new Set([...code.matchAll(/"([A-Z][A-Z0-9_]{3,})"/g)].map(([, name]) => name))].sort();
     assert.ok(documented.length >= 13, documented.join(', '));
-    assert.deepEqual(documented, readByWorker, 'README configuration table vs src/settings.rs');
+    assert.deepEqual(documented, readByWorker, `the configuration table (${CONFIGURATION_CHAPTER}) vs src/settings.rs`);
     assert.deepEqual([...new Set(example)].sort(), readByWorker, '.dev.vars.example vs src/settings.rs');
   });
 });
 
 describe('README_SYNC.md: the tour with the sandbox, as written', { timeout: 600_000, skip: devVars && 'a .dev.vars exists: `npm start` would use it instead of the sandbox' }, () => {
   let started = null;
-
-  before(async () => {
+  let starting = null;
+  // `npm start`'s program is started by the first test of this suite that runs (not in a `before`
+  // hook, which would run under a --test-name-pattern that selects none of them, e.g. "agrees with
+  // the code"), once: a failed start fails every test of the suite.
+  const start = () => (starting ??= (async () => {
     for (const tool of ['jq', 'psql']) {
       const found = spawnSync('bash', ['-c', `command -v ${tool}`], { env: { ...process.env, PATH: `${PG_BIN}:${process.env.PATH}` } });
       assert.equal(found.status, 0, `${tool} is not installed: the README's tour uses it (run \`npm run setup\` as root, or install ${tool})`);
     }
     started = await startLikeNpmStart(await freePort());
-  });
+  })());
 
   after(async () => {
     // Also when a test failed, or none ran (a --test-name-pattern that skips them all).
     if (started) await stopNpmStart(started.child, started.exited, started.port);
   });
 
-  test('npm start prints the settings the tour uses, after a first sync that succeeded', () => {
+  test('npm start prints the settings the tour uses, after a first sync that succeeded', async () => {
+    await start();
     for (const name of ['W', 'SYNC_ADMIN_TOKEN', 'SANDBOX_PG_URI', 'SANDBOX_NOTION_ADMIN']) {
       assert.ok(started.vars[name], `the export line lacks ${name}:\n${started.out.stdout}`);
     }
     assert.match(started.out.stdout, /first sync: HTTP 200/, started.out.stdout);
   });
 
-  test('every command of the tour gives the output the README shows', () => {
+  test('every command of the tour gives the output the README shows', async () => {
+    await start();
     const readme = readFileSync(join(ROOT, 'README_SYNC.md'), 'utf8');
     const steps = tourSteps(sectionBlocks(readme, 'A tour with the sandbox'))
       .filter((step) => step.script.trim() !== 'npm start');
@@ -236,10 +272,10 @@ describe('README_SYNC.md: the tour with the sandbox, as written', { timeout: 600
     }
   });
 
-  test('every route example answers with the fields the README shows', () => {
+  test('every route example of the book answers with the fields it shows', async () => {
+    await start();
     // After the tour: a conflict is kept, so /conflicts has an element to compare.
-    const readme = readFileSync(join(ROOT, 'README_SYNC.md'), 'utf8');
-    const steps = tourSteps(sectionBlocks(readme, 'Routes'));
+    const steps = tourSteps(fencedBlocks(read(ROUTES_CHAPTER)));
     assert.ok(steps.length >= 6, `only ${steps.length} route examples found`);
     for (const [i, { script, sample }] of steps.entries()) {
       const res = runStep(script, started.vars);
@@ -251,6 +287,7 @@ describe('README_SYNC.md: the tour with the sandbox, as written', { timeout: 600
   });
 
   test('Ctrl-C stops the Worker and the sandbox, and leaves no process behind', async () => {
+    await start();
     const { child, exited, vars, port } = started;
     const pgPort = new URL(vars.SANDBOX_PG_URI).port;
     const code = await stopNpmStart(child, exited, port);
