@@ -76,6 +76,8 @@ ensure_wasm_target() {
 # retries without --locked, which resolves the newest compatible dependencies.
 ensure_cargo_bin() {
   local crate="$1" version="$2" bin="$3"
+  shift 3
+  # Any further arguments go to `cargo install` (features).
   [ -n "$version" ] || die "cannot read the version of $crate from Cargo.lock"
   local installed
   installed="$(cargo install --list)"
@@ -84,9 +86,9 @@ ensure_cargo_bin() {
     return
   fi
   act "installing $crate $version (cargo install; a few minutes the first time)"
-  if ! cargo install --locked "$crate" --version "$version"; then
+  if ! cargo install --locked "$crate" --version "$version" "$@"; then
     act "cargo install --locked $crate failed; retrying without --locked"
-    cargo install "$crate" --version "$version"
+    cargo install "$crate" --version "$version" "$@"
   fi
 }
 
@@ -102,7 +104,9 @@ ensure_wasm_bindgen() {
 
 ensure_mdbook() {
   # `mdbook build docs` (the book: docs/book.toml); scripts/test.sh builds it, so a broken include fails.
-  ensure_cargo_bin mdbook "$MDBOOK_VERSION" mdbook
+  # Only `mdbook build` is needed: without the `serve` and `watch` features (an HTTP server and a
+  # file watcher) it compiles in a fraction of the time on a new machine.
+  ensure_cargo_bin mdbook "$MDBOOK_VERSION" mdbook --no-default-features --features search
 }
 
 ensure_postrust() {
