@@ -16,11 +16,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, Utc};
+use decision_sync::clients::notion::page_json::page_from_json;
+use decision_sync::clients::notion::properties::properties_json;
 use decision_sync::clients::notion::request::{parse_query_body, parse_query_response};
 use decision_sync::clients::notion::NotionVersion;
 use decision_sync::core::content::Content;
 use decision_sync::core::model::{Page, Row};
-use decision_sync::core::notion_mapping::{page_from_json, properties_json};
 use decision_sync::core::planner::plan;
 use decision_sync::core::ports::PageQuery;
 use decision_sync::core::snapshot::Snapshot;

@@ -1,4 +1,4 @@
-//! The pure sync core: normal form, checksum, Notion mapping, matching, planner, executor.
+//! The pure sync core: normal form, checksum, matching, planner, executor.
 //! Knows nothing of workers-rs; the outside world is reached only through [`ports`].
 pub mod budget;
 pub mod content;
@@ -14,7 +14,6 @@ pub mod mass_delete;
 pub mod matching;
 pub mod model;
 pub mod notion_date;
-pub mod notion_mapping;
 pub mod pair;
 pub mod plan;
 pub mod planner;
