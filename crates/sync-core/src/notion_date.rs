@@ -6,7 +6,7 @@
 //! narrowed silently. The normal form and the checksum see the date part of `start` only.
 use serde::{Deserialize, Serialize};
 
-use crate::core::content::normalize_date;
+use crate::content::normalize_date;
 
 /// A Notion date property value as Notion returned it (strings as written).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,12 @@
 //! The pure sync core: normal form, checksum, matching, planner, executor.
-//! Knows nothing of workers-rs; the outside world is reached only through [`ports`].
+//! Knows nothing of workers-rs, HTTP or JSON (no serde_json: the adapters serialize the state);
+//! the outside world is reached only through [`ports`]. The Worker crate re-exports it as
+//! `decision_sync::core`.
+// Nothing from the network or the user may panic the Worker: no unwrap()/expect() outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![deny(unsafe_code)]
 pub mod budget;
+pub mod canonical;
 pub mod content;
 pub mod coordinator;
 pub mod cursor;
