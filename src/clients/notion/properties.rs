@@ -1,7 +1,7 @@
 //! Writing pages: content and base -> the `properties` of a create or update request (long text
 //! chunked with [`rich_text::chunk`]), and the page's `Date` as a push's [`DateWrite`] says. Pure:
 //! no I/O.
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::clients::notion::schema::{PROP_CHECKSUM, PROP_DATE, PROP_DECISION, PROP_SYNCED, PROP_TYPE};
 use crate::core::content::{normalize_date, Content, ContentError};
@@ -16,22 +16,71 @@ pub fn rich_text_segments(text: &str) -> Result<Vec<Value>, ContentError> {
         .collect())
 }
 
-/// The `properties` of a create or update carrying this content and base, with `Synced = true`.
-/// Per-record errors: a comma in the type, a decision longer than 100 segments, a bad date.
-pub fn properties_json(content: &Content, base: &str) -> Result<Value, ContentError> {
-    if content.kind.contains(',') {
-        return Err(ContentError::CommaInType(content.kind.clone()));
+/// The `properties` of a write, built in one pass with only what is written: the content
+/// (`Decision`, `Type`, and `Date` as `date` says: `{start}` alone, left out so that the page
+/// keeps its Date, or a whole value with the end kept), the base (`Checksum`, with `Synced = true`
+/// unless the data source has no `Synced`), or both; `None` when neither. Per-record errors: a
+/// comma in the type, a decision longer than 100 segments, a bad date.
+pub fn write_properties(
+    content: Option<&Content>,
+    base: Option<&str>,
+    with_synced: bool,
+    date: &DateWrite,
+) -> Result<Option<Value>, ContentError> {
+    if content.is_none() && base.is_none() {
+        return Ok(None);
     }
-    let date = normalize_date(&content.date)?;
-    let kind = content.kind.trim();
-    let types = if kind.is_empty() { json!([]) } else { json!([{ "name": kind }]) };
-    let mut properties = base_properties_json(base);
-    if let Some(map) = properties.as_object_mut() {
+    let mut map = Map::new();
+    if let Some(content) = content {
+        if content.kind.contains(',') {
+            return Err(ContentError::CommaInType(content.kind.clone()));
+        }
+        let start = normalize_date(&content.date)?;
+        let kind = content.kind.trim();
+        let types = if kind.is_empty() { json!([]) } else { json!([{ "name": kind }]) };
         map.insert(PROP_DECISION.to_string(), json!({ "title": rich_text_segments(&content.decision)? }));
         map.insert(PROP_TYPE.to_string(), json!({ "multi_select": types }));
-        map.insert(PROP_DATE.to_string(), json!({ "date": { "start": date } }));
+        match date {
+            DateWrite::Start => {
+                map.insert(PROP_DATE.to_string(), json!({ "date": { "start": start } }));
+            }
+            DateWrite::Keep => {}
+            DateWrite::Value(value) => {
+                map.insert(PROP_DATE.to_string(), json!({ "date": date_json(value) }));
+            }
+        }
     }
-    Ok(properties)
+    if let Some(base) = base {
+        insert_base(&mut map, base, with_synced);
+    }
+    Ok(Some(Value::Object(map)))
+}
+
+/// `Checksum` holding `base`, and `Synced = true` when `with_synced`.
+fn insert_base(map: &mut Map<String, Value>, base: &str, with_synced: bool) {
+    let segments: Vec<Value> = if base.is_empty() {
+        Vec::new()
+    } else {
+        // A base is a 64-character checksum: one segment.
+        vec![json!({ "type": "text", "text": { "content": base } })]
+    };
+    map.insert(PROP_CHECKSUM.to_string(), json!({ "rich_text": segments }));
+    if with_synced {
+        map.insert(PROP_SYNCED.to_string(), json!({ "checkbox": true }));
+    }
+}
+
+/// The `properties` of a create carrying this content and base, with `Synced = true` (the
+/// [`write_properties`] of a new page).
+pub fn properties_json(content: &Content, base: &str) -> Result<Value, ContentError> {
+    Ok(write_properties(Some(content), Some(base), true, &DateWrite::Start)?.unwrap_or_else(|| json!({})))
+}
+
+/// The `properties` that store only a new base (`Checksum`) and `Synced = true`.
+pub fn base_properties_json(base: &str) -> Value {
+    let mut map = Map::new();
+    insert_base(&mut map, base, true);
+    Value::Object(map)
 }
 
 /// A whole `date` value to send. `end` is always there (Notion replaces the whole value: a `null`
@@ -44,45 +93,6 @@ pub fn date_json(date: &NotionDate) -> Value {
     value
 }
 
-/// `properties` (of a content write) with the page's `Date` as `write` says: `{start}` alone (as
-/// built), left out (the page keeps its Date as it is), or a whole value (the end kept).
-pub fn with_date_write(mut properties: Value, write: &DateWrite) -> Value {
-    if let Some(map) = properties.as_object_mut().filter(|map| map.contains_key(PROP_DATE)) {
-        match write {
-            DateWrite::Start => {}
-            DateWrite::Keep => {
-                map.remove(PROP_DATE);
-            }
-            DateWrite::Value(value) => {
-                map.insert(PROP_DATE.to_string(), json!({ "date": date_json(value) }));
-            }
-        }
-    }
-    properties
-}
-
-/// The `properties` that store only a new base (`Checksum`) and `Synced = true`.
-pub fn base_properties_json(base: &str) -> Value {
-    let segments: Vec<Value> = if base.is_empty() {
-        Vec::new()
-    } else {
-        // A base is a 64-character checksum: one segment.
-        vec![json!({ "type": "text", "text": { "content": base } })]
-    };
-    json!({
-        PROP_CHECKSUM: { "rich_text": segments },
-        PROP_SYNCED: { "checkbox": true },
-    })
-}
-
-/// Removes `Synced` from a `properties` object (for data sources without that optional property).
-pub fn without_synced(mut properties: Value) -> Value {
-    if let Some(map) = properties.as_object_mut() {
-        map.remove(PROP_SYNCED);
-    }
-    properties
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +103,8 @@ mod tests {
     fn push_properties_keep_the_pages_date_as_the_date_write_says() {
         let content = Content::normalize("Freeze deploys", "Ops", "2025-03-03").unwrap();
         let props = || properties_json(&content, "b").unwrap();
+        let with_date_write =
+            |_: Value, write: &DateWrite| write_properties(Some(&content), Some("b"), true, write).unwrap().unwrap();
         // Range kept: the new start, the page's end.
         let range = NotionDate { start: "2025-03-01".into(), end: Some("2025-03-05".into()), time_zone: None };
         let write = crate::core::notion_date::date_for_push(Some(&range), &content.date);
@@ -124,7 +136,7 @@ mod tests {
         // A create (or a page whose Date was a date only): `{start}` alone, as before.
         assert_eq!(with_date_write(props(), &DateWrite::Start), props());
         // A base-only write has no Date to touch.
-        assert_eq!(with_date_write(base_properties_json("b"), &write), base_properties_json("b"));
+        assert_eq!(write_properties(None, Some("b"), true, &write).unwrap().unwrap(), base_properties_json("b"));
     }
 
     #[test]
@@ -144,7 +156,9 @@ mod tests {
         );
         let untyped = Content { decision: "x".into(), kind: String::new(), date: "2025-01-02".into() };
         assert_eq!(properties_json(&untyped, "b").unwrap()["Type"], json!({ "multi_select": [] }));
-        assert_eq!(without_synced(props).get("Synced"), None);
+        let no_synced = write_properties(Some(&content), Some(&base), false, &DateWrite::Start).unwrap().unwrap();
+        assert_eq!(no_synced.get("Synced"), None);
+        assert_eq!(no_synced["Checksum"], props["Checksum"]);
         assert_eq!(
             base_properties_json("abc"),
             json!({ "Checksum": { "rich_text": [{ "type": "text", "text": { "content": "abc" } }] }, "Synced": { "checkbox": true } })
