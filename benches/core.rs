@@ -2,8 +2,9 @@
 //!
 //! - `planner::plan` over a snapshot of 10,000 linked rows/pages (a mix of clean pairs, edits
 //!   on either side, conflicts, deletes and unlinked records);
-//! - `notion_mapping::page_from_json` over 10,000 page objects as Notion returns them, and
-//!   `notion_mapping::properties_json` for 10,000 contents (the write direction);
+//! - `clients::notion::page_json::page_from_json` over 10,000 page objects as Notion returns
+//!   them, and `clients::notion::properties::properties_json` for 10,000 contents (the write
+//!   direction; both figures keep their former `notion_mapping::` labels);
 //! - a query answer's body (100 pages) -> the pages, as the client reads it, for the sync's own
 //!   5-property data source and for a wide one (30 properties, 5 of them mapped) answered whole
 //!   or with `filter_properties` (then it holds the 5 mapped properties only): bytes per 100
@@ -16,11 +17,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, Utc};
+use decision_sync::clients::notion::page_json::page_from_json;
+use decision_sync::clients::notion::properties::properties_json;
 use decision_sync::clients::notion::request::{parse_query_body, parse_query_response};
 use decision_sync::clients::notion::NotionVersion;
 use decision_sync::core::content::Content;
 use decision_sync::core::model::{Page, Row};
-use decision_sync::core::notion_mapping::{page_from_json, properties_json};
 use decision_sync::core::planner::plan;
 use decision_sync::core::ports::PageQuery;
 use decision_sync::core::snapshot::Snapshot;

@@ -19,7 +19,7 @@ cd "$ROOT"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
 
-INPUTS=(src Cargo.toml Cargo.lock scripts/build.sh)
+INPUTS=(src crates Cargo.toml Cargo.lock scripts/build.sh)
 [ -d .cargo ] && INPUTS+=(.cargo)
 OUTPUT=build/index.js
 

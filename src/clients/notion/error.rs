@@ -4,11 +4,44 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clients::http::HttpResponse;
+use crate::clients::notion::data_source::{list_refs, DataSourceRef};
+use crate::clients::notion::schema::{ui_type_name, SCHEMA};
 use crate::core::error::PortError;
-use crate::core::notion_mapping::SCHEMA;
 
 /// The service name used in [`PortError`]s.
 pub const SERVICE: &str = "notion";
+
+/// Why Notion JSON could not be read. Every variant is a configuration problem (the data source
+/// does not have the shape the sync needs, or the API answering is not Notion `2025-09-03`);
+/// [`From<MappingError> for PortError`] makes it a `PortError::Config`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    #[error("Notion page {page_id} has no property `{property}`: the data source needs a {ui} property named exactly `{property}` (names are case-sensitive); add or rename it in Notion", ui = ui_type_name(.expected))]
+    MissingProperty { page_id: String, property: String, expected: String },
+    #[error("property `{property}` of Notion page {page_id} is a {found_ui} property but the sync needs {expected_ui}: in Notion, change the type of `{property}` to {expected_ui}", found_ui = ui_type_name(.found), expected_ui = ui_type_name(.expected))]
+    WrongType { page_id: String, property: String, expected: String, found: String },
+    #[error("Notion returned {what} the sync cannot read ({detail}): check that NOTION_API_BASE points at the Notion API (https://api.notion.com)")]
+    Malformed { what: String, detail: String },
+    #[error("Notion database {database_id} has no data source: check that NOTION_DATABASE_ID is the id of a database (not of a page or a linked view) and that the database is shared with the integration")]
+    NoDataSource { database_id: String },
+    #[error("Notion database {database_id} has {count} data sources: {list}. Set NOTION_DATA_SOURCE_ID to the id of the one to sync", count = .data_sources.len(), list = list_refs(.data_sources))]
+    SeveralDataSources { database_id: String, data_sources: Vec<DataSourceRef> },
+}
+
+impl From<MappingError> for PortError {
+    /// A malformed answer from a Notion that otherwise answers is transient (the next run
+    /// retries); the others name what to fix in the data source.
+    fn from(error: MappingError) -> Self {
+        match error {
+            MappingError::Malformed { .. } => PortError::transient("notion", error.to_string()),
+            _ => PortError::config(error.to_string()),
+        }
+    }
+}
+
+pub(crate) fn malformed(what: &str, detail: impl Into<String>) -> MappingError {
+    MappingError::Malformed { what: what.to_string(), detail: detail.into() }
+}
 
 /// An error answer from Notion, with Notion's own message kept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]

@@ -22,8 +22,14 @@
 //! - Error answers keep Notion's message ([`NotionApiError`]) and become [`PortError`]s by
 //!   status and target (see [`NotionApiError::to_port_error`]).
 pub mod config;
+pub mod data_source;
 pub mod error;
+#[cfg(test)]
+mod fixtures;
+pub mod page_json;
+pub mod properties;
 pub mod request;
+pub mod schema;
 #[cfg(test)]
 mod tests;
 pub mod version;
@@ -41,11 +47,11 @@ use crate::core::budget::Budget;
 use crate::core::content::{Content, ContentError};
 use crate::core::error::PortError;
 use crate::core::model::Page;
-use crate::core::notion_mapping::{self, SchemaCheck};
 use crate::core::ports::{NotionPort, PageBatch, PageQuery, PageWrite};
 
 pub use config::{normalize_notion_id, same_id, NotionConfig, DEFAULT_API_BASE, NOTION_VERSION};
-pub use error::{NotionApiError, Target, SERVICE};
+pub use error::{MappingError, NotionApiError, Target, SERVICE};
+pub use schema::SchemaCheck;
 pub use version::NotionVersion;
 
 /// Where the data source id in use came from.
@@ -176,9 +182,9 @@ impl<T: HttpTransport> NotionClient<T> {
     /// the mapped properties (page reads then ask for those only).
     pub async fn inspect_schema(&self) -> Result<SchemaCheck, PortError> {
         let data_source = self.fetch_data_source().await?;
-        let check = notion_mapping::check_data_source_schema(&data_source);
+        let check = schema::check_data_source_schema(&data_source);
         self.has_synced.set(check.has_synced);
-        let ids = if check.is_ok() { notion_mapping::mapped_property_ids(&data_source) } else { Vec::new() };
+        let ids = if check.is_ok() { schema::mapped_property_ids(&data_source) } else { Vec::new() };
         *self.property_ids.borrow_mut() = self.data_source_id().filter(|_| !ids.is_empty()).map(|id| (id, ids));
         Ok(check)
     }
@@ -200,7 +206,7 @@ impl<T: HttpTransport> NotionClient<T> {
         let database_id = self.config.database_id.clone();
         let request = request::get_database(&self.config, &database_id);
         let database = self.call(&request, &Target::Database { id: database_id }, Replay::Safe).await?;
-        let id = notion_mapping::data_source_id_from_database(&database)?;
+        let id = data_source::data_source_id_from_database(&database)?;
         *self.data_source.borrow_mut() = Some((id.clone(), DataSourceOrigin::Discovered));
         Ok((id, DataSourceOrigin::Discovered))
     }
@@ -418,7 +424,7 @@ impl<T: HttpTransport> NotionClient<T> {
     ) -> Result<Page, PortError> {
         let request = request::update_page(&self.config, page_id, properties, in_trash);
         let value = self.call(&request, &Target::UpdatePage { id: page_id.to_string() }, Replay::Safe).await?;
-        Ok(notion_mapping::page_from_json(&value)?)
+        Ok(page_json::page_from_json(&value)?)
     }
 
     /// Whether a page object belongs to the synced data source (a page moved elsewhere reads as
@@ -511,7 +517,7 @@ impl<T: HttpTransport> NotionPort for NotionClient<T> {
             let request = request::get_page(&self.config, page_id, &properties);
             return match self.exchange(&request, Replay::Safe).await {
                 Ok(value) if !self.belongs_here(&value) => Ok(None),
-                Ok(value) => Ok(Some(notion_mapping::page_from_json(&value)?)),
+                Ok(value) => Ok(Some(page_json::page_from_json(&value)?)),
                 Err(CallError::Api(error)) if error.status == 404 => Ok(None),
                 Err(CallError::Api(error)) if error.status == 400 && !properties.is_empty() => {
                     properties.clear();
@@ -541,7 +547,7 @@ impl<T: HttpTransport> NotionPort for NotionClient<T> {
                 self.has_synced.set(false);
                 continue;
             }
-            return Ok(notion_mapping::page_from_json(&result?)?);
+            return Ok(page_json::page_from_json(&result?)?);
         }
     }
 
@@ -561,7 +567,7 @@ impl<T: HttpTransport> NotionPort for NotionClient<T> {
 /// Notion refused the optional `Synced` property (the data source has none and `check_schema`
 /// did not run first): the write is repeated without it.
 fn rejects_synced<V>(result: &Result<V, PortError>) -> bool {
-    matches!(result, Err(PortError::Record { field: Some(field), .. }) if field == notion_mapping::PROP_SYNCED)
+    matches!(result, Err(PortError::Record { field: Some(field), .. }) if field == schema::PROP_SYNCED)
 }
 
 impl<T: HttpTransport> NotionClient<T> {

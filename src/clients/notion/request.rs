@@ -8,9 +8,13 @@ use serde_json::{json, Map, Value};
 
 use crate::clients::http::{HttpRequest, Method};
 use crate::clients::notion::config::NotionConfig;
+use crate::clients::notion::error::MappingError;
+use crate::clients::notion::page_json::{Loose, QueryAnswer};
+use crate::clients::notion::properties;
+use crate::clients::notion::schema::PROP_CHECKSUM;
 use crate::clients::notion::version::NotionVersion;
 use crate::core::content::{Content, ContentError};
-use crate::core::notion_mapping::{self, Loose, MappingError, QueryAnswer, PROP_CHECKSUM, PROP_SYNCED};
+use crate::core::notion_date::DateWrite;
 use crate::core::ports::{PageBatch, PageQuery, PageWrite, PAGE_SIZE};
 
 /// Percent-encodes one path segment (ids come from configuration and from rows: never trust them
@@ -208,7 +212,7 @@ fn unreadable_answer(error: &impl std::fmt::Display) -> MappingError {
     MappingError::Malformed { what: "a query answer".into(), detail: error.to_string() }
 }
 
-/// `read_archived`: whether `archived: true` means trashed (see [`notion_mapping::PageJson::into_page`]).
+/// `read_archived`: whether `archived: true` means trashed (see [`crate::clients::notion::page_json::PageJson::into_page`]).
 pub fn batch_from_answer(
     answer: QueryAnswer<'_>,
     query: &PageQuery,
@@ -269,37 +273,21 @@ impl RequestStatus {
     }
 }
 
-/// Properties writing `content` only (no base, no `Synced`).
-fn content_only(content: &Content) -> Result<Value, ContentError> {
-    let mut properties = notion_mapping::properties_json(content, "")?;
-    if let Some(map) = properties.as_object_mut() {
-        map.remove(PROP_CHECKSUM);
-        map.remove(PROP_SYNCED);
-    }
-    Ok(properties)
-}
-
-/// The `properties` for a write: content and base together, the base alone, or the content alone.
-/// `Synced` is left out when the data source has no such property.
+/// The `properties` for a write: content and base together, the base alone, or the content alone
+/// (the page's `Date` as `{start}`); see [`properties::write_properties`]. `Synced` is left out
+/// when the data source has no such property.
 pub fn write_properties(
     content: Option<&Content>,
     base: Option<&str>,
     with_synced: bool,
 ) -> Result<Option<Value>, ContentError> {
-    let properties = match (content, base) {
-        (Some(content), Some(base)) => notion_mapping::properties_json(content, base)?,
-        (None, Some(base)) => notion_mapping::base_properties_json(base),
-        (Some(content), None) => content_only(content)?,
-        (None, None) => return Ok(None),
-    };
-    Ok(Some(if with_synced { properties } else { notion_mapping::without_synced(properties) }))
+    properties::write_properties(content, base, with_synced, &DateWrite::Start)
 }
 
 /// The `properties` of a page update: [`write_properties`], with the page's `Date` as
 /// `write.date` says (left out when the page keeps its Date, a whole value when its end stays).
 pub fn page_write_properties(write: &PageWrite, with_synced: bool) -> Result<Option<Value>, ContentError> {
-    let properties = write_properties(write.content.as_ref(), write.base.as_deref(), with_synced)?;
-    Ok(properties.map(|properties| notion_mapping::with_date_write(properties, &write.date)))
+    properties::write_properties(write.content.as_ref(), write.base.as_deref(), with_synced, &write.date)
 }
 
 /// `POST /v1/pages` creating a page in the data source.

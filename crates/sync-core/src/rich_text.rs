@@ -2,7 +2,7 @@
 //!
 //! Notion rejects a rich-text object whose `text.content` is longer than 2,000 characters
 //! (counted in UTF-16 code units) and an array of more than 100 objects.
-use crate::core::content::ContentError;
+use crate::content::ContentError;
 
 /// Longest `text.content` Notion accepts in one rich-text object, in UTF-16 code units.
 pub const MAX_SEGMENT_UNITS: usize = 2_000;

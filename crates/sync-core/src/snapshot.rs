@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::link::malformed_link;
-use crate::core::model::{Page, Row};
-use crate::core::ports::CreateIntent;
-use crate::core::state::RecordIssue;
-use crate::core::time::notion_overlap;
+use crate::link::malformed_link;
+use crate::model::{Page, Row};
+use crate::ports::CreateIntent;
+use crate::state::RecordIssue;
+use crate::time::notion_overlap;
 
 /// What was read, and how complete each source is.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

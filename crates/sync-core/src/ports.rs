@@ -4,19 +4,19 @@
 //! Every method that reaches Supabase or Notion takes one unit of the run's [`Budget`] per HTTP
 //! attempt (retries included); implementations hold a clone of the budget.
 //!
-//! [`Budget`]: crate::core::budget::Budget
+//! [`Budget`]: crate::budget::Budget
 #![allow(async_fn_in_trait)]
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::content::Content;
-use crate::core::error::PortError;
-use crate::core::lease::{LockStatus, Renewal};
-use crate::core::mass_delete::LinkedCounts;
-use crate::core::model::{Page, Row, RowCursor};
-use crate::core::notion_date::DateWrite;
-use crate::core::state::{ConflictRecord, SyncState};
+use crate::content::Content;
+use crate::error::PortError;
+use crate::lease::{LockStatus, Renewal};
+use crate::mass_delete::LinkedCounts;
+use crate::model::{Page, Row, RowCursor};
+use crate::notion_date::DateWrite;
+use crate::state::{ConflictRecord, SyncState};
 
 /// Largest page of results asked for on either side.
 pub const PAGE_SIZE: usize = 100;
@@ -168,7 +168,7 @@ pub struct CreateIntent {
 }
 
 /// One run at a time, and the create-intent journal (a Durable Object in production). The lease
-/// rules are [`crate::core::lease`]'s.
+/// rules are [`crate::lease`]'s.
 pub trait RunLock {
     /// Takes the lease for a new run (recorded as the last run started, with its trigger).
     async fn acquire(

@@ -9,17 +9,17 @@
 //! fails with [`PortError::LeaseLost`] and the run stops before that write, saves nothing and
 //! leaves the create-intent journal to the run that holds the lease now. [`Renewing`] does the
 //! same before each read, so a long read phase keeps the lease too. The rules behind it are in
-//! [`crate::core::lease`].
+//! [`crate::lease`].
 use std::cell::{Cell, RefCell};
 
 use chrono::{DateTime, Utc};
 
-use crate::core::content::Content;
-use crate::core::error::PortError;
-use crate::core::lease::{renew_every_ms, restart_grace_ms, Renewal};
-use crate::core::mass_delete::LinkedCounts;
-use crate::core::model::{Page, Row, RowCursor};
-use crate::core::ports::{
+use crate::content::Content;
+use crate::error::PortError;
+use crate::lease::{renew_every_ms, restart_grace_ms, Renewal};
+use crate::mass_delete::LinkedCounts;
+use crate::model::{Page, Row, RowCursor};
+use crate::ports::{
     Clock, NewRow, NotionPort, PageBatch, PageQuery, PageWrite, RowWrite, RunLock, SupabasePort, WriteResult,
 };
 
@@ -206,8 +206,8 @@ mod tests {
     use chrono::{DateTime, Duration, Utc};
 
     use super::*;
-    use crate::core::lease::LockStatus;
-    use crate::core::ports::{CreateIntent, Lease};
+    use crate::lease::LockStatus;
+    use crate::ports::{CreateIntent, Lease};
 
     /// Answers every renewal with `answer`, counting them.
     struct Lock {

@@ -6,10 +6,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::core::executor::OpOutcome;
-use crate::core::model::Side;
-use crate::core::plan::{Op, Order, Plan};
-use crate::core::state::RecordIssue;
+use crate::canonical;
+use crate::executor::OpOutcome;
+use crate::model::Side;
+use crate::plan::{Op, Order, Plan};
+use crate::state::RecordIssue;
 
 /// How long an unchanged rejected record waits before it is sent again, so that a fix on the
 /// service's side (a property changed in Notion, a constraint dropped) is picked up within a day.
@@ -40,8 +41,10 @@ pub fn op_record(op: &Op) -> (Side, String) {
 
 /// Fingerprint of what an op would send (both halves, conditions included): it changes when
 /// either record changes in a way that changes the writes, e.g. the row's content or `updated_at`.
+/// The text hashed is the writes' [`canonical`] text (the compact JSON earlier versions hashed, so
+/// that saved fingerprints still match).
 pub fn fingerprint(op: &Op) -> String {
-    let writes = serde_json::to_string(&(op.kind, &op.notion, &op.supabase)).unwrap_or_default();
+    let writes = canonical::to_string(&(op.kind, &op.notion, &op.supabase)).unwrap_or_default();
     hex::encode(Sha256::digest(writes.as_bytes()))
 }
 
@@ -100,8 +103,8 @@ pub fn update_rejections(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::content::Content;
-    use crate::core::plan::{NotionWrite, OpKind};
+    use crate::content::Content;
+    use crate::plan::{NotionWrite, OpKind};
 
     fn at(hour: u32) -> DateTime<Utc> {
         format!("2025-01-15T{hour:02}:00:00Z").parse().expect("timestamp")
@@ -152,9 +155,9 @@ mod tests {
 
     #[test]
     fn a_state_saved_before_rejections_existed_still_loads() {
-        let mut saved = serde_json::to_value(crate::core::state::SyncState::default()).expect("json");
+        let mut saved = serde_json::to_value(crate::state::SyncState::default()).expect("json");
         saved.as_object_mut().expect("object").remove("rejections");
-        let state: crate::core::state::SyncState = serde_json::from_value(saved).expect("old state loads");
+        let state: crate::state::SyncState = serde_json::from_value(saved).expect("old state loads");
         assert!(state.rejections.is_empty());
     }
 
@@ -170,5 +173,68 @@ mod tests {
         );
         update_rejections(&mut rejections, &Plan::default(), &[], &[], at(4));
         assert!(rejections.is_empty(), "the error cleared: the rejection goes too");
+    }
+
+    /// Fingerprints saved by earlier versions (which hashed serde_json's text) still match: the
+    /// canonical text of every kind of write is serde_json's.
+    #[test]
+    fn fingerprints_hash_the_same_text_as_before() {
+        use crate::notion_date::{DateWrite, NotionDate};
+        use crate::plan::SupabaseWrite;
+        use crate::ports::{NewRow, PageWrite, RowWrite};
+
+        let content = Content::normalize("Quote \" and \\ and\nnew line, é 😀", "Ops", "2025-01-15").expect("content");
+        let row_write = RowWrite {
+            id: "row-1".into(),
+            expected_updated_at: Some(at(5)),
+            content: Some(content.clone()),
+            notion_page_id: Some("page-1".into()),
+            checksum: Some(content.checksum()),
+            notion_synced: Some(true),
+            deleted_at: Some(None),
+        };
+        let page_write = PageWrite {
+            content: Some(content.clone()),
+            base: Some(content.checksum()),
+            in_trash: Some(false),
+            date: DateWrite::Value(NotionDate {
+                start: "2025-01-15".into(),
+                end: Some("2025-01-20".into()),
+                time_zone: None,
+            }),
+        };
+        let update = |write: PageWrite| NotionWrite::Update { page_id: "page-1".into(), write };
+        let ops = [
+            create("Ops"),
+            Op {
+                kind: OpKind::Push,
+                page_id: Some("page-1".into()),
+                order: Order::SupabaseFirst,
+                notion: Some(update(page_write)),
+                supabase: Some(SupabaseWrite::Update(row_write.clone())),
+                ..create("")
+            },
+            Op {
+                kind: OpKind::ImportPage,
+                notion: Some(update(PageWrite { date: DateWrite::Keep, ..PageWrite::default() })),
+                supabase: Some(SupabaseWrite::Insert(NewRow {
+                    content: content.clone(),
+                    notion_page_id: "page-2".into(),
+                    checksum: content.checksum(),
+                })),
+                ..create("")
+            },
+            Op {
+                kind: OpKind::DeleteRow,
+                notion: None,
+                supabase: Some(SupabaseWrite::Update(RowWrite { deleted_at: Some(Some(at(6))), ..row_write })),
+                ..create("")
+            },
+        ];
+        for op in ops {
+            let before = serde_json::to_string(&(op.kind, &op.notion, &op.supabase)).expect("json");
+            assert_eq!(canonical::to_string(&(op.kind, &op.notion, &op.supabase)).expect("text"), before);
+            assert_eq!(fingerprint(&op), hex::encode(Sha256::digest(before.as_bytes())));
+        }
     }
 }

@@ -2,7 +2,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::notion_date::NotionDate;
+use crate::notion_date::NotionDate;
 
 /// A row of `decision_vault`, as read through PostgREST.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,16 +2,14 @@
 //! outcomes let the cursors move past the items they touch.
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::core::budget::Budget;
-use crate::core::error::PortError;
-use crate::core::heartbeat::LeaseKeeper;
-use crate::core::plan::{NotionWrite, Op, OpKind, Order, Plan, SupabaseWrite};
-use crate::core::ports::{
-    Clock, CreateIntent, NewRow, NotionPort, RowWrite, RunLock, StateStore, SupabasePort, PAGE_SIZE,
-};
-use crate::core::rejection::op_record;
-use crate::core::report::RunCounts;
-use crate::core::state::RecordIssue;
+use crate::budget::Budget;
+use crate::error::PortError;
+use crate::heartbeat::LeaseKeeper;
+use crate::plan::{NotionWrite, Op, OpKind, Order, Plan, SupabaseWrite};
+use crate::ports::{Clock, CreateIntent, NewRow, NotionPort, RowWrite, RunLock, StateStore, SupabasePort, PAGE_SIZE};
+use crate::rejection::op_record;
+use crate::report::RunCounts;
+use crate::state::RecordIssue;
 
 /// What became of one op.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use crate::core::error::PortError;
+use crate::error::PortError;
 
 /// Counts external subrequests (every HTTP attempt, retries included) against a limit.
 /// Cloning shares the same counter.

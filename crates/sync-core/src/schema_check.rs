@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::error::PortError;
+use crate::error::PortError;
 
 /// Result of a schema check of one side.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! two cannot drift. Times are milliseconds since the epoch (what the Durable Object has).
 //!
 //! Why a lease dies, and how soon:
-//! - **Heartbeat.** A run renews its lease while it works (see [`crate::core::heartbeat`]): before
+//! - **Heartbeat.** A run renews its lease while it works (see [`crate::heartbeat`]): before
 //!   a write, once [`renew_every_ms`] (a quarter of the TTL) has passed since its last renewal. A
 //!   lease not renewed for its TTL (`SYNC_LEASE_TTL_SECONDS`, 60 s by default) is dead, so a run
 //!   that died (CPU limit, crash) blocks the next one for at most that long, not for a whole run's

@@ -4,12 +4,12 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::content::Content;
-use crate::core::mass_delete::MassDeleteGuard;
-use crate::core::model::{RowCursor, Side};
-use crate::core::rejection::Rejection;
-use crate::core::report::RunSummary;
-use crate::core::schema_check::SchemaChecks;
+use crate::content::Content;
+use crate::mass_delete::MassDeleteGuard;
+use crate::model::{RowCursor, Side};
+use crate::rejection::Rejection;
+use crate::report::RunSummary;
+use crate::schema_check::SchemaChecks;
 
 /// Incremental positions on both sides.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

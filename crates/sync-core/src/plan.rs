@@ -2,9 +2,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::content::Content;
-use crate::core::ports::{NewRow, PageWrite, RowWrite};
-use crate::core::state::{ConflictRecord, Orphan, RecordIssue};
+use crate::content::Content;
+use crate::ports::{NewRow, PageWrite, RowWrite};
+use crate::state::{ConflictRecord, Orphan, RecordIssue};
 
 /// What an operation does, for reports and counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

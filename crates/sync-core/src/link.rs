@@ -2,9 +2,9 @@
 //! ([`Snapshot::add_row`]): a value that is not a Notion page id never reaches a request path or
 //! a query filter; the row is reported (row id, column, fix) and the other records go on.
 //!
-//! [`Snapshot::add_row`]: crate::core::snapshot::Snapshot::add_row
-use crate::core::model::{Row, Side};
-use crate::core::state::RecordIssue;
+//! [`Snapshot::add_row`]: crate::snapshot::Snapshot::add_row
+use crate::model::{Row, Side};
+use crate::state::RecordIssue;
 
 /// The column holding the link.
 pub const LINK_COLUMN: &str = "notion_page_id";

@@ -5,9 +5,8 @@
 //! which part it dropped (a time, a time zone, an end) in a warning naming the page: nothing is
 //! narrowed silently. The normal form and the checksum see the date part of `start` only.
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use crate::core::content::normalize_date;
+use crate::content::normalize_date;
 
 /// A Notion date property value as Notion returned it (strings as written).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,26 +19,6 @@ pub struct NotionDate {
     /// An IANA time zone name (only with a time).
     #[serde(default)]
     pub time_zone: Option<String>,
-}
-
-impl NotionDate {
-    /// The value of a `date` property (`{start, end, time_zone}`); `None` when empty or not a date.
-    pub fn from_json(value: &Value) -> Option<NotionDate> {
-        let text = |key: &str| {
-            value.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
-        };
-        Some(NotionDate { start: text("start")?, end: text("end"), time_zone: text("time_zone") })
-    }
-
-    /// The value to send. `end` is always there (Notion replaces the whole value: a `null` end
-    /// clears the range); `time_zone` only when set.
-    pub fn to_json(&self) -> Value {
-        let mut value = json!({ "start": self.start, "end": self.end });
-        if let (Some(time_zone), Some(map)) = (&self.time_zone, value.as_object_mut()) {
-            map.insert("time_zone".into(), json!(time_zone));
-        }
-        value
-    }
 }
 
 /// True when a date string carries a time (`YYYY-MM-DDT…`).
@@ -132,19 +111,6 @@ mod tests {
     }
 
     #[test]
-    fn reads_every_field_and_empty_as_none() {
-        let value = json!({ "start": "2025-03-01", "end": "2025-03-05", "time_zone": null });
-        assert_eq!(NotionDate::from_json(&value), Some(date("2025-03-01", Some("2025-03-05"), None)));
-        assert_eq!(NotionDate::from_json(&json!(null)), None);
-        assert_eq!(NotionDate::from_json(&json!({ "start": "" })), None);
-        let zoned = json!({ "start": "2025-12-31T23:00:00.000", "end": null, "time_zone": "America/New_York" });
-        assert_eq!(
-            NotionDate::from_json(&zoned),
-            Some(date("2025-12-31T23:00:00.000", None, Some("America/New_York")))
-        );
-    }
-
-    #[test]
     fn unchanged_date_leaves_the_page_date_untouched() {
         for page in [
             date("2025-03-01", Some("2025-03-05"), None),
@@ -171,10 +137,6 @@ mod tests {
         let page = date("2025-03-01", Some("2025-03-05"), None);
         let write = date_for_push(Some(&page), "2025-03-09");
         assert_eq!(write, DateWrite::Value(date("2025-03-09", None, None)));
-        let DateWrite::Value(value) = &write else { unreachable!() };
-        assert_eq!(value.to_json(), json!({ "start": "2025-03-09", "end": null }), "null clears the end");
-        let zoned = date("2025-03-09T10:00", None, Some("Europe/Paris"));
-        assert_eq!(zoned.to_json(), json!({ "start": "2025-03-09T10:00", "end": null, "time_zone": "Europe/Paris" }));
         let warning = write.warning("page-1", &page).unwrap();
         assert!(warning.contains("page-1") && warning.contains("end date"), "{warning}");
     }

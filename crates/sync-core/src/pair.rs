@@ -1,11 +1,11 @@
 //! Three-way decision for one linked row/page pair; the stored checksum is the base.
-use crate::core::content::{Content, ContentError};
-use crate::core::model::{Page, Row, Side};
-use crate::core::notion_date::date_for_push;
-use crate::core::plan::{NotionWrite, Op, OpKind, Order, SupabaseWrite};
-use crate::core::ports::{PageWrite, RowWrite};
-use crate::core::state::{ConflictRecord, RecordIssue};
-use crate::core::time::floor_minute;
+use crate::content::{Content, ContentError};
+use crate::model::{Page, Row, Side};
+use crate::notion_date::date_for_push;
+use crate::plan::{NotionWrite, Op, OpKind, Order, SupabaseWrite};
+use crate::ports::{PageWrite, RowWrite};
+use crate::state::{ConflictRecord, RecordIssue};
+use crate::time::floor_minute;
 use chrono::{DateTime, Utc};
 
 /// What to do with one pair.

@@ -1,24 +1,24 @@
 //! One sync run: lease, read, plan, execute, move the cursors, save state. The only place where
 //! the pieces of the core meet; everything it touches is behind the ports. What the run leaves
 //! for the next one (cursors, full pass, backlog, record errors) is computed by
-//! [`crate::core::progress`].
+//! [`crate::progress`].
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::budget::Budget;
-use crate::core::error::PortError;
-use crate::core::executor::{execute, OpOutcome, Writers};
-use crate::core::heartbeat::{LeaseKeeper, Renewing};
-use crate::core::mass_delete::{self, Candidates, MassDeleteGuard, Verdict};
-use crate::core::plan::{OpKind, Plan};
-use crate::core::planner::plan;
-use crate::core::ports::{Clock, Lease, NotionPort, RunLock, StateStore, SupabasePort};
-use crate::core::progress::{backlog, next_state, pending_ids, start_full_pass_if_due, work_left};
-use crate::core::reader::{ReadLimits, ReadResult, Readers};
-use crate::core::rejection::hold_rejected;
-use crate::core::report::{RunCounts, RunOutcome, RunSummary};
-use crate::core::schema_check::{SchemaCheck, SchemaChecks};
-use crate::core::state::SyncState;
+use crate::budget::Budget;
+use crate::error::PortError;
+use crate::executor::{execute, OpOutcome, Writers};
+use crate::heartbeat::{LeaseKeeper, Renewing};
+use crate::mass_delete::{self, Candidates, MassDeleteGuard, Verdict};
+use crate::plan::{OpKind, Plan};
+use crate::planner::plan;
+use crate::ports::{Clock, Lease, NotionPort, RunLock, StateStore, SupabasePort};
+use crate::progress::{backlog, next_state, pending_ids, start_full_pass_if_due, work_left};
+use crate::reader::{ReadLimits, ReadResult, Readers};
+use crate::rejection::hold_rejected;
+use crate::report::{RunCounts, RunOutcome, RunSummary};
+use crate::schema_check::{SchemaCheck, SchemaChecks};
+use crate::state::SyncState;
 
 /// Settings of the engine.
 #[derive(Debug, Clone)]

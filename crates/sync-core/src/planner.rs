@@ -1,15 +1,15 @@
 //! `plan(snapshot) -> Plan`: a pure function from what was read to what to write.
 use std::collections::BTreeSet;
 
-use crate::core::content::Content;
-use crate::core::matching::{match_by_checksum, oldest_pages_first, oldest_rows_first};
-use crate::core::model::{Page, Row, Side};
-use crate::core::pair::{self, PairDecision};
-use crate::core::plan::{Deferred, NotionWrite, Op, OpKind, Order, Plan, SupabaseWrite};
-use crate::core::ports::{CreateIntent, NewRow, PageWrite, RowWrite};
-use crate::core::snapshot::Snapshot;
-use crate::core::state::Orphan;
-use crate::core::time::notion_overlap;
+use crate::content::Content;
+use crate::matching::{match_by_checksum, oldest_pages_first, oldest_rows_first};
+use crate::model::{Page, Row, Side};
+use crate::pair::{self, PairDecision};
+use crate::plan::{Deferred, NotionWrite, Op, OpKind, Order, Plan, SupabaseWrite};
+use crate::ports::{CreateIntent, NewRow, PageWrite, RowWrite};
+use crate::snapshot::Snapshot;
+use crate::state::Orphan;
+use crate::time::notion_overlap;
 
 /// Plans one run. Pure: the same snapshot always gives the same plan.
 pub fn plan(snapshot: &Snapshot) -> Plan {

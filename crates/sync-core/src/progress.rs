@@ -5,14 +5,14 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::core::cursor::{advance_pages, advance_rows, all_final};
-use crate::core::executor::{Execution, OpOutcome};
-use crate::core::plan::{OpKind, Plan};
-use crate::core::reader::ReadResult;
-use crate::core::rejection::update_rejections;
-use crate::core::report::RunCounts;
-use crate::core::state::{FullPass, Orphan, QueryResume, RecordIssue, SyncState};
-use crate::core::time::floor_minute;
+use crate::cursor::{advance_pages, advance_rows, all_final};
+use crate::executor::{Execution, OpOutcome};
+use crate::plan::{OpKind, Plan};
+use crate::reader::ReadResult;
+use crate::rejection::update_rejections;
+use crate::report::RunCounts;
+use crate::state::{FullPass, Orphan, QueryResume, RecordIssue, SyncState};
+use crate::time::floor_minute;
 
 /// Record errors and orphans kept in the state (the oldest by sort order go first).
 const KEPT_ISSUES: usize = 200;
@@ -232,9 +232,9 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
-    use crate::core::model::{Page, Row, RowCursor, Side};
-    use crate::core::plan::{Deferred, Op, Order};
-    use crate::core::snapshot::Snapshot;
+    use crate::model::{Page, Row, RowCursor, Side};
+    use crate::plan::{Deferred, Op, Order};
+    use crate::snapshot::Snapshot;
 
     /// 10:mm on the test day.
     fn at(minute: u32) -> DateTime<Utc> {
@@ -483,7 +483,7 @@ mod tests {
             last_full_pass: last_ago.map(|minutes| now - Duration::minutes(minutes)),
             full_pass: in_progress.then(|| FullPass { started_at: at(0), ..FullPass::default() }),
             trash_query_refused: Some(at(0)),
-            cursors: crate::core::state::Cursors { pages: Some(at(10)), ..Default::default() },
+            cursors: crate::state::Cursors { pages: Some(at(10)), ..Default::default() },
             ..SyncState::default()
         };
         let mut state = before.clone();

@@ -3,15 +3,15 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::core::budget::Budget;
-use crate::core::error::PortError;
-use crate::core::link::LINK_COLUMN;
-use crate::core::model::{Page, Row, RowCursor, Side};
-use crate::core::planner::row_needs_its_page;
-use crate::core::ports::{NotionPort, PageQuery, RunLock, SupabasePort, PAGE_SIZE};
-use crate::core::snapshot::Snapshot;
-use crate::core::state::{QueryResume, RecordIssue, SyncState};
-use crate::core::time::{floor_minute, notion_overlap};
+use crate::budget::Budget;
+use crate::error::PortError;
+use crate::link::LINK_COLUMN;
+use crate::model::{Page, Row, RowCursor, Side};
+use crate::planner::row_needs_its_page;
+use crate::ports::{NotionPort, PageQuery, RunLock, SupabasePort, PAGE_SIZE};
+use crate::snapshot::Snapshot;
+use crate::state::{QueryResume, RecordIssue, SyncState};
+use crate::time::{floor_minute, notion_overlap};
 
 /// How much one run reads per source.
 #[derive(Debug, Clone, Copy)]

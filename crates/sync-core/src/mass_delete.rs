@@ -19,8 +19,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::plan::{Deferred, OpKind, Plan};
-use crate::core::snapshot::Snapshot;
+use crate::plan::{Deferred, OpKind, Plan};
+use crate::snapshot::Snapshot;
 
 /// Fewer deletes than this never halt, whatever the share.
 pub const MIN_MASS_DELETE: u32 = 10;
@@ -293,9 +293,9 @@ mod tests {
 
     #[test]
     fn state_and_plans_saved_before_the_halt_existed_still_load() {
-        let mut state = serde_json::to_value(crate::core::state::SyncState::default()).unwrap();
+        let mut state = serde_json::to_value(crate::state::SyncState::default()).unwrap();
         state.as_object_mut().unwrap().remove("mass_delete");
-        let state: crate::core::state::SyncState = serde_json::from_value(state).unwrap();
+        let state: crate::state::SyncState = serde_json::from_value(state).unwrap();
         assert_eq!(state.mass_delete, MassDeleteGuard::default());
         let mut plan = serde_json::to_value(Plan::default()).unwrap();
         plan.as_object_mut().unwrap().remove("held");

@@ -95,7 +95,7 @@ impl Content {
         if self.kind.contains(',') {
             return Err(ContentError::CommaInType(self.kind.clone()));
         }
-        crate::core::rich_text::chunk(&self.decision).map(|_| ())
+        crate::rich_text::chunk(&self.decision).map(|_| ())
     }
 }
 

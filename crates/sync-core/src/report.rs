@@ -2,8 +2,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::mass_delete::MassDeleteHalt;
-use crate::core::state::RecordIssue;
+use crate::mass_delete::MassDeleteHalt;
+use crate::state::RecordIssue;
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

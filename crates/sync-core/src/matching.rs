@@ -2,7 +2,7 @@
 //! Duplicates on one side are matched oldest first; the rest stay unmatched.
 use std::collections::BTreeMap;
 
-use crate::core::model::{Page, Row};
+use crate::model::{Page, Row};
 
 /// Pairs `(row, page)` with equal checksums, plus what is left on each side (order kept).
 #[derive(Debug, Default)]

@@ -3,7 +3,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use crate::core::model::RowCursor;
+use crate::model::RowCursor;
 
 /// The furthest key of the prefix of `window` (in cursor order) whose items are all final;
 /// `current` when the first item is not final.
