@@ -12,6 +12,9 @@
 //               budget, limiter on, SYNC_DRAIN=on, NOTION_RATE=3) that drains by itself
 //   latency     both webhooks on, 20 linked pairs; edits one at a time in each direction
 //   cpu         workerd CPU time per request (health, webhooks, cron, idle run) minus a 404
+//   scale       S records already synced (seeded without the Worker, limiter off): a full
+//               reconciliation at the paid budget that must find a planted drift, then idle runs
+//               (scripts/bench/scale.mjs; alone, after the others)
 //   native      the native core benchmark (`cargo bench --bench core`)
 // The first seven run side by side (see --parallel); latency and cpu measure time, so they run
 // afterwards, alone. The six per-run phases (rows-*, pages-*, rate, mixed) start their Worker with
@@ -32,6 +35,7 @@
 //   --n N               records per first sync (BENCH_N, default 1000)
 //   --rate-n R          rows for the rate phase (BENCH_RATE_N, default min(N, 300))
 //   --drain-n D         rows for the drain phase (BENCH_DRAIN_N, default N)
+//   --scale-n S         linked records for the scale phase (BENCH_SCALE_N, default 100000)
 //   --edits E           edits per direction in the latency phase (default 20)
 //   --free-budget B     SYNC_SUBREQUEST_BUDGET of the free-plan phases (default 45)
 //   --paid-budget B     SYNC_SUBREQUEST_BUDGET of the paid-plan phases (default 1000)
@@ -51,9 +55,10 @@ import { bundleSize, compileNative, nativeBench } from './bench/extras.mjs';
 import { echoAfter, firstSync, floorOf, idleAfter, mixedProgress, notionRate, round } from './bench/phases.mjs';
 import { drainPhase, latencyPhase } from './bench/coordinator.mjs';
 import { cpuPhase } from './bench/cpu.mjs';
+import { scalePhase } from './bench/scale.mjs';
 import { KV_METHOD, table } from './bench/table.mjs';
 
-export const PHASES = ['rows-free', 'rows-paid', 'pages-free', 'pages-paid', 'rate', 'mixed', 'drain', 'latency', 'cpu', 'native'];
+export const PHASES = ['rows-free', 'rows-paid', 'pages-free', 'pages-paid', 'rate', 'mixed', 'drain', 'latency', 'cpu', 'scale', 'native'];
 
 function parseArgs(argv) {
   const opts = {
@@ -64,6 +69,7 @@ function parseArgs(argv) {
     mixedN: process.env.BENCH_MIXED_N ? Number(process.env.BENCH_MIXED_N) : null,
     drainN: process.env.BENCH_DRAIN_N ? Number(process.env.BENCH_DRAIN_N) : null,
     edits: 20,
+    scaleN: Number(process.env.BENCH_SCALE_N ?? 100_000),
     only: new Set(PHASES),
     parallel: Number(process.env.BENCH_PARALLEL ?? 7),
     idleWait: true,
@@ -85,6 +91,7 @@ function parseArgs(argv) {
     else if (arg === '--parallel') opts.parallel = Number(value());
     else if (arg === '--mixed-n') opts.mixedN = Number(value());
     else if (arg === '--drain-n') opts.drainN = Number(value());
+    else if (arg === '--scale-n') opts.scaleN = Number(value());
     else if (arg === '--edits') opts.edits = Number(value());
     else if (arg === '--only') opts.only = parseOnly(value());
     else if (arg.startsWith('--only=')) opts.only = parseOnly(arg.slice(7));
@@ -92,11 +99,11 @@ function parseArgs(argv) {
     else if (arg === '--no-native') opts.native = false;
     else if (arg === '--out') opts.out = resolve(value());
     else if (arg === '--help' || arg === '-h') {
-      process.stderr.write(`usage: npm run bench -- [--only ${PHASES.join(',')}] [--n N] [--rate-n R] [--drain-n D] [--edits E] [--mixed-n M] [--free-budget B] [--paid-budget B] [--parallel K] [--no-idle-wait] [--no-native] [--out PATH]\n`);
+      process.stderr.write(`usage: npm run bench -- [--only ${PHASES.join(',')}] [--n N] [--rate-n R] [--drain-n D] [--edits E] [--scale-n S] [--mixed-n M] [--free-budget B] [--paid-budget B] [--parallel K] [--no-idle-wait] [--no-native] [--out PATH]\n`);
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (see --help)`);
   }
-  for (const [name, v] of [['--n', opts.n], ['--mixed-n', opts.mixedN ?? 1], ['--drain-n', opts.drainN ?? 1], ['--edits', opts.edits], ['--free-budget', opts.freeBudget], ['--paid-budget', opts.paidBudget], ['--parallel', opts.parallel]]) {
+  for (const [name, v] of [['--n', opts.n], ['--mixed-n', opts.mixedN ?? 1], ['--drain-n', opts.drainN ?? 1], ['--edits', opts.edits], ['--scale-n', opts.scaleN], ['--free-budget', opts.freeBudget], ['--paid-budget', opts.paidBudget], ['--parallel', opts.parallel]]) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive whole number`);
   }
   if (opts.freeBudget < 10 || opts.paidBudget > 10_000) throw new Error('budgets must be within 10..10000 (the Worker refuses others)');
@@ -174,9 +181,13 @@ async function main() {
   // Timing phases, alone (nothing else running on this machine's cores from this benchmark).
   const [latency] = wanted('latency') ? await pool([() => latencyPhase({ pairs: 20, edits: opts.edits, budget: opts.freeBudget, log })], 1) : [SKIPPED];
   const [cpu] = wanted('cpu') ? await pool([() => cpuPhase({ samples: 10, log })], 1) : [SKIPPED];
+  // Counts, but heavy on the machine (N pages in the emulator, N rows): alone, last.
+  const [scale] = wanted('scale')
+    ? await pool([() => scalePhase({ n: opts.scaleN, budget: opts.paidBudget, freeBudget: opts.freeBudget, idleWait: opts.idleWait, log })], 1)
+    : [SKIPPED];
 
   const nativeResult = native ? await nativeBench(compiling) : { available: false, note: 'skipped (--no-native or --only)' };
-  const report = buildReport({ opts, started, results, latency, cpu, bundle, native: nativeResult });
+  const report = buildReport({ opts, started, results, latency, cpu, scale, bundle, native: nativeResult });
   // Per-run details are long: keep them in the file, not on the terminal.
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, JSON.stringify(report, null, 2) + '\n');
@@ -184,18 +195,19 @@ async function main() {
   for (const dir of Object.values(printed.first_sync)) {
     for (const plan of [dir.free_plan, dir.paid_plan]) if (plan && plan.per_run) plan.per_run = `${plan.per_run.length} runs: see ${opts.out}`;
   }
+  if (printed.scale?.full_reconciliation?.per_run) printed.scale.full_reconciliation.per_run = `${printed.scale.full_reconciliation.per_run.length} runs: see ${opts.out}`;
   if (printed.drain?.timeline) printed.drain.timeline = `${printed.drain.timeline.length} /health samples: see ${opts.out}`;
   process.stderr.write(table(report) + '\n');
   process.stdout.write(JSON.stringify(printed, null, 2) + '\n');
   log(`done in ${report.wall_seconds} s; full JSON (per-run figures too) in ${opts.out}`);
-  const failed = [...Object.values(results), latency, cpu].filter((r) => !r.ok).length;
+  const failed = [...Object.values(results), latency, cpu, scale].filter((r) => !r.ok).length;
   process.exitCode = failed ? 1 : 0;
 }
 
 /** A phase's JSON: its value, `{ error }`, or `{ skipped }`. */
 const value = (r) => (r.skipped ? { skipped: 'not in --only' } : r.ok ? r.value : { error: r.error });
 
-function buildReport({ opts, started, results, latency, cpu, bundle, native }) {
+function buildReport({ opts, started, results, latency, cpu, scale, bundle, native }) {
   const { n } = opts;
   const { 'rows-free': rowsFree, 'pages-free': pagesFree, 'rows-paid': rowsPaid, 'pages-paid': pagesPaid, rate, mixed, drain } = results;
   const idle = rowsFree.ok && rowsFree.value ? rowsFree.value.after : null;
@@ -251,6 +263,7 @@ function buildReport({ opts, started, results, latency, cpu, bundle, native }) {
     drain: value(drain),
     latency: value(latency),
     cpu: value(cpu),
+    scale: value(scale),
     bundle,
     native_core: native,
   };

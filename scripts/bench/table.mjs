@@ -112,5 +112,20 @@ function coordinatorLines(report) {
   lines.push(notRun('drain', report.drain) ?? drainLine(report.drain));
   lines.push(notRun('latency', report.latency) ?? latencyLines(report.latency));
   lines.push(notRun('cpu', report.cpu) ?? cpuLines(report.cpu));
+  lines.push(notRun('scale', report.scale) ?? scaleLines(report.scale));
   return lines.flat();
+}
+
+function scaleLines(s) {
+  const r = s.full_reconciliation;
+  const c = r.checks ?? {};
+  const yes = (b) => (b ? 'yes' : 'NO');
+  const idle = s.idle_run ?? {};
+  return [
+    `scale (${s.records} linked records seeded without the Worker, limiter off):`,
+    `  full reconciliation, budget ${r.budget}: ${r.runs} runs${r.complete ? '' : ' (NOT complete)'}, ${r.subrequests} subrequests (${split(r)}), ${r.per_1000_records} per 1,000 records; ${r.writes} writes`,
+    `  drift found: row edit in Notion ${yes(c.row_edit_reached_notion)}, trashed page's row soft-deleted ${yes(c.trashed_page_soft_deleted_its_row)}, hard delete in /health orphans ${yes(c.hard_delete_in_health_orphans)}`,
+    `  free plan (budget ${r.free_plan_projection.budget}, ${r.free_plan_projection.items_per_source_per_run} items per source per run): ≥ ${r.free_plan_projection.runs_at_least} runs (projection, not run)`,
+    `  idle run: right after ${num(idle.right_after_reconciliation?.subrequests)} (${split(idle.right_after_reconciliation)}), steady ${num(idle.steady?.subrequests)}${idle.steady ? ` (${split(idle.steady)})` : ''}`,
+  ];
 }
