@@ -7,8 +7,9 @@
 //   Notion page: Decision / Type / Date, `Checksum` = the base = hex(sha256("{decision}|{type}|{date}"))
 //                over the normal form, `Synced` = true. Created through `POST /__admin/pages` (the
 //                emulator has no bulk endpoint; 16 at a time, not rate limited, not counted) with
-//                the emulator's clock two days back, so that no page falls inside the Notion
-//                cursor's 2-minute overlap afterwards.
+//                the emulator's clock two days back (so that no page falls inside the Notion
+//                cursor's 2-minute overlap afterwards), moved on 2 minutes every 5,000 pages (so
+//                that no minute holds more than Notion's 10,000-result cap).
 //   Supabase row: the same content, `notion_page_id` = its page, `checksum` = the base,
 //                `notion_synced` = true, `created_at` = `updated_at` = two days ago. One COPY.
 // Drift planted before the reconciliation, among the N: one row edited in SQL (the trigger bumps
@@ -48,24 +49,32 @@ const plain = (prop) => (prop?.title ?? prop?.rich_text ?? []).map((t) => t.plai
 /** N linked pairs, as a completed sync leaves them. Returns the page ids (index i-1 = record i). */
 async function seedLinked(stack, n, log) {
   const t0 = Date.now();
-  await admin(stack, '/clock', { method: 'POST', body: JSON.stringify({ offset_seconds: -2 * DAY }) });
   const ids = new Array(n);
-  let next = 1;
-  const one = async () => {
-    for (;;) {
-      const i = next++;
-      if (i > n) return;
-      const r = record(i);
-      const page = await admin(stack, '/pages', {
-        method: 'POST',
-        body: JSON.stringify({ properties: { Decision: r.decision, Type: r.kind, Date: r.date, Checksum: r.base, Synced: true } }),
-      });
-      ids[i - 1] = page.id;
-      if (i % 10_000 === 0) log(`[${stack.label}] ${i} pages seeded (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-    }
-  };
+  // At most CHUNK pages per minute of `created_time`/`last_edited_time`: Notion caps a query at
+  // 10,000 results and the Worker splits a crowded minute by `created_time` minute, so more than
+  // 10,000 pages created AND edited in one minute cannot be read past (docs/limits.md). Seeding
+  // runs at ~400 pages/s, so without this 24,000 pages would share a minute.
+  const CHUNK = 5_000;
   try {
-    await Promise.all(Array.from({ length: 16 }, one));
+    for (let from = 1, chunk = 0; from <= n; from += CHUNK, chunk++) {
+      await admin(stack, '/clock', { method: 'POST', body: JSON.stringify({ offset_seconds: -2 * DAY + chunk * 120 }) });
+      const to = Math.min(n, from + CHUNK - 1);
+      let next = from;
+      const one = async () => {
+        for (;;) {
+          const i = next++;
+          if (i > to) return;
+          const r = record(i);
+          const page = await admin(stack, '/pages', {
+            method: 'POST',
+            body: JSON.stringify({ properties: { Decision: r.decision, Type: r.kind, Date: r.date, Checksum: r.base, Synced: true } }),
+          });
+          ids[i - 1] = page.id;
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, one));
+      if (to % 10_000 === 0 || to === n) log(`[${stack.label}] ${to} pages seeded (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    }
   } finally {
     await admin(stack, '/clock', { method: 'POST', body: JSON.stringify({ offset_seconds: 0 }) });
   }
