@@ -14,7 +14,7 @@
 //   cpu         workerd CPU time per request (health, webhooks, cron, idle run) minus a 404
 //   scale       S records already synced (seeded without the Worker, limiter off): a full
 //               reconciliation at the paid budget that must find a planted drift, then idle runs
-//               (scripts/bench/scale.mjs; alone, after the others)
+//               (scripts/bench/scale.mjs; alone, after the others; only with --only …,scale)
 //   native      the native core benchmark (`cargo bench --bench core`)
 // The first seven run side by side (see --parallel); latency and cpu measure time, so they run
 // afterwards, alone. The six per-run phases (rows-*, pages-*, rate, mixed) start their Worker with
@@ -70,7 +70,8 @@ function parseArgs(argv) {
     drainN: process.env.BENCH_DRAIN_N ? Number(process.env.BENCH_DRAIN_N) : null,
     edits: 20,
     scaleN: Number(process.env.BENCH_SCALE_N ?? 100_000),
-    only: new Set(PHASES),
+    // `scale` (about 20 minutes at 100,000 records) runs only when asked: --only scale.
+    only: new Set(PHASES.filter((phase) => phase !== 'scale')),
     parallel: Number(process.env.BENCH_PARALLEL ?? 7),
     idleWait: true,
     native: true,
