@@ -18,8 +18,6 @@
 //! copies the state to KV when due (see [`super::object_state`]), and sets the next alarm, or
 //! none when idle. Before a run it sets a watchdog alarm, so a run that dies with its invocation
 //! is followed by another.
-use std::cell::RefCell;
-use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use worker::{console_error, durable_object, DurableObject, Env, Method, Request, Response, State};
@@ -27,7 +25,7 @@ use worker::{console_error, durable_object, DurableObject, Env, Method, Request,
 use super::clock::WorkerClock;
 use super::env;
 use super::json;
-use super::object_lock::{ObjectLock, Running};
+use super::object_lock::{object_lock, Alive, ObjectLock};
 use super::object_state::ObjectState;
 use super::sync;
 use super::time::{self, now_millis};
@@ -68,22 +66,13 @@ pub struct RunAsk {
     pub allow_mass_delete: bool,
 }
 
-/// A random id for this instance of the object.
-fn new_instance_id() -> String {
-    let mut random = [0u8; 8];
-    if getrandom::fill(&mut random).is_err() {
-        return format!("t{:x}", now_millis());
-    }
-    hex::encode(random)
-}
-
 /// The coordinator object.
 #[durable_object(alarm)]
 pub struct SyncLock {
     state: State,
     env: Env,
-    instance: String,
-    running: Running,
+    /// The run this instance is executing now (the lease's liveness: see `core::lease`).
+    running: Alive,
 }
 
 /// The coordinator's tunables from the settings (defaults when they are invalid: the run reports that).
@@ -144,7 +133,7 @@ impl SyncLock {
     }
 
     fn lock(&self) -> ObjectLock {
-        ObjectLock::new(self.state.storage(), self.running.clone(), &self.instance)
+        object_lock(self.state.storage(), self.running.clone())
     }
 
     async fn schedule(&self) -> worker::Result<Schedule> {
@@ -430,7 +419,7 @@ fn event_parent(event: &notion_event::NotionEvent) -> String {
 
 impl DurableObject for SyncLock {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, instance: new_instance_id(), running: Rc::new(RefCell::new(None)) }
+        Self { state, env, running: Alive::default() }
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {

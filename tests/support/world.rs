@@ -72,7 +72,7 @@ impl World {
             supabase: FakeSupabase::new(time.clone(), faults.clone()),
             notion: FakeNotion::new(time.clone(), faults.clone()),
             state: FakeState::default(),
-            lock: FakeLock::new(time.clone()),
+            lock: FakeLock::new(),
             clock: FakeClock::new(time.clone()),
             config: EngineConfig::default(),
             faults,
@@ -93,11 +93,13 @@ impl World {
         self.runs.set(number);
         let budget = Budget::new(budget);
         self.faults.set_budget(Some(budget.clone()));
+        // One lock per run attempt, dropped when the run ends (as the coordinator's is).
+        let lock = self.lock.attempt();
         let engine = Engine {
             supabase: &self.supabase,
             notion: &self.notion,
             store: &self.state,
-            lock: &self.lock,
+            lock: &lock,
             clock: &self.clock,
             config: self.config.clone(),
         };
@@ -128,7 +130,8 @@ impl World {
         self.run(DEFAULT_BUDGET, true).unwrap_or_else(|error| panic!("the dry run was aborted: {error}"))
     }
 
-    /// After a crash the lease is still held: wait until it expires.
+    /// After a crash, let a lease TTL pass (the crashed run's lease is dead at once already: its
+    /// run is not alive in the coordinator; the wait keeps these scenarios' timelines).
     pub fn wait_for_lease_expiry(&self) {
         self.time.advance(Duration::seconds(self.config.lease_ttl_seconds + 1));
     }
@@ -143,7 +146,7 @@ impl World {
             supabase: self.faults.counts(Service::Supabase).write_calls,
             notion: self.faults.counts(Service::Notion).write_calls,
             state: self.state.writes.get(),
-            lock: self.lock.writes.get(),
+            lock: self.lock.writes(),
         }
     }
 
