@@ -9,7 +9,7 @@ use crate::clients::postgrest::config::PostgrestConfig;
 use crate::core::budget::Budget;
 use crate::core::engine::{Engine, EngineConfig, RunRequest, RunResult};
 use crate::core::error::PortError;
-use crate::core::ports::{Clock, RunLock, StateStore, SupabasePort};
+use crate::core::ports::{Clock, RunLock, StateStore, SupabasePort, Wired};
 use crate::core::report::{RunOutcome, RunSummary};
 use crate::core::state::SyncState;
 use crate::health::{self, ConfigStatus, Health, SchemaCheck, SchemaStatus};
@@ -91,11 +91,13 @@ where
             Err(error) => return Ok(self.record_unconfigured(run_id, trigger, dry_run, error.to_string()).await),
         };
         let engine = Engine {
-            supabase: &postgrest,
-            notion: &notion,
-            store: self.store,
-            lock: self.lock,
-            clock: self.clock,
+            ports: Wired {
+                supabase: &postgrest,
+                notion: &notion,
+                store: self.store,
+                lock: self.lock,
+                clock: self.clock,
+            },
             config: EngineConfig {
                 batch_size: self.settings.batch_size,
                 lease_ttl_seconds: i64::from(self.settings.lease_ttl_seconds),

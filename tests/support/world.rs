@@ -9,6 +9,7 @@ use decision_sync::core::engine::{Engine, EngineConfig, RunRequest, RunResult};
 use decision_sync::core::error::PortError;
 use decision_sync::core::model::{Page, Row};
 use decision_sync::core::pair::{page_content, row_content};
+use decision_sync::core::ports::Wired;
 use decision_sync::core::report::RunOutcome;
 
 use super::block_on;
@@ -96,11 +97,13 @@ impl World {
         // One lock per run attempt, dropped when the run ends (as the coordinator's is).
         let lock = self.lock.attempt();
         let engine = Engine {
-            supabase: &self.supabase,
-            notion: &self.notion,
-            store: &self.state,
-            lock: &lock,
-            clock: &self.clock,
+            ports: Wired {
+                supabase: &self.supabase,
+                notion: &self.notion,
+                store: &self.state,
+                lock: &lock,
+                clock: &self.clock,
+            },
             config: self.config.clone(),
         };
         let request = RunRequest {
