@@ -522,7 +522,6 @@ fn a_row_given_a_malformed_link_after_a_crashed_create_keeps_its_intent_and_gets
     let row = w.supabase.insert("Crash me", "Ops", DAY);
     w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
     assert!(w.run(DEFAULT_BUDGET, false).is_err(), "the run is aborted");
-    w.wait_for_lease_expiry();
     w.supabase.user_update(&row, |row| row.notion_page_id = Some("oops".into()));
     assert_eq!(w.sync().summary.outcome, RunOutcome::Ok);
     assert_eq!(w.lock.intents().len(), 1, "the row still exists: its intent is kept");
@@ -796,7 +795,6 @@ fn crash_between_page_created_and_row_linked_creates_no_second_page() {
     assert_eq!(w.notion.pages().len(), 1, "the page was created before the crash");
     assert!(w.supabase.row(&row).unwrap().notion_page_id.is_none());
     assert_eq!(w.state.writes.get(), 0, "an aborted run saves nothing");
-    w.wait_for_lease_expiry();
     w.sync_until_quiet();
     assert_eq!(w.notion.pages().len(), 1, "no second page");
     w.assert_converged();
@@ -809,7 +807,6 @@ fn crash_after_page_created_then_row_edited_creates_no_second_page() {
     let row = w.supabase.insert("Crash me", "Ops", DAY);
     w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
     assert!(w.run(DEFAULT_BUDGET, false).is_err());
-    w.wait_for_lease_expiry();
     w.supabase.edit(&row, RowEdit::decision("Crash me, edited"));
     w.sync_until_quiet();
     assert_eq!(w.notion.pages().len(), 1, "no second page");
@@ -824,7 +821,6 @@ fn crash_when_linking_the_row_creates_no_second_page() {
     let row = w.supabase.insert("Crash me", "Ops", DAY);
     w.faults.inject_on("write_rows", 1, Fault::Crash);
     assert!(w.run(DEFAULT_BUDGET, false).is_err());
-    w.wait_for_lease_expiry();
     w.supabase.edit(&row, RowEdit::kind("UX"));
     w.sync_until_quiet();
     assert_eq!(w.notion.pages().len(), 1);
@@ -1360,7 +1356,6 @@ fn crash_after_create_then_trash_the_page(w: &World) -> (String, String) {
     let row = w.supabase.insert("Crash me", "Ops", DAY);
     w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
     assert!(w.run(DEFAULT_BUDGET, false).is_err());
-    w.wait_for_lease_expiry();
     let page = w.notion.pages()[0].id.clone();
     w.notion.trash(&page);
     w.time.advance_secs(300);
@@ -1450,7 +1445,6 @@ fn an_older_orphan_page_with_the_same_base_is_not_taken_for_the_created_page() {
     w.faults.inject_on("create_page", 1, Fault::Crash);
     assert!(w.run(DEFAULT_BUDGET, false).is_err());
     assert_eq!(w.lock.intents().len(), 1, "the crash left the intent");
-    w.wait_for_lease_expiry();
     w.sync_until_quiet();
     let page = w.page_of(&row).expect("the new row has a page");
     assert_ne!(page.id, orphan, "the orphan page is not the one created for the new row");
@@ -1997,7 +1991,6 @@ fn a_crash_before_the_link_under_a_notion_rejecting_in_trash_creates_no_second_p
     let row = w.supabase.insert("Crash me", "Ops", DAY);
     w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
     assert!(w.run(DEFAULT_BUDGET, false).is_err(), "the run is aborted");
-    w.wait_for_lease_expiry();
     let run = w.sync();
     assert!(
         !matches!(run.summary.outcome, RunOutcome::NotConfigured { .. } | RunOutcome::Failed { .. }),

@@ -133,12 +133,6 @@ impl World {
         self.run(DEFAULT_BUDGET, true).unwrap_or_else(|error| panic!("the dry run was aborted: {error}"))
     }
 
-    /// After a crash, let a lease TTL pass (the crashed run's lease is dead at once already: its
-    /// run is not alive in the coordinator; the wait keeps these scenarios' timelines).
-    pub fn wait_for_lease_expiry(&self) {
-        self.time.advance(Duration::seconds(self.config.lease_ttl_seconds + 1));
-    }
-
     /// Makes the next run start a full reconciliation (the last one is over a day old).
     pub fn wait_a_day(&self) {
         self.time.advance(Duration::hours(25));
