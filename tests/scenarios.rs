@@ -1056,6 +1056,23 @@ fn after_a_crash_health_names_the_interrupted_run_and_the_next_run_links_its_pag
 }
 
 #[test]
+fn no_page_is_created_before_its_intent_is_journaled() {
+    // DESIGN: the create-intent journal is written before a page create and cleared after the link.
+    let w = World::new();
+    rows(&w, "Row", 3);
+    w.lock.fail_journal_writes();
+    let run = w.sync();
+    assert_eq!(w.notion.pages().len(), 0, "the journal could not be written: no create was sent");
+    assert!(w.lock.intents().is_empty());
+    assert_ne!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary.outcome);
+    w.lock.heal();
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 3, "one page per row");
+    assert!(w.lock.intents().is_empty(), "cleared after the links");
+    w.assert_converged();
+}
+
+#[test]
 fn a_live_runs_lease_keeps_others_out_until_the_coordinator_restarts() {
     let w = World::new();
     rows(&w, "Row", 3);

@@ -70,11 +70,13 @@ fn millis(at: DateTime<Utc>) -> u64 {
 }
 
 /// The Durable Object's storage: values kept as JSON (so they must survive a serde round trip),
-/// every put and delete counted.
+/// every put and delete counted; a put under a chosen key can be made to fail (storage
+/// unavailable).
 #[derive(Clone, Default)]
 pub struct FakeLockStorage {
     values: Rc<RefCell<BTreeMap<&'static str, String>>>,
     writes: Rc<Cell<u64>>,
+    fail_puts_of: Rc<RefCell<Option<&'static str>>>,
 }
 
 impl LockStorage for FakeLockStorage {
@@ -84,6 +86,9 @@ impl LockStorage for FakeLockStorage {
     }
     async fn put<T: Serialize>(&self, key: &Key<T>, value: &T) -> Result<(), PortError> {
         self.writes.set(self.writes.get() + 1);
+        if *self.fail_puts_of.borrow() == Some(key.name()) {
+            return Err(PortError::transient("the coordinator's Durable Object storage", "injected put failure"));
+        }
         let json = serde_json::to_string(value).expect("a stored value serialises");
         self.values.borrow_mut().insert(key.name(), json);
         Ok(())
@@ -160,6 +165,13 @@ impl FakeLock {
         };
         block_on(self.storage.put(&keys::LEASE, &lease)).expect("the fake storage answers");
         *self.alive.borrow_mut() = Some(run_id.to_string());
+    }
+    /// Every write of the create-intent journal fails until [`FakeLock::heal`].
+    pub fn fail_journal_writes(&self) {
+        *self.storage.fail_puts_of.borrow_mut() = Some(keys::INTENTS.name());
+    }
+    pub fn heal(&self) {
+        *self.storage.fail_puts_of.borrow_mut() = None;
     }
     /// The object is rebuilt: storage kept, its memory (the alive mark) lost.
     pub fn restart(&self) {
