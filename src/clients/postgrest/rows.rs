@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::clients::postgrest::config::SERVICE;
 use crate::core::error::PortError;
 use crate::core::model::Row;
+use crate::core::ports::LinkedPage;
 
 #[derive(Debug, Deserialize)]
 struct RawRow {
@@ -54,6 +55,29 @@ pub fn parse_rows(body: &str) -> Result<Vec<Row>, PortError> {
         ))
     })?;
     raw.into_iter().map(into_row).collect()
+}
+
+#[derive(Debug, Deserialize)]
+struct RawLink {
+    id: Option<String>,
+    #[serde(default)]
+    notion_page_id: Option<String>,
+}
+
+/// Parses a JSON array of `{id, notion_page_id}` (a presence sweep's read); rows without a page
+/// id are skipped.
+pub fn parse_links(body: &str) -> Result<Vec<LinkedPage>, PortError> {
+    let raw: Vec<RawLink> = serde_json::from_str(body)
+        .map_err(|e| bad_response(&format!("expected a JSON array of rows with id and notion_page_id ({e})")))?;
+    raw.into_iter()
+        .filter_map(|link| {
+            let page_id = link.notion_page_id.filter(|id| !id.is_empty())?;
+            Some(match link.id.filter(|id| !id.is_empty()) {
+                Some(row_id) => Ok(LinkedPage { row_id, page_id }),
+                None => Err(bad_response("a row has no id")),
+            })
+        })
+        .collect()
 }
 
 fn into_row(raw: RawRow) -> Result<Row, PortError> {
