@@ -104,6 +104,15 @@ mod tests {
     }
 
     #[test]
+    fn the_query_asks_for_the_title_only() {
+        let config = NotionConfig { api_base: "https://notion.test".into(), ..NotionConfig::new("ntn_test", "db") };
+        let request = live_ids_query(&config, "ds-1", None, None);
+        assert_eq!(request.method, Method::Post);
+        assert_eq!(request.url, "https://notion.test/v1/data_sources/ds-1/query?filter_properties=title");
+        assert!(request.body.as_deref().is_some_and(|body| !body.contains("in_trash")), "never `in_trash`");
+    }
+
+    #[test]
     fn the_answer_gives_live_ids_and_the_cap() {
         let body = json!({
             "object": "list", "has_more": false, "next_cursor": null,
