@@ -316,3 +316,47 @@ impl<S: SupabasePort, N: NotionPort, L: RunLock> Readers<'_, S, N, L> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        format!("2025-01-01T10:{minute:02}:00Z").parse().unwrap()
+    }
+
+    fn rows_at(after: &str) -> TrashSweep {
+        let mut sweep = TrashSweep::new(at(1), 100);
+        sweep.phase = SweepPhase::Rows { after: Some(after.to_string()) };
+        sweep
+    }
+
+    #[test]
+    fn a_state_saved_before_the_sweep_existed_still_loads() {
+        let mut state = serde_json::to_value(SyncState::default()).unwrap();
+        state.as_object_mut().unwrap().remove("trash_sweeps");
+        let state: SyncState = serde_json::from_value(state).unwrap();
+        assert_eq!(state.trash_sweeps, TrashSweeps::default());
+    }
+
+    #[test]
+    fn held_deletes_keep_the_rows_phase_where_the_run_began_it() {
+        let start = rows_at("row-10");
+        let moved = TrashSweeps { current: Some(rows_at("row-90")), last: None };
+        let read = ReadResult {
+            trash_sweeps: Some(moved.clone()),
+            trash_sweep_rows_start: Some(start.clone()),
+            ..ReadResult::default()
+        };
+        assert_eq!(after_run(&read, false), Some(moved));
+        assert_eq!(after_run(&read, true).and_then(|sweeps| sweeps.current), Some(start));
+        // A sweep that ended in a halted run is not ended: its rows are checked again.
+        let ended = ReadResult {
+            trash_sweeps: Some(TrashSweeps { current: None, last: Some(rows_at("x").done(at(2))) }),
+            trash_sweep_rows_start: Some(rows_at("row-10")),
+            ..ReadResult::default()
+        };
+        assert!(after_run(&ended, true).is_some_and(|sweeps| sweeps.current.is_some()));
+        assert_eq!(after_run(&ReadResult::default(), true), None, "no sweep this run: the state is left alone");
+    }
+}
