@@ -20,7 +20,7 @@ use crate::lease::{renew_every_ms, restart_grace_ms, Renewal};
 use crate::mass_delete::LinkedCounts;
 use crate::model::{Page, Row, RowCursor};
 use crate::ports::{
-    Clock, IdBatch, LinkedPage, NewRow, NotionPort, PageBatch, PageQuery, PageWrite, RowWrite, RunLock, SupabasePort,
+    Clock, IdBatch, LinkedBatch, NewRow, NotionPort, PageBatch, PageQuery, PageWrite, RowWrite, RunLock, SupabasePort,
     WriteResult,
 };
 
@@ -169,7 +169,7 @@ impl<P: SupabasePort, L: RunLock, C: Clock> SupabasePort for Renewing<'_, P, L, 
         self.keep().await?;
         self.inner.count_linked().await
     }
-    async fn linked_page_ids(&self, after: Option<&str>, limit: usize) -> Result<Vec<LinkedPage>, PortError> {
+    async fn linked_page_ids(&self, after: Option<&str>, limit: usize) -> Result<LinkedBatch, PortError> {
         self.keep().await?;
         self.inner.linked_page_ids(after, limit).await
     }

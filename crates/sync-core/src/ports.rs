@@ -89,6 +89,14 @@ pub struct LinkedPage {
     pub page_id: String,
 }
 
+/// One page of a presence sweep's linked rows, and whether more rows follow (PostgREST's exact
+/// count: a server whose "Max rows" is below the limit asked for still reads as not finished).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LinkedBatch {
+    pub pages: Vec<LinkedPage>,
+    pub more: bool,
+}
+
 /// Most rows a presence sweep asks Supabase for at once (Supabase's default `max_rows`).
 pub const LINKED_PAGE_IDS_PER_REQUEST: usize = 1000;
 
@@ -149,7 +157,7 @@ pub trait SupabasePort {
     async fn count_unlinked(&self) -> Result<u32, PortError>;
     /// Live linked rows (`notion_page_id` set, `deleted_at` null), id and page id only, in `id`
     /// order strictly after `after` (a presence sweep's keyset).
-    async fn linked_page_ids(&self, after: Option<&str>, limit: usize) -> Result<Vec<LinkedPage>, PortError>;
+    async fn linked_page_ids(&self, after: Option<&str>, limit: usize) -> Result<LinkedBatch, PortError>;
     async fn count_linked(&self) -> Result<LinkedCounts, PortError>;
 }
 

@@ -210,15 +210,15 @@ impl<S: SupabasePort, N: NotionPort, L: RunLock> Readers<'_, S, N, L> {
         let mut ended = false;
         while self.may_read(result) {
             let SweepPhase::Rows { after } = &sweep.phase else { break };
-            let batch = match self.supabase.linked_page_ids(after.as_deref(), LINKED_PAGE_IDS_PER_REQUEST).await {
-                Ok(batch) => batch,
+            let (batch, more) = match self.supabase.linked_page_ids(after.as_deref(), LINKED_PAGE_IDS_PER_REQUEST).await
+            {
+                Ok(batch) => (batch.pages, batch.more),
                 Err(error) => {
                     result.stopped_by = Some(error);
                     break;
                 }
             };
             result.rows_count = result.rows_count.saturating_add(u32::try_from(batch.len()).unwrap_or(u32::MAX));
-            let whole = batch.len() >= LINKED_PAGE_IDS_PER_REQUEST;
             let (checked, complete) = self.check_rows(sweep, &batch, &mut found, result).await;
             sweep.rows = sweep.rows.saturating_add(checked);
             if let Some(last) = batch.get(usize::try_from(checked).unwrap_or(usize::MAX).wrapping_sub(1)) {
@@ -227,7 +227,7 @@ impl<S: SupabasePort, N: NotionPort, L: RunLock> Readers<'_, S, N, L> {
             if !complete {
                 break;
             }
-            if !whole {
+            if !more {
                 ended = true;
                 break;
             }

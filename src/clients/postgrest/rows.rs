@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::clients::http::HttpResponse;
 use crate::clients::postgrest::config::SERVICE;
 use crate::core::error::PortError;
 use crate::core::model::Row;
@@ -78,6 +79,20 @@ pub fn parse_links(body: &str) -> Result<Vec<LinkedPage>, PortError> {
             })
         })
         .collect()
+}
+
+/// Whether rows follow an answer of `returned` rows to a request for `limit` with
+/// `Prefer: count=exact`: PostgREST's `Content-Range` (`0-499/3000`) gives the total after the
+/// keyset; without one, a full page means more may follow.
+pub fn more_rows(response: &HttpResponse, returned: usize, limit: usize) -> bool {
+    let total = response
+        .header("content-range")
+        .and_then(|range| range.rsplit_once('/'))
+        .and_then(|(_, total)| total.trim().parse::<usize>().ok());
+    match total {
+        Some(total) => returned < total,
+        None => returned >= limit,
+    }
 }
 
 fn into_row(raw: RawRow) -> Result<Row, PortError> {
@@ -153,5 +168,22 @@ mod tests {
         let html = parse_rows("<html>").unwrap_err();
         assert!(html.to_string().contains("PostgREST endpoint"), "{html}");
         assert_eq!(parse_rows("[]").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn links_and_whether_more_follow_even_under_a_lower_max_rows() {
+        let links = parse_links(r#"[{"id":"r1","notion_page_id":"p1"},{"id":"r2","notion_page_id":null}]"#).unwrap();
+        assert_eq!(links, vec![LinkedPage { row_id: "r1".into(), page_id: "p1".into() }]);
+        assert!(parse_links(r#"[{"notion_page_id":"p1"}]"#).is_err(), "a row without an id");
+        let answer = |range: Option<&str>| HttpResponse {
+            status: 200,
+            headers: range.map(|range| vec![("Content-Range".to_string(), range.to_string())]).unwrap_or_default(),
+            body: "[]".into(),
+        };
+        assert!(more_rows(&answer(Some("0-499/3000")), 500, 1000), "capped at 500 by the server: more follow");
+        assert!(!more_rows(&answer(Some("0-299/300")), 300, 1000));
+        assert!(!more_rows(&answer(Some("*/0")), 0, 1000));
+        assert!(more_rows(&answer(None), 1000, 1000), "no count: a full page may have more");
+        assert!(!more_rows(&answer(None), 10, 1000));
     }
 }
