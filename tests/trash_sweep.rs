@@ -198,3 +198,39 @@ fn an_idle_run_under_a_refusing_reading_spends_few_requests_on_a_small_database(
     assert_eq!(w.notion.id_queries.get(), before + 1, "one sweep query a run");
     assert_eq!(again.summary.subrequests, idle.summary.subrequests, "{:?}", again.summary);
 }
+
+#[test]
+fn notions_result_cap_splits_the_sweep_by_creation_minute_and_a_crowded_minute_falls_back_to_reads_by_id() {
+    // 600 pages created a minute apart, under a cap of 250 results a query.
+    let (w, pairs) = synced_world(600);
+    w.notion.set_result_limit(Some(250));
+    refusing(&w, TrashReading::Rejected);
+    let (row, page) = &pairs[420];
+    assert!(w.notion.trash(page));
+    w.time.advance_secs(60);
+    let gets = w.notion.page_gets.get();
+    let run = w.sync_with(1_000);
+    assert!(deleted(&w, row), "found across the capped queries: {:?}", run.summary);
+    assert_eq!(w.notion.page_gets.get() - gets, 1, "every live page was listed: only the trashed one is read by id");
+    assert!(run.summary.warnings.is_empty(), "{:?}", run.summary.warnings);
+    assert_eq!(pairs.iter().filter(|(row, _)| deleted(&w, row)).count(), 1, "no live page taken for trashed");
+    // 300 pages created in one same minute, under a cap of 100: the sweep lists 100 of them and
+    // reads the others' pages by id; none is taken for trashed.
+    let w = World::new();
+    let rows: Vec<String> =
+        (0..300).map(|i| w.supabase.insert(&format!("Same minute {i}"), "Ops", "2025-08-07")).collect();
+    w.sync_until_quiet_with(100_000, 10);
+    w.notion.set_result_limit(Some(100));
+    w.notion.set_trash_reading(TrashReading::Ignored);
+    let gets = w.notion.page_gets.get();
+    let run = w.sync_with(1_000);
+    assert!(w.state.state().trash_query_refused.is_some());
+    assert!(
+        run.summary.warnings.iter().any(|warning| warning.contains("presence sweep")),
+        "{:?}",
+        run.summary.warnings
+    );
+    assert!(w.notion.page_gets.get() - gets >= 200, "the pages the capped query could not list are read by id");
+    assert!(rows.iter().all(|row| !deleted(&w, row)));
+    assert!(w.state.state().trash_sweeps.last.is_some_and(|last| last.left == 0));
+}

@@ -107,6 +107,17 @@ fn unseen(filter: &PresenceFilter, linked: &LinkedPage, result: &ReadResult) -> 
     !filter.contains(&linked.page_id) && !result.snapshot.pages.contains_key(&linked.page_id)
 }
 
+/// The warning of a sweep stepping over a minute in which more pages than Notion's result cap
+/// were created.
+fn crowded_minute(minute: Option<DateTime<Utc>>) -> String {
+    let minute = minute.map_or_else(|| "?".to_string(), |at| at.format("%Y-%m-%d %H:%M").to_string());
+    format!(
+        "more pages than Notion's query result limit (10,000) were created in the minute {minute} UTC: the presence sweep \
+         that finds pages trashed in Notion cannot list them all, so it reads their linked pages by id instead (slower, \
+         one request each)"
+    )
+}
+
 /// Requests kept back from a sweep's `GET /v1/pages/{id}`: the rows of what it found (one
 /// request per 100 pages) and the mass-delete halt's count (2).
 const KEEP_FOR_FOUND: u32 = 3;
@@ -181,6 +192,9 @@ impl<S: SupabasePort, N: NotionPort, L: RunLock> Readers<'_, S, N, L> {
                             // More pages than the cap created in one minute: step over it; their
                             // rows are then checked by `GET` (slower, never wrong).
                             let stuck = last_created.is_none() || last_created == *from;
+                            if stuck {
+                                result.warnings.push(crowded_minute(*from));
+                            }
                             *from = if stuck { from.map(|at| at + Duration::minutes(1)) } else { last_created };
                             *cursor = None;
                             if stuck && from.is_none() {
