@@ -9,6 +9,11 @@ const BITS_PER_ID: usize = 8;
 const HASHES: u64 = 6;
 /// Smallest capacity (1 KB of bits).
 pub const MIN_CAPACITY: usize = 1024;
+/// Largest capacity: 500 KB of bits, 1 MB as hex, so that the state stays under the 2 MB a value
+/// of the coordinator's SQLite-backed Durable Object may hold
+/// (developers.cloudflare.com/durable-objects/platform/limits). Beyond it, more ids are wrongly
+/// "present" (only later found).
+pub const MAX_CAPACITY: usize = 500_000;
 
 /// The filter. `seed` differs per sweep, so an id wrongly "present" in one sweep is very likely
 /// found absent by the next.
@@ -23,7 +28,7 @@ pub struct PresenceFilter {
 impl PresenceFilter {
     /// A filter for about `capacity` ids (at least [`MIN_CAPACITY`]).
     pub fn with_capacity(capacity: usize, seed: u64) -> Self {
-        let bytes = capacity.max(MIN_CAPACITY).saturating_mul(BITS_PER_ID) / 8;
+        let bytes = capacity.clamp(MIN_CAPACITY, MAX_CAPACITY).saturating_mul(BITS_PER_ID) / 8;
         PresenceFilter { seed, bits: vec![0; bytes] }
     }
 
@@ -107,6 +112,12 @@ mod tests {
         assert!(wrong.len() < 400, "{} of 10,000 wrongly present (about 2% expected)", wrong.len());
         let twice = wrong.iter().filter(|n| second.contains(&id(**n))).count();
         assert!(twice < 20, "{twice} wrongly present in both sweeps");
+    }
+
+    #[test]
+    fn the_size_is_bounded_for_the_durable_object() {
+        assert_eq!(PresenceFilter::with_capacity(10, 1).len_bytes(), MIN_CAPACITY);
+        assert_eq!(PresenceFilter::with_capacity(10_000_000, 1).len_bytes(), MAX_CAPACITY);
     }
 
     #[test]
