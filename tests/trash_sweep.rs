@@ -255,3 +255,17 @@ fn notions_result_cap_splits_the_sweep_by_creation_minute_and_a_crowded_minute_f
     assert!(rows.iter().all(|row| !deleted(&w, row)));
     assert!(w.state.state().trash_sweeps.last.is_some_and(|last| last.left == 0));
 }
+
+#[test]
+fn a_failing_count_does_not_stop_the_first_sweep() {
+    let (w, pairs) = synced_world(5);
+    w.notion.set_trash_reading(TrashReading::Rejected);
+    w.faults.inject_on("count_linked", 1, support::Fault::Fail);
+    let run = w.sync_with(FREE_BUDGET);
+    assert_eq!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary);
+    assert!(w.state.state().trash_sweeps.last.is_some_and(|last| last.rows == 5), "the sweep ran");
+    let (row, page) = &pairs[4];
+    assert!(w.notion.trash(page));
+    w.sync_with(FREE_BUDGET);
+    assert!(deleted(&w, row));
+}

@@ -165,6 +165,9 @@ impl<S: SupabasePort, N: NotionPort, L: RunLock> Readers<'_, S, N, L> {
                 let linked = usize::try_from(counts.live.saturating_add(counts.deleted_unsynced)).unwrap_or(usize::MAX);
                 Some(linked.saturating_add(linked / 4))
             }
+            // A count PostgREST will not give (e.g. no `Prefer: count=exact`): the smallest set,
+            // fuller than it should be (more trashed pages wait for the next sweep, sized by this one).
+            Err(PortError::Config { .. } | PortError::Record { .. } | PortError::Transient { .. }) => Some(0),
             Err(error) => {
                 result.stopped_by = Some(error);
                 None
