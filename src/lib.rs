@@ -22,6 +22,7 @@ pub mod public;
 pub mod run_log;
 pub mod service;
 pub mod settings;
+pub mod stored_chunks;
 #[cfg(test)]
 mod test_support;
 pub mod webhooks;

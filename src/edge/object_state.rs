@@ -9,11 +9,17 @@
 //! next copy when one is pending, so KV is never more than 5 minutes behind.
 //!
 //! A new object (first deploy of this version) starts from what KV holds.
+//!
+//! The state is stored as one value while it fits, and in chunks past that
+//! ([`crate::stored_chunks`]: Cloudflare's 2 MB limit on a key and its value).
+use worker::js_sys::{Object, Reflect};
+use worker::wasm_bindgen::JsValue;
 use worker::Storage;
 
 use crate::core::error::PortError;
 use crate::core::ports::StateStore;
 use crate::core::state::{ConflictRecord, SyncState};
+use crate::stored_chunks::{self, chunk_key, count_key};
 
 use super::kv_state::KvStateStore;
 
@@ -58,6 +64,60 @@ impl ObjectState {
         self.storage.put(key, text).await.map_err(|e| storage_error("writing", e))
     }
 
+    /// The state's JSON text: one value, or its chunks joined.
+    async fn state_text(&self) -> Result<Option<String>, PortError> {
+        let count: Option<usize> =
+            self.storage.get(&count_key(STATE_KEY)).await.map_err(|e| storage_error("reading", e))?;
+        let count = count.unwrap_or(0);
+        if count == 0 {
+            return self.storage.get(STATE_KEY).await.map_err(|e| storage_error("reading", e));
+        }
+        let mut text = String::new();
+        for index in 0..count {
+            let key = chunk_key(STATE_KEY, index);
+            let chunk: Option<String> = self.storage.get(&key).await.map_err(|e| storage_error("reading", e))?;
+            match chunk {
+                Some(chunk) => text.push_str(&chunk),
+                None => return Err(storage_error("reading", format!("`{key}` is missing ({count} chunks)"))),
+            }
+        }
+        Ok(Some(text))
+    }
+
+    async fn stored_state(&self) -> Result<Option<SyncState>, PortError> {
+        match self.state_text().await? {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| storage_error("decoding", e)),
+        }
+    }
+
+    /// Writes the state (one value or chunks, with their count) and the KV-copy mark in one
+    /// atomic write, then drops what an earlier, differently sized state left behind.
+    async fn put_state(&self, state: &SyncState) -> Result<(), PortError> {
+        let text = serde_json::to_string(state).map_err(|e| storage_error("encoding", e))?;
+        let previous: Option<usize> =
+            self.storage.get(&count_key(STATE_KEY)).await.map_err(|e| storage_error("reading", e))?;
+        let layout = stored_chunks::layout(STATE_KEY, &text);
+        let entries = Object::new();
+        let set = |key: &str, value: JsValue| {
+            Reflect::set(&entries, &JsValue::from_str(key), &value).map(|_| ()).map_err(|e| {
+                storage_error("writing", e.as_string().unwrap_or_else(|| "cannot build the entries".into()))
+            })
+        };
+        for (key, value) in &layout.values {
+            set(key, JsValue::from_str(value))?;
+        }
+        set(&count_key(STATE_KEY), JsValue::from_f64(layout.count as f64))?;
+        set(DIRTY_KEY, JsValue::TRUE)?;
+        self.storage.put_multiple_raw(entries).await.map_err(|e| storage_error("writing", e))?;
+        let stale = layout.stale_keys(STATE_KEY, previous.unwrap_or(0));
+        if !stale.is_empty() {
+            // Left behind on failure: the count written above says which keys hold the state.
+            let _ = self.storage.delete_multiple(stale).await;
+        }
+        Ok(())
+    }
+
     async fn pending_conflicts(&self) -> Result<Vec<ConflictRecord>, PortError> {
         Ok(self.get_json(CONFLICTS_KEY).await?.unwrap_or_default())
     }
@@ -80,7 +140,7 @@ impl ObjectState {
             _ => return Ok(0),
         }
         let mut writes = 0;
-        if let Some(state) = self.get_json::<SyncState>(STATE_KEY).await? {
+        if let Some(state) = self.stored_state().await? {
             self.kv.save(&state).await?;
             writes += 1;
         }
@@ -98,7 +158,7 @@ impl ObjectState {
 
 impl StateStore for ObjectState {
     async fn load(&self) -> Result<SyncState, PortError> {
-        match self.get_json(STATE_KEY).await? {
+        match self.stored_state().await? {
             Some(state) => Ok(state),
             // First run of this object: the state the Worker kept in KV before.
             None => self.kv.load().await,
@@ -106,8 +166,7 @@ impl StateStore for ObjectState {
     }
 
     async fn save(&self, state: &SyncState) -> Result<(), PortError> {
-        self.put_json(STATE_KEY, state).await?;
-        self.storage.put(DIRTY_KEY, true).await.map_err(|e| storage_error("writing", e))
+        self.put_state(state).await
     }
 
     async fn save_conflicts(&self, _run_id: &str, conflicts: &[ConflictRecord]) -> Result<(), PortError> {

@@ -160,7 +160,7 @@ describe('webhooks and the coordinator', { timeout: 300_000 }, () => {
       await quiet(hooks);
       const pageId = (await world.row(rowId)).notion_page_id;
       await world.notion.trash(pageId);
-      // Without the webhook this waits for the daily full pass (trash-readings.test.mjs).
+      // Without the webhook the next run finds it too, by the presence sweep (trash-readings.test.mjs).
       await eventually(async () => (await world.row(rowId)).deleted_at !== null, 20_000, 'the trash reached the row');
       const health = await world.health(worker);
       assert.match(health.last_run.trigger, /notion webhook/, JSON.stringify(health.last_run));

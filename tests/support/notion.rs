@@ -9,6 +9,8 @@
 //! - a title segment over 2,000 UTF-16 units or more than 100 segments, a comma in a `Type`
 //!   option or one over 100 UTF-16 units, a malformed date, editing a trashed page, or a page
 //!   id in a path that is not a uuid → `PortError::Record`;
+//! - `live_page_ids` (a presence sweep) = live pages with a non-empty `Checksum` created on or
+//!   after `from`, oldest creation first, capped like queries;
 //! - `get_page` answers `None` for an unknown (or permanently deleted) id, trashed pages included.
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,7 +20,7 @@ use decision_sync::core::content::{normalize_date, Content};
 use decision_sync::core::error::PortError;
 use decision_sync::core::model::Page;
 use decision_sync::core::notion_date::{DateWrite, NotionDate};
-use decision_sync::core::ports::{NotionPort, PageBatch, PageQuery, PageWrite, PAGE_SIZE};
+use decision_sync::core::ports::{IdBatch, NotionPort, PageBatch, PageQuery, PageStub, PageWrite, PAGE_SIZE};
 use decision_sync::core::time::floor_minute;
 
 use super::sim::{Faults, Service, SimTime};
@@ -114,6 +116,9 @@ pub struct FakeNotion {
     trash_reading: Cell<TrashReading>,
     /// Queries sent with `in_trash: true` so far.
     pub trashed_queries: Cell<u32>,
+    /// Presence-sweep queries (`live_page_ids`) and `get_page` calls so far.
+    pub id_queries: Cell<u32>,
+    pub page_gets: Cell<u32>,
 }
 
 /// The readings of `in_trash: true` in a query body.
@@ -225,6 +230,8 @@ impl FakeNotion {
             result_limit: Cell::new(None),
             trash_reading: Cell::new(TrashReading::default()),
             trashed_queries: Cell::new(0),
+            id_queries: Cell::new(0),
+            page_gets: Cell::new(0),
         }
     }
 
@@ -490,8 +497,42 @@ impl NotionPort for FakeNotion {
         self.faults.end(ticket, PageBatch { pages, next_cursor, incomplete, in_trash_ignored: false })
     }
 
+    async fn live_page_ids(&self, from: Option<DateTime<Utc>>, cursor: Option<&str>) -> Result<IdBatch, PortError> {
+        let ticket = self.faults.begin(Service::Notion, "live_page_ids", false)?;
+        self.id_queries.set(self.id_queries.get() + 1);
+        let start: usize = match cursor {
+            None => 0,
+            Some(cursor) => cursor
+                .strip_prefix("offset-")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| record("start_cursor", format!("invalid start_cursor {cursor:?}")))?,
+        };
+        let mut all: Vec<PageStub> = {
+            let db = self.db.borrow();
+            let mut pages: Vec<&StoredPage> = db
+                .pages
+                .values()
+                .filter(|page| !page.in_trash && page.checksum.as_deref().is_some_and(|sum| !sum.is_empty()))
+                .filter(|page| from.is_none_or(|from| floor_minute(page.created) >= from))
+                .collect();
+            pages.sort_by(|a, b| (floor_minute(a.created), &a.id).cmp(&(floor_minute(b.created), &b.id)));
+            pages
+                .into_iter()
+                .map(|page| PageStub { id: page.id.clone(), created_time: floor_minute(page.created) })
+                .collect()
+        };
+        let cap = self.result_limit.get().unwrap_or(usize::MAX).min(all.len());
+        let end = (start + PAGE_SIZE).min(cap);
+        let incomplete = end == cap && cap < all.len();
+        all.truncate(end);
+        let pages = all.split_off(start.min(end));
+        let next_cursor = (end < cap).then(|| format!("offset-{end}"));
+        self.faults.end(ticket, IdBatch { pages, next_cursor, incomplete })
+    }
+
     async fn get_page(&self, page_id: &str) -> Result<Option<Page>, PortError> {
         let ticket = self.faults.begin(Service::Notion, "get_page", false)?;
+        self.page_gets.set(self.page_gets.get() + 1);
         check_path_id(page_id)?;
         let page = self.page(page_id);
         self.faults.end(ticket, page)

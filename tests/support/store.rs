@@ -22,6 +22,8 @@ pub struct FakeState {
     conflicts: RefCell<Vec<(String, ConflictRecord)>>,
     /// Writes (state saves + conflict saves) so far.
     pub writes: Cell<u64>,
+    /// The largest state saved so far, in bytes of JSON.
+    pub largest_save: Cell<usize>,
     /// Makes the next save fail (`Transient`), e.g. KV unavailable.
     pub fail_next_save: Cell<bool>,
 }
@@ -35,7 +37,9 @@ impl FakeState {
             .unwrap_or_default()
     }
     pub fn set_state(&self, state: &SyncState) {
-        *self.json.borrow_mut() = Some(serde_json::to_string(state).expect("the state serialises"));
+        let json = serde_json::to_string(state).expect("the state serialises");
+        self.largest_save.set(self.largest_save.get().max(json.len()));
+        *self.json.borrow_mut() = Some(json);
     }
     pub fn kept_conflicts(&self) -> Vec<ConflictRecord> {
         self.conflicts.borrow().iter().map(|(_, record)| record.clone()).collect()

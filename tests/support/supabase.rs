@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use decision_sync::core::error::PortError;
 use decision_sync::core::mass_delete::LinkedCounts;
 use decision_sync::core::model::{Row, RowCursor};
-use decision_sync::core::ports::{NewRow, RowWrite, SupabasePort, WriteResult, PAGE_SIZE};
+use decision_sync::core::ports::{LinkedBatch, LinkedPage, NewRow, RowWrite, SupabasePort, WriteResult, PAGE_SIZE};
 
 use super::sim::{Faults, Service, SimTime};
 
@@ -291,6 +291,25 @@ impl SupabasePort for FakeSupabase {
         rows.truncate(limit);
         drop(table);
         self.faults.end(ticket, rows)
+    }
+
+    async fn linked_page_ids(&self, after: Option<&str>, limit: usize) -> Result<LinkedBatch, PortError> {
+        let ticket = self.faults.begin(Service::Supabase, "linked_page_ids", false)?;
+        let table = self.table.borrow();
+        let mut rows: Vec<LinkedPage> = table
+            .rows
+            .values()
+            .filter(|row| row.deleted_at.is_none() && after.is_none_or(|after| row.id.as_str() > after))
+            .filter_map(|row| {
+                let page_id = row.notion_page_id.clone()?;
+                Some(LinkedPage { row_id: row.id.clone(), page_id })
+            })
+            .collect();
+        rows.sort_by(|a, b| a.row_id.cmp(&b.row_id));
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        drop(table);
+        self.faults.end(ticket, LinkedBatch { pages: rows, more })
     }
 
     async fn rows_by_page_ids(&self, page_ids: &[String]) -> Result<Vec<Row>, PortError> {

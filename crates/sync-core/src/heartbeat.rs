@@ -20,7 +20,8 @@ use crate::lease::{renew_every_ms, renewal_grace_ms, Renewal};
 use crate::mass_delete::LinkedCounts;
 use crate::model::{Page, Row, RowCursor};
 use crate::ports::{
-    Clock, NewRow, NotionPort, PageBatch, PageQuery, PageWrite, RowWrite, RunLock, SupabasePort, WriteResult,
+    Clock, IdBatch, LinkedBatch, NewRow, NotionPort, PageBatch, PageQuery, PageWrite, RowWrite, RunLock, SupabasePort,
+    WriteResult,
 };
 
 /// Renews one run's lease when due; remembers a loss.
@@ -168,6 +169,10 @@ impl<P: SupabasePort, L: RunLock, C: Clock> SupabasePort for Renewing<'_, P, L, 
         self.keep().await?;
         self.inner.count_linked().await
     }
+    async fn linked_page_ids(&self, after: Option<&str>, limit: usize) -> Result<LinkedBatch, PortError> {
+        self.keep().await?;
+        self.inner.linked_page_ids(after, limit).await
+    }
     fn schema_warning(&self) -> Option<String> {
         self.inner.schema_warning()
     }
@@ -181,6 +186,10 @@ impl<P: NotionPort, L: RunLock, C: Clock> NotionPort for Renewing<'_, P, L, C> {
     async fn query(&self, query: &PageQuery, cursor: Option<&str>) -> Result<PageBatch, PortError> {
         self.keep().await?;
         self.inner.query(query, cursor).await
+    }
+    async fn live_page_ids(&self, from: Option<DateTime<Utc>>, cursor: Option<&str>) -> Result<IdBatch, PortError> {
+        self.keep().await?;
+        self.inner.live_page_ids(from, cursor).await
     }
     async fn get_page(&self, page_id: &str) -> Result<Option<Page>, PortError> {
         self.keep().await?;

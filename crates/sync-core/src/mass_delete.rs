@@ -157,6 +157,8 @@ impl Candidates {
                 found.trash_rows.extend(deferred.row_id.iter().cloned());
             }
         }
+        // Pages a presence sweep saw leave the live results: trashed until read.
+        found.delete_pages.extend(snapshot.pages_left_unread.iter().cloned());
         found
     }
 

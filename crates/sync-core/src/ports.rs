@@ -66,6 +66,40 @@ pub struct PageBatch {
     pub in_trash_ignored: bool,
 }
 
+/// A live page as a presence sweep reads it: its id and `created_time` only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageStub {
+    pub id: String,
+    pub created_time: DateTime<Utc>,
+}
+
+/// One page of a presence sweep's query ([`NotionPort::live_page_ids`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct IdBatch {
+    pub pages: Vec<PageStub>,
+    pub next_cursor: Option<String>,
+    /// Notion stopped at its result cap (10,000): more pages match, with no cursor to them.
+    pub incomplete: bool,
+}
+
+/// A live linked row as a presence sweep reads it ([`SupabasePort::linked_page_ids`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedPage {
+    pub row_id: String,
+    pub page_id: String,
+}
+
+/// One page of a presence sweep's linked rows, and whether more rows follow (PostgREST's exact
+/// count: a server whose "Max rows" is below the limit asked for still reads as not finished).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LinkedBatch {
+    pub pages: Vec<LinkedPage>,
+    pub more: bool,
+}
+
+/// Most rows a presence sweep asks Supabase for at once (Supabase's default `max_rows`).
+pub const LINKED_PAGE_IDS_PER_REQUEST: usize = 1000;
+
 /// What to change on a page. `content` and `base` are written together with `Synced = true`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PageWrite {
@@ -121,6 +155,9 @@ pub trait SupabasePort {
     /// Counts the linked rows, live and soft-deleted-not-synced (for the mass-delete safety halt).
     /// Live rows without a page (one counted request): a drain's exact Supabase-side backlog.
     async fn count_unlinked(&self) -> Result<u32, PortError>;
+    /// Live linked rows (`notion_page_id` set, `deleted_at` null), id and page id only, in `id`
+    /// order strictly after `after` (a presence sweep's keyset).
+    async fn linked_page_ids(&self, after: Option<&str>, limit: usize) -> Result<LinkedBatch, PortError>;
     async fn count_linked(&self) -> Result<LinkedCounts, PortError>;
 }
 
@@ -130,6 +167,9 @@ pub trait NotionPort {
     async fn check_schema(&self) -> Result<(), PortError>;
     /// One page of a query; `cursor` is Notion's `next_cursor` from the previous page.
     async fn query(&self, query: &PageQuery, cursor: Option<&str>) -> Result<PageBatch, PortError>;
+    /// One page of every live page with a non-empty `Checksum` created on or after `from`, oldest
+    /// creation first, ids and `created_time` only (a presence sweep: asks for the title only).
+    async fn live_page_ids(&self, from: Option<DateTime<Utc>>, cursor: Option<&str>) -> Result<IdBatch, PortError>;
     /// One page by id: `Ok(None)` when it does not exist or is not shared with the integration.
     async fn get_page(&self, page_id: &str) -> Result<Option<Page>, PortError>;
     /// Creates a page with this content and base (`Synced = true`).

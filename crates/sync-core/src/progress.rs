@@ -13,6 +13,7 @@ use crate::rejection::update_rejections;
 use crate::report::RunCounts;
 use crate::state::{FullPass, Orphan, QueryResume, RecordIssue, SyncState};
 use crate::time::floor_minute;
+use crate::trash_sweep;
 
 /// Record errors and orphans kept in the state (the oldest by sort order go first).
 const KEPT_ISSUES: usize = 200;
@@ -107,6 +108,9 @@ pub fn next_state(
     update_full_pass(&mut state, read, pending);
     if read.trash_query_refused {
         state.trash_query_refused = Some(read.snapshot.now);
+    }
+    if let Some(sweeps) = trash_sweep::after_run(read, !planned.held.is_empty()) {
+        state.trash_sweeps = sweeps;
     }
     let settled = settled_ids(planned, execution, read, pending);
     update_issues(&mut state.errors, planned, execution, &settled);

@@ -12,6 +12,7 @@ use crate::ports::{NotionPort, PageQuery, Ports, RunLock, SupabasePort, PAGE_SIZ
 use crate::snapshot::Snapshot;
 use crate::state::{QueryResume, RecordIssue, SyncState};
 use crate::time::{floor_minute, notion_overlap};
+use crate::trash_sweep::{sweep_due, TrashSweep, TrashSweeps};
 
 /// How much one run reads per source.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +62,10 @@ pub struct ReadResult {
     pub warnings: Vec<String>,
     /// Notion refused `in_trash` in a query body this run (remembered in state).
     pub trash_query_refused: bool,
+    /// The presence sweep's new state, when this run swept ([`crate::trash_sweep`]).
+    pub trash_sweeps: Option<TrashSweeps>,
+    /// The sweep as it was when this run began its rows phase.
+    pub trash_sweep_rows_start: Option<TrashSweep>,
 }
 
 /// Pages read from one query, whether the query ended, and Notion's cursor where it stopped.
@@ -94,7 +99,7 @@ pub struct Readers<'a, P> {
 }
 
 impl<'a, P: Ports> Readers<'a, P> {
-    fn may_read(&self, result: &ReadResult) -> bool {
+    pub(crate) fn may_read(&self, result: &ReadResult) -> bool {
         result.stopped_by.is_none() && self.budget.remaining() > self.limits.keep_for_writes
     }
 
@@ -270,6 +275,9 @@ impl<'a, P: Ports> Readers<'a, P> {
         self.read_marked_pages(&mut result).await;
         self.look_up_rows_of_pages(&mut result).await;
         self.get_pages_of_changed_rows(state, &mut result).await;
+        if sweep_due(state, &result) {
+            self.sweep_for_trash(state, &mut result).await;
+        }
         result
     }
 

@@ -42,6 +42,10 @@ pub struct Snapshot {
     /// id, a page Notion would not read): per-record errors, final for this run.
     #[serde(default)]
     pub record_issues: BTreeMap<String, RecordIssue>,
+    /// Linked pages a presence sweep found gone from Notion's live results and has not read yet
+    /// (budget): counted as deletes by the mass-delete halt ([`crate::trash_sweep`]).
+    #[serde(default)]
+    pub pages_left_unread: BTreeSet<String>,
 }
 
 impl Snapshot {

@@ -10,6 +10,7 @@ use crate::model::{RowCursor, Side};
 use crate::rejection::Rejection;
 use crate::report::RunSummary;
 use crate::schema_check::SchemaChecks;
+use crate::trash_sweep::TrashSweeps;
 
 /// Incremental positions on both sides.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -102,6 +103,10 @@ pub struct SyncState {
     /// `GET /v1/pages/{id}` for the linked pages a full pass did not see.
     #[serde(default)]
     pub trash_query_refused: Option<DateTime<Utc>>,
+    /// While `in_trash` is refused: the presence sweep that finds linked pages gone from the live
+    /// results ([`crate::trash_sweep`]).
+    #[serde(default)]
+    pub trash_sweeps: TrashSweeps,
 }
 
 /// Counts since the sync was installed.

@@ -30,6 +30,7 @@ pub mod page_json;
 pub mod properties;
 pub mod request;
 pub mod schema;
+pub mod sweep;
 #[cfg(test)]
 mod tests;
 pub mod version;
@@ -37,6 +38,7 @@ pub mod version;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::clients::http::{HttpRequest, HttpTransport};
@@ -47,7 +49,7 @@ use crate::core::budget::Budget;
 use crate::core::content::{Content, ContentError};
 use crate::core::error::PortError;
 use crate::core::model::Page;
-use crate::core::ports::{NotionPort, PageBatch, PageQuery, PageWrite};
+use crate::core::ports::{IdBatch, NotionPort, PageBatch, PageQuery, PageWrite};
 
 pub use config::{normalize_notion_id, same_id, NotionConfig, DEFAULT_API_BASE, NOTION_VERSION};
 pub use error::{MappingError, NotionApiError, Target, SERVICE};
@@ -502,6 +504,19 @@ impl<T: HttpTransport> NotionPort for NotionClient<T> {
                     (request, Target::DataSource { id: id.to_string() })
                 },
                 |body| request::parse_query_body(body, query, version),
+            )
+            .await?;
+        Ok(batch?)
+    }
+
+    /// The presence sweep's query: the title only, whatever the schema check found.
+    async fn live_page_ids(&self, from: Option<DateTime<Utc>>, cursor: Option<&str>) -> Result<IdBatch, PortError> {
+        let version = self.config.version;
+        let batch = self
+            .on_data_source_with(
+                Replay::Safe,
+                |id| (sweep::live_ids_query(&self.config, id, from, cursor), Target::DataSource { id: id.to_string() }),
+                |body| sweep::parse_live_ids(body, version),
             )
             .await?;
         Ok(batch?)

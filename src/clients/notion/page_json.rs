@@ -15,6 +15,7 @@ use crate::clients::notion::schema::{PROP_CHECKSUM, PROP_DECISION, PROP_TYPE, SC
 use crate::core::content::normalize_date;
 use crate::core::model::Page;
 use crate::core::notion_date::NotionDate;
+use crate::core::ports::PageStub;
 
 // ---------------------------------------------------------------------------------------------
 // Reading pages
@@ -494,6 +495,17 @@ impl<'a> PageJson<'a> {
             return Err(wrong(found.unwrap_or("unknown")));
         }
         Ok(value)
+    }
+
+    /// Only the id and `created_time` (a presence sweep's answer carries only the title);
+    /// `Ok(None)` for a trashed page (`read_archived`: as in [`PageJson::into_page`]).
+    pub fn into_stub(self, read_archived: bool) -> Result<Option<PageStub>, MappingError> {
+        let id = self.id.as_str().ok_or_else(|| malformed("a page", "it has no `id`"))?.to_string();
+        if self.in_trash.0.unwrap_or(false) || (read_archived && self.archived.0.unwrap_or(false)) {
+            return Ok(None);
+        }
+        let created_time = timestamp(self.created_time.as_str(), "created_time", &id)?;
+        Ok(Some(PageStub { id, created_time }))
     }
 
     /// The page as the core sees it. `read_archived`: whether the deprecated `archived: true`

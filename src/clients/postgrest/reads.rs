@@ -46,6 +46,22 @@ pub fn rows_by_page_ids(config: &PostgrestConfig, page_ids: &[String]) -> HttpRe
     get(config, &params)
 }
 
+/// `GET {base}/decision_vault?select=id,notion_page_id&notion_page_id=not.is.null
+/// &deleted_at=is.null&id=gt."ID"&order=id.asc&limit=N` with `Prefer: count=exact`: a presence
+/// sweep's page of live linked rows, ids only; the count (in `Content-Range`) tells whether more
+/// follow even when the server's "Max rows" is below `N`
+/// (<https://docs.postgrest.org/en/latest/references/api/pagination_count.html>).
+pub fn linked_page_ids(config: &PostgrestConfig, after: Option<&str>, limit: usize) -> HttpRequest {
+    let mut params =
+        vec!["select=id,notion_page_id".to_string(), "notion_page_id=not.is.null".into(), "deleted_at=is.null".into()];
+    if let Some(after) = after {
+        params.push(format!("id=gt.{}", query::encode(&query::quoted(after))));
+    }
+    params.push("order=id.asc".into());
+    params.push(format!("limit={}", limit.max(1)));
+    get(config, &params).header("Prefer", "count=exact")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +114,19 @@ mod tests {
                  &order=created_at.asc,id.asc&limit=100"
             )
         );
+    }
+
+    #[test]
+    fn linked_page_ids_reads_ids_only_in_id_order() {
+        let first = linked_page_ids(&config(), None, 1000);
+        assert_eq!(
+            first.url,
+            "https://abc.supabase.co/rest/v1/decision_vault?select=id,notion_page_id&notion_page_id=not.is.null\
+             &deleted_at=is.null&order=id.asc&limit=1000"
+        );
+        assert!(first.headers.contains(&("Prefer".to_string(), "count=exact".to_string())));
+        let next = linked_page_ids(&config(), Some("id-9"), 1000);
+        assert!(next.url.contains("&deleted_at=is.null&id=gt.%22id-9%22&order=id.asc&limit=1000"), "{}", next.url);
     }
 
     #[test]

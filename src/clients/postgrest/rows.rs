@@ -7,9 +7,11 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::clients::http::HttpResponse;
 use crate::clients::postgrest::config::SERVICE;
 use crate::core::error::PortError;
 use crate::core::model::Row;
+use crate::core::ports::LinkedPage;
 
 #[derive(Debug, Deserialize)]
 struct RawRow {
@@ -54,6 +56,43 @@ pub fn parse_rows(body: &str) -> Result<Vec<Row>, PortError> {
         ))
     })?;
     raw.into_iter().map(into_row).collect()
+}
+
+#[derive(Debug, Deserialize)]
+struct RawLink {
+    id: Option<String>,
+    #[serde(default)]
+    notion_page_id: Option<String>,
+}
+
+/// Parses a JSON array of `{id, notion_page_id}` (a presence sweep's read); rows without a page
+/// id are skipped.
+pub fn parse_links(body: &str) -> Result<Vec<LinkedPage>, PortError> {
+    let raw: Vec<RawLink> = serde_json::from_str(body)
+        .map_err(|e| bad_response(&format!("expected a JSON array of rows with id and notion_page_id ({e})")))?;
+    raw.into_iter()
+        .filter_map(|link| {
+            let page_id = link.notion_page_id.filter(|id| !id.is_empty())?;
+            Some(match link.id.filter(|id| !id.is_empty()) {
+                Some(row_id) => Ok(LinkedPage { row_id, page_id }),
+                None => Err(bad_response("a row has no id")),
+            })
+        })
+        .collect()
+}
+
+/// Whether rows follow an answer of `returned` rows to a request for `limit` with
+/// `Prefer: count=exact`: PostgREST's `Content-Range` (`0-499/3000`) gives the total after the
+/// keyset; without one, a full page means more may follow.
+pub fn more_rows(response: &HttpResponse, returned: usize, limit: usize) -> bool {
+    let total = response
+        .header("content-range")
+        .and_then(|range| range.rsplit_once('/'))
+        .and_then(|(_, total)| total.trim().parse::<usize>().ok());
+    match total {
+        Some(total) => returned < total,
+        None => returned >= limit,
+    }
 }
 
 fn into_row(raw: RawRow) -> Result<Row, PortError> {
@@ -129,5 +168,22 @@ mod tests {
         let html = parse_rows("<html>").unwrap_err();
         assert!(html.to_string().contains("PostgREST endpoint"), "{html}");
         assert_eq!(parse_rows("[]").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn links_and_whether_more_follow_even_under_a_lower_max_rows() {
+        let links = parse_links(r#"[{"id":"r1","notion_page_id":"p1"},{"id":"r2","notion_page_id":null}]"#).unwrap();
+        assert_eq!(links, vec![LinkedPage { row_id: "r1".into(), page_id: "p1".into() }]);
+        assert!(parse_links(r#"[{"notion_page_id":"p1"}]"#).is_err(), "a row without an id");
+        let answer = |range: Option<&str>| HttpResponse {
+            status: 200,
+            headers: range.map(|range| vec![("Content-Range".to_string(), range.to_string())]).unwrap_or_default(),
+            body: "[]".into(),
+        };
+        assert!(more_rows(&answer(Some("0-499/3000")), 500, 1000), "capped at 500 by the server: more follow");
+        assert!(!more_rows(&answer(Some("0-299/300")), 300, 1000));
+        assert!(!more_rows(&answer(Some("*/0")), 0, 1000));
+        assert!(more_rows(&answer(None), 1000, 1000), "no count: a full page may have more");
+        assert!(!more_rows(&answer(None), 10, 1000));
     }
 }
