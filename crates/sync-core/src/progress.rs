@@ -538,7 +538,7 @@ mod tests {
         } else {
             let pass = next.full_pass.expect("the pass goes on");
             assert_eq!((pass.pages_done, pass.trashed_done), want_done);
-            assert_eq!(pass.seen_pages, ids(&["p1", "p2"]));
+            assert_eq!(pass.seen_pages, ["p1", "p2"].into_iter().collect());
             assert_eq!(next.last_full_pass, None);
         }
     }
