@@ -2012,3 +2012,75 @@ fn a_crash_before_the_link_under_a_notion_rejecting_in_trash_creates_no_second_p
     assert!(w.supabase.row(&row).unwrap().notion_page_id.is_some());
     w.assert_converged();
 }
+
+// A full reconciliation at scale: what it reads (the bench's `scale` phase in miniature).
+
+/// `n` linked pairs in crowds of `per_minute` pages one minute apart, Notion capping queries at
+/// `cap` (real: 10,000).
+fn scale_world(n: usize, per_minute: usize, cap: usize) -> (World, Vec<(String, String)>) {
+    let w = World::new();
+    let spread = support::scale::Spread { per_step: per_minute, step: Duration::minutes(1) };
+    let pairs = support::scale::seed_linked(&w, n, spread);
+    w.notion.set_result_limit(Some(cap));
+    (w, pairs)
+}
+
+/// One row edited directly, one page trashed, one row hard-deleted, among the pairs.
+fn plant_drift(w: &World, pairs: &[(String, String)]) -> [(String, String); 3] {
+    let n = pairs.len();
+    let (edited, trashed, deleted) = (pairs[n / 3].clone(), pairs[n / 2].clone(), pairs[2 * n / 3].clone());
+    assert!(w.supabase.edit(&edited.0, RowEdit::decision("edited directly in SQL")));
+    assert!(w.notion.trash(&trashed.1));
+    assert!(w.supabase.hard_delete(&deleted.0));
+    w.time.advance_secs(5);
+    [edited, trashed, deleted]
+}
+
+fn assert_drift_found(w: &World, [edited, trashed, deleted]: &[(String, String); 3]) {
+    assert_eq!(page_content_of(w, &edited.1).decision, "edited directly in SQL", "the row edit reached Notion");
+    assert!(w.supabase.row(&trashed.0).unwrap().deleted_at.is_some(), "the trashed page soft-deleted its row");
+    let orphans = w.state.state().orphans;
+    assert!(orphans.iter().any(|orphan| orphan.id == deleted.1), "the hard delete is reported: {orphans:?}");
+    w.assert_converged();
+}
+
+#[test]
+fn a_full_pass_over_many_runs_reads_each_page_once_plus_the_minutes_a_capped_query_restarts_from() {
+    // 5,000 pairs, 100 a minute; Notion's cap at 1,000. Budget 100: ten runs' worth of reads
+    // at the old per-source limit (1,000). Each page is read once, plus, after each capped query
+    // (no cursor past Notion's cap), the last minute again: about 100 per 1,000.
+    let (w, pairs) = scale_world(5_000, 100, 1_000);
+    let drift = plant_drift(&w, &pairs);
+    let pass = support::scale::full_pass(&w, 100, 40);
+    eprintln!("full pass over 5,000 pairs (100 a minute) at budget 100: {pass:?}");
+    assert_drift_found(&w, &drift);
+    assert!(pass.pages_read <= 5_000 * 112 / 100, "{} page reads for 5,000 pages: {pass:?}", pass.pages_read);
+    // The pages in sync do not count against the per-source limit: the runs use their budget.
+    assert!(pass.runs <= 4, "{pass:?}");
+    assert!(pass.most_in_a_run >= 60, "{pass:?}");
+}
+
+#[test]
+fn a_full_pass_over_crowded_minutes_reads_each_crowd_at_most_twice() {
+    // The bench's layout scaled down ten times: crowds of 500 pages, Notion's cap at 1,000, so
+    // that every capped query ends on a crowd the next query must read again (Notion gives no
+    // cursor past its cap): at most 1.5 reads a page, not the overlap again at every run too.
+    let (w, pairs) = scale_world(5_000, 500, 1_000);
+    let drift = plant_drift(&w, &pairs);
+    let pass = support::scale::full_pass(&w, 100, 40);
+    eprintln!("full pass over 5,000 pairs (500 a minute) at budget 100: {pass:?}");
+    assert_drift_found(&w, &drift);
+    assert!(pass.pages_read <= 5_000 * 155 / 100, "{} page reads for 5,000 pages: {pass:?}", pass.pages_read);
+}
+
+#[test]
+fn a_full_pass_on_the_free_budget_reads_each_page_about_once() {
+    let (w, pairs) = scale_world(2_000, 100, 10_000);
+    let drift = plant_drift(&w, &pairs);
+    let pass = support::scale::full_pass(&w, 45, 40);
+    eprintln!("full pass over 2,000 pairs at budget 45: {pass:?}");
+    assert_drift_found(&w, &drift);
+    assert!(pass.pages_read <= 2_000 * 105 / 100, "{} page reads for 2,000 pages: {pass:?}", pass.pages_read);
+    // Before: 11 runs, 159 subrequests, 3,815 page reads (the overlap read again every run).
+    assert!(pass.runs <= 5 && pass.subrequests <= 100, "{pass:?}");
+}

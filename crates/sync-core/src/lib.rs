@@ -31,6 +31,7 @@ pub mod rejection;
 pub mod report;
 pub mod rich_text;
 pub mod schema_check;
+pub mod seen;
 pub mod snapshot;
 pub mod state;
 pub mod time;

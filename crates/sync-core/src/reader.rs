@@ -7,6 +7,7 @@ use crate::budget::Budget;
 use crate::error::PortError;
 use crate::link::LINK_COLUMN;
 use crate::model::{Page, Row, RowCursor, Side};
+use crate::pair::page_content;
 use crate::planner::row_needs_its_page;
 use crate::ports::{NotionPort, PageQuery, RunLock, SupabasePort, PAGE_SIZE};
 use crate::snapshot::Snapshot;
@@ -17,11 +18,20 @@ use crate::trash_sweep::{sweep_due, TrashSweep, TrashSweeps};
 /// How much one run reads per source.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadLimits {
-    /// Most items read from one source in one run (at least one page of 100).
+    /// Most items read from one source in one run (at least one page of 100). In a full pass,
+    /// only the items that need a write count (see [`ReadLimits::pass_room`]).
     pub items_per_source: usize,
+    /// Most items a full pass reads from one source in one run, those in sync included: bounds
+    /// the run's memory and CPU (see docs/performance.md for the CPU measured).
+    pub max_items_per_source: usize,
     /// Reading stops when fewer subrequests than this are left (the rest is for writes).
     pub keep_for_writes: u32,
 }
+
+/// Most items a full pass reads from one source in one run, whatever the budget. A run of 39,700
+/// page reads and 23,500 rows looked up used at most 5.2 s of workerd CPU in the 100,000-record
+/// bench (docs/performance.md); a request to the coordinator Durable Object may use 30 s.
+pub const MAX_ITEMS_PER_SOURCE: usize = 50_000;
 
 impl ReadLimits {
     /// Reads at most ~40% of the budget (more for small budgets, so every source is read), so
@@ -29,12 +39,40 @@ impl ReadLimits {
     pub fn for_budget(budget: &Budget, batch_size: usize) -> Self {
         let limit = budget.limit();
         let per_source = usize::try_from(limit).unwrap_or(usize::MAX).saturating_mul(PAGE_SIZE) / 10;
+        let items_per_source = per_source.max(batch_size.max(1));
         ReadLimits {
-            items_per_source: per_source.max(batch_size.max(1)),
+            items_per_source,
+            max_items_per_source: MAX_ITEMS_PER_SOURCE.max(items_per_source),
             // Small budgets still read every source once (schema, 2 pools, 2 windows, rows, lookups).
             keep_for_writes: (limit.saturating_mul(6) / 10).min(limit.saturating_sub(8)),
         }
     }
+
+    /// How many more items a full pass may read now from a source that holds `read` items,
+    /// `changed` of them needing a write, with `owed` subrequests already spoken for (the row
+    /// lookups of the pages read). Items in sync cost no write: past `items_per_source` the
+    /// source goes on while each further 100 items have `per_100` subrequests (the query, and
+    /// for pages their row lookup), beyond one write per changed item and a tenth of the budget
+    /// for the rest of the run (the other sources, the mass-delete count). At most as many as
+    /// may still be changed (all of them might be): the caller asks again after reading them.
+    pub fn pass_room(&self, budget: &Budget, read: usize, changed: usize, owed: u32, per_100: u32) -> usize {
+        let plain = self.items_per_source.saturating_sub(read);
+        let margin = (budget.limit() / 10).max(8);
+        let keep = u32::try_from(changed).unwrap_or(u32::MAX).saturating_add(owed).saturating_add(margin);
+        let spare = usize::try_from(budget.remaining().saturating_sub(keep) / per_100.max(1)).unwrap_or(0);
+        let extended = self
+            .items_per_source
+            .saturating_sub(changed)
+            .min(self.max_items_per_source.saturating_sub(read))
+            .min(spare.saturating_mul(PAGE_SIZE));
+        plain.max(extended)
+    }
+}
+
+/// Whether a page read needs a write to Supabase (or the planner's attention): not synced yet,
+/// edited in Notion since its base, or in the trash.
+fn page_changed(page: &Page) -> bool {
+    page.in_trash || page.base.is_none() || page_content(page).map(|content| content.checksum()).ok() != page.base
 }
 
 /// What the reader saw, beyond the snapshot: window order and completeness, for the cursors.
@@ -49,6 +87,9 @@ pub struct ReadResult {
     /// Where each window's read stopped, when it did not reach the end.
     pub live_next: Option<QueryResume>,
     pub trashed_next: Option<QueryResume>,
+    /// Whether each window went on from Notion's cursor saved by an earlier run.
+    pub live_resumed: bool,
+    pub trashed_resumed: bool,
     /// Rows changed since the cursor, in keyset order, and whether all were read.
     pub row_window: Vec<RowCursor>,
     pub rows_complete: bool,
@@ -85,6 +126,8 @@ struct WindowRead {
     pages: Vec<Page>,
     complete: bool,
     next: Option<QueryResume>,
+    /// It went on from Notion's cursor saved by an earlier run.
+    resumed: bool,
 }
 
 pub struct Readers<'a, S, N, L> {
@@ -165,18 +208,20 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         trashed: bool,
         since: Option<DateTime<Utc>>,
         resume: Option<&QueryResume>,
+        full_pass: bool,
         result: &mut ReadResult,
     ) -> WindowRead {
         let fresh = QueryResume { since, start_cursor: None, from: None, split: None };
         let mut at = resume.filter(|resume| resume.since == since).cloned().unwrap_or_else(|| fresh.clone());
-        let mut window = WindowRead::default();
+        let mut window = WindowRead { resumed: at.start_cursor.is_some(), ..WindowRead::default() };
         let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut changed = 0;
         loop {
-            if window.pages.len() >= self.limits.items_per_source || !self.may_read(result) {
+            let limit = self.window_room(&window, changed, full_pass, result);
+            if limit == 0 || !self.may_read(result) {
                 window.next = Some(at).filter(|at| *at != fresh);
                 return window;
             }
-            let limit = self.limits.items_per_source - window.pages.len();
             let from = at.from.or(since);
             let query = window_query(trashed, from, at.split);
             let resumed = at.start_cursor.is_some();
@@ -188,11 +233,15 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             if refused {
                 result.stopped_by = None;
                 at = fresh.clone();
+                window.resumed = false;
                 continue;
             }
             let last_edited = read.pages.last().map(|page| floor_minute(page.last_edited_time));
             let last_created = read.pages.last().map(|page| floor_minute(page.created_time));
-            window.pages.extend(read.pages.drain(..).filter(|page| seen.insert(page.id.clone())));
+            let new_pages = read.pages.drain(..).filter(|page| seen.insert(page.id.clone()));
+            let before = window.pages.len();
+            window.pages.extend(new_pages);
+            changed += window.pages[before..].iter().filter(|page| page_changed(page)).count();
             at.start_cursor = None;
             match (read.complete, read.capped, at.split, from) {
                 (true, _, None, _) => {
@@ -212,12 +261,30 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
                     result.warnings.push(crowded_minute(from, last_created));
                     return window;
                 }
+                // Stopped by the per-source limit: a full pass goes on past pages in sync.
+                (false, false, _, _)
+                    if read.next.is_some() && self.window_room(&window, changed, full_pass, result) > 0 =>
+                {
+                    at.start_cursor = read.next;
+                }
                 _ => {
                     window.next = Some(QueryResume { start_cursor: read.next, ..at }).filter(|at| *at != fresh);
                     return window;
                 }
             }
         }
+    }
+
+    /// How many more pages a window may read: up to the per-source limit, and in a full pass
+    /// on past the pages in sync while the budget has room for them and their row lookups.
+    fn window_room(&self, window: &WindowRead, changed: usize, full_pass: bool, result: &ReadResult) -> usize {
+        let plain = self.limits.items_per_source.saturating_sub(window.pages.len());
+        if !full_pass {
+            return plain;
+        }
+        let pages = result.snapshot.pages.len() + window.pages.len();
+        let owed = u32::try_from(pages.div_ceil(PAGE_SIZE)).unwrap_or(u32::MAX);
+        self.limits.pass_room(self.budget, window.pages.len(), changed, owed, 2)
     }
 
     /// Reads rows page by page with a keyset; `fetch` is one request.
@@ -309,10 +376,12 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
     async fn read_page_windows(&self, state: &SyncState, result: &mut ReadResult) {
         let cursors = &state.cursors;
         let since = cursors.pages.map(|cursor| cursor - notion_overlap());
-        let read = self.read_window(false, since, cursors.pages_resume.as_ref(), result).await;
+        let full_pass = state.full_pass.is_some();
+        let read = self.read_window(false, since, cursors.pages_resume.as_ref(), full_pass, result).await;
         result.live_window = read.pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
         result.live_complete = read.complete;
         result.live_next = read.next;
+        result.live_resumed = read.resumed;
         read.pages.into_iter().for_each(|page| result.snapshot.add_page(page));
         let since = cursors.trashed_pages.map(|cursor| cursor - notion_overlap());
         if state.trash_query_refused.is_some() {
@@ -321,7 +390,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             return;
         }
         let live_read = result.stopped_by.is_none();
-        let read = self.read_window(true, since, cursors.trashed_resume.as_ref(), result).await;
+        let read = self.read_window(true, since, cursors.trashed_resume.as_ref(), full_pass, result).await;
         if live_read && read.pages.is_empty() && trash_query_refused(result) {
             // The live query of this same data source worked: the 400 is about `in_trash`.
             result.stopped_by = None;
@@ -335,23 +404,45 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         result.trashed_window = read.pages.iter().map(|page| (page.id.clone(), page.last_edited_time)).collect();
         result.trashed_complete = read.complete;
         result.trashed_next = read.next;
+        result.trashed_resumed = read.resumed;
         read.pages.into_iter().for_each(|page| result.snapshot.add_page(page));
         let window: Vec<String> =
             result.live_window.iter().chain(&result.trashed_window).map(|(id, _)| id.clone()).collect();
         result.snapshot.page_window = window;
     }
 
+    /// Rows changed since the cursor, up to the per-source limit; a full pass goes on past rows
+    /// in sync while the budget has room for them.
     async fn read_row_window(&self, state: &SyncState, result: &mut ReadResult) {
         let supabase = self.supabase;
-        let (rows, complete) = self
-            .read_rows(
-                state.cursors.rows.clone(),
-                Row::cursor,
-                self.limits.items_per_source,
-                result,
-                |after| async move { supabase.rows_changed_after(after.as_ref(), PAGE_SIZE).await },
-            )
-            .await;
+        let seen = state.full_pass.as_ref().map(|pass| &pass.seen_pages);
+        let changed = |row: &Row| {
+            row_needs_its_page(row)
+                || row.notion_page_id.as_ref().is_some_and(|id| seen.is_some_and(|s| !s.contains(id)))
+        };
+        let (mut rows, mut complete, mut changed_count) = (Vec::new(), false, 0);
+        loop {
+            let room = match seen {
+                Some(_) => self.limits.pass_room(self.budget, rows.len(), changed_count, 0, 1),
+                None => self.limits.items_per_source.saturating_sub(rows.len()),
+            };
+            if room == 0 {
+                break;
+            }
+            let start = rows.last().map(Row::cursor).or_else(|| state.cursors.rows.clone());
+            let (batch, done) = self
+                .read_rows(start, Row::cursor, room, result, |after| async move {
+                    supabase.rows_changed_after(after.as_ref(), PAGE_SIZE).await
+                })
+                .await;
+            changed_count += batch.iter().filter(|row| changed(row)).count();
+            let stalled = batch.is_empty();
+            rows.extend(batch);
+            complete = done;
+            if complete || stalled || seen.is_none() {
+                break;
+            }
+        }
         result.rows_read = true;
         result.row_window = rows.iter().map(Row::cursor).collect();
         result.rows_complete = complete;
@@ -560,5 +651,50 @@ fn notion_side_done(state: &SyncState, result: &ReadResult) -> bool {
     match &state.full_pass {
         None => true,
         Some(pass) => (pass.pages_done || result.live_complete) && (pass.trashed_done || result.trashed_complete),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spent(limit: u32, used: u32) -> Budget {
+        let budget = Budget::new(limit);
+        (0..used).for_each(|_| budget.take().unwrap());
+        budget
+    }
+
+    /// A full pass reads on past pages in sync while each further 100 have their query and row
+    /// lookup, beyond one write per changed page and a tenth of the budget; never past the
+    /// per-source limit in changed pages, nor past the most a run holds.
+    #[test]
+    fn a_full_pass_reads_on_past_items_in_sync_within_the_budget() {
+        let budget = spent(1000, 100);
+        let limits = ReadLimits::for_budget(&budget, 100);
+        assert_eq!(limits.items_per_source, 10_000);
+        // 10,000 in sync read: another 10,000 (they might all be changed; asked again after).
+        assert_eq!(limits.pass_room(&budget, 10_000, 0, 100, 2), 10_000);
+        // 40,000 in sync read, 400 lookups owed: (900 - 400 - 100) / 2 = 200 more queries.
+        assert_eq!(limits.pass_room(&budget, 40_000, 0, 400, 2), 10_000);
+        assert_eq!(limits.pass_room(&spent(1000, 500), 40_000, 0, 400, 2), 0);
+        assert_eq!(limits.pass_room(&spent(1000, 300), 40_000, 100, 400, 2), 5_000);
+        // Changed pages count against the per-source limit.
+        assert_eq!(limits.pass_room(&budget, 10_000, 10_000, 100, 2), 0);
+        assert_eq!(limits.pass_room(&budget, 12_000, 9_000, 120, 2), 0); // their writes first
+        assert_eq!(limits.pass_room(&budget, 12_000, 500, 120, 2), 9_000);
+        // Never past the most one run holds.
+        assert_eq!(limits.pass_room(&spent(100_000, 0), 49_900, 0, 0, 1), 100);
+        // Below the per-source limit, the plain rule holds whatever the budget says.
+        assert_eq!(limits.pass_room(&spent(1000, 1000), 4_000, 0, 0, 2), 6_000);
+    }
+
+    #[test]
+    fn the_free_budget_keeps_its_limits() {
+        let limits = ReadLimits::for_budget(&Budget::new(45), 100);
+        assert_eq!((limits.items_per_source, limits.keep_for_writes), (450, 27));
+        // 45 - 10 used - 5 owed - 8 margin = 22 left: 11 more queries of 100, 450 at a time.
+        assert_eq!(limits.pass_room(&spent(45, 10), 450, 0, 5, 2), 450);
+        assert_eq!(limits.pass_room(&spent(45, 30), 900, 0, 9, 2), 0);
+        assert_eq!(limits.pass_room(&spent(45, 24), 900, 0, 9, 2), 200);
     }
 }
