@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::content::Content;
 use crate::mass_delete::MassDeleteGuard;
 use crate::model::{RowCursor, Side};
+use crate::pool_scan::PoolScans;
 use crate::rejection::Rejection;
 use crate::report::RunSummary;
 use crate::schema_check::SchemaChecks;
@@ -102,6 +103,10 @@ pub struct SyncState {
     /// `GET /v1/pages/{id}` for the linked pages a full pass did not see.
     #[serde(default)]
     pub trash_query_refused: Option<DateTime<Utc>>,
+    /// The pool scans that resume across runs (unlinked rows, unsynced pages): see
+    /// [`crate::pool_scan`].
+    #[serde(default)]
+    pub pools: PoolScans,
 }
 
 /// Counts since the sync was installed.
