@@ -292,7 +292,10 @@ fn deleted_at_is_set_and_cleared_and_user_deletes_reset_notion_synced() {
     let deleted = row(&sandbox, &client, &id);
     assert_eq!(deleted.deleted_at, Some(trashed_at), "microseconds survive the round trip");
     assert!(deleted.notion_synced);
-    assert!(block_on(client.unlinked_rows(None, 100)).unwrap().rows.is_empty(), "deleted rows are not unlinked candidates");
+    assert!(
+        block_on(client.unlinked_rows(None, 100)).unwrap().rows.is_empty(),
+        "deleted rows are not unlinked candidates"
+    );
     let cleared = block_on(client.write_rows(&[RowWrite {
         id: id.clone(),
         expected_updated_at: Some(deleted.updated_at),
