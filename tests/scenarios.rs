@@ -2226,3 +2226,26 @@ fn pools_a_max_rows_below_the_request_limit_is_not_taken_for_the_end_of_the_pool
     assert_eq!(w.supabase.inserted_by_sync().len(), 0, "the page matched its row");
     w.assert_converged();
 }
+
+/// Pages that wait at the head of the unsynced-page pool (500 pages Notion lists first, none
+/// with a date: per-record errors, never imported) do not starve the pages after them: each
+/// run goes on where the last one stopped, then starts over.
+#[test]
+fn pools_pages_held_at_the_head_of_the_pool_do_not_starve_the_rest() {
+    let w = World::new();
+    for i in 0..500 {
+        w.notion.create(&format!("no date {i}"), &["Ops"], None);
+    }
+    w.time.advance_secs(60);
+    for i in 0..30 {
+        w.notion.create(&format!("page {i}"), &["Ops"], Some(DAY));
+    }
+    for _ in 0..6 {
+        w.sync_with(FREE_BUDGET);
+        w.time.advance_secs(60);
+    }
+    assert_eq!(w.supabase.inserted_by_sync().len(), 30, "every valid page was imported");
+    for i in 0..30 {
+        assert_eq!(copies_of(&w, &format!("page {i}")), (1, 1));
+    }
+}
