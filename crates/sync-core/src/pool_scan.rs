@@ -14,7 +14,8 @@
 //! its page) is dropped after one more cycle.
 //!
 //! Size: 8 hex characters per row and set; the state holds at most two sets (the digest and the
-//! scan in progress): about 16 bytes per unlinked row (32 KB at 2,000 rows, 160 KB at 10,000).
+//! scan in progress): about 16 bytes per unlinked row (32 KB at 2,000 rows, 160 KB at 10,000),
+//! and never more than 800 KB: past [`MAX_PREFIXES`] rows a set keeps fewer bits per prefix.
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::RowCursor;
@@ -23,62 +24,106 @@ use crate::model::RowCursor;
 /// contents is one in 4 billion per pair; it only makes a page wait, never a duplicate).
 pub const PREFIX_HEX: usize = 8;
 
-/// Sorted, deduplicated 32-bit checksum prefixes, stored as one hex string.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PrefixSet(Vec<u32>);
+/// Most prefixes one set keeps: beyond, the set coarsens (see [`PrefixSet`]), so the state stays
+/// under 1 MB (two sets of at most 400 KB of hex) whatever the number of rows: a Durable Object
+/// value holds at most 2 MB (<https://developers.cloudflare.com/durable-objects/platform/limits/>).
+pub const MAX_PREFIXES: usize = 50_000;
 
-/// The prefix of a checksum (a lowercase hex SHA-256); `None` when it is not hex.
+/// Sorted, deduplicated checksum prefixes of `bits` bits (32 until the set would exceed
+/// [`MAX_PREFIXES`], then 4 bits fewer at a time: at most 2^bits entries, more false matches,
+/// never a missed one), stored as one string: 8 hex digits per prefix, after `<bits>:` when
+/// coarsened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixSet {
+    bits: u32,
+    prefixes: Vec<u32>,
+}
+
+impl Default for PrefixSet {
+    fn default() -> Self {
+        PrefixSet { bits: 32, prefixes: Vec::new() }
+    }
+}
+
+/// The 32-bit prefix of a checksum (a lowercase hex SHA-256); `None` when it is not hex.
 pub fn prefix_of(checksum: &str) -> Option<u32> {
     checksum.get(..PREFIX_HEX).and_then(|hex| u32::from_str_radix(hex, 16).ok())
 }
 
+fn shorten(prefix: u32, bits: u32) -> u32 {
+    prefix.checked_shr(32 - bits).unwrap_or(0)
+}
+
 impl PrefixSet {
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.prefixes.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.prefixes.is_empty()
+    }
+    /// Bits kept per prefix (32 unless the set coarsened).
+    pub fn bits(&self) -> u32 {
+        self.bits
     }
     /// True when a checksum with the same prefix was added (or the checksum is not hex: unknown
     /// content is never taken as absent).
     pub fn contains_sum(&self, checksum: &str) -> bool {
-        prefix_of(checksum).is_none_or(|prefix| self.0.binary_search(&prefix).is_ok())
+        prefix_of(checksum).is_none_or(|prefix| self.prefixes.binary_search(&shorten(prefix, self.bits)).is_ok())
     }
     pub fn add_sums<'a>(&mut self, checksums: impl IntoIterator<Item = &'a str>) {
-        self.0.extend(checksums.into_iter().filter_map(prefix_of));
-        self.0.sort_unstable();
-        self.0.dedup();
+        let bits = self.bits;
+        self.prefixes.extend(checksums.into_iter().filter_map(prefix_of).map(|prefix| shorten(prefix, bits)));
+        self.settle();
     }
+    /// Every prefix of both sets, at the coarser precision of the two.
     pub fn union(&self, other: &PrefixSet) -> PrefixSet {
-        let mut all = PrefixSet(self.0.iter().chain(&other.0).copied().collect());
-        all.0.sort_unstable();
-        all.0.dedup();
+        let bits = self.bits.min(other.bits);
+        let coarse = |set: &PrefixSet| {
+            set.prefixes.iter().map(move |prefix| prefix.checked_shr(set.bits - bits).unwrap_or(0)).collect::<Vec<_>>()
+        };
+        let mut all = PrefixSet { bits, prefixes: coarse(self) };
+        all.prefixes.extend(coarse(other));
+        all.settle();
         all
+    }
+    /// Sorts, deduplicates and coarsens until the set fits in [`MAX_PREFIXES`].
+    fn settle(&mut self) {
+        self.prefixes.sort_unstable();
+        self.prefixes.dedup();
+        while self.prefixes.len() > MAX_PREFIXES && self.bits > 4 {
+            self.bits -= 4;
+            self.prefixes.iter_mut().for_each(|prefix| *prefix >>= 4);
+            self.prefixes.dedup();
+        }
     }
 }
 
 impl Serialize for PrefixSet {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let hex: String = self.0.iter().map(|prefix| format!("{prefix:08x}")).collect();
-        serializer.serialize_str(&hex)
+        let mut text = if self.bits == 32 { String::new() } else { format!("{}:", self.bits) };
+        self.prefixes.iter().for_each(|prefix| text.push_str(&format!("{prefix:08x}")));
+        serializer.serialize_str(&text)
     }
 }
 
 impl<'de> Deserialize<'de> for PrefixSet {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let hex = String::deserialize(deserializer)?;
-        if hex.len() % PREFIX_HEX != 0 || !hex.is_ascii() {
-            return Err(serde::de::Error::custom("a checksum prefix set is a string of 8-hex-digit prefixes"));
+        let text = String::deserialize(deserializer)?;
+        let (bits, hex) = match text.split_once(':') {
+            Some((bits, hex)) => (bits.parse::<u32>().map_err(serde::de::Error::custom)?, hex),
+            None => (32, text.as_str()),
+        };
+        if hex.len() % PREFIX_HEX != 0 || !hex.is_ascii() || !(4..=32).contains(&bits) {
+            return Err(serde::de::Error::custom("a checksum prefix set is `[bits:]` then 8 hex digits per prefix"));
         }
         let mut prefixes = Vec::with_capacity(hex.len() / PREFIX_HEX);
         for start in (0..hex.len()).step_by(PREFIX_HEX) {
             let chunk = hex.get(start..start + PREFIX_HEX).unwrap_or_default();
-            let prefix = u32::from_str_radix(chunk, 16).map_err(serde::de::Error::custom)?;
-            prefixes.push(prefix);
+            prefixes.push(u32::from_str_radix(chunk, 16).map_err(serde::de::Error::custom)?);
         }
-        prefixes.sort_unstable();
-        prefixes.dedup();
-        Ok(PrefixSet(prefixes))
+        let mut set = PrefixSet { bits, prefixes };
+        set.settle();
+        Ok(set)
     }
 }
 
@@ -155,6 +200,27 @@ mod tests {
         assert_eq!(serde_json::from_str::<PrefixSet>(&json).unwrap(), set);
         assert!(serde_json::from_str::<PrefixSet>("\"abc\"").is_err());
         assert!(serde_json::from_str::<PrefixSet>("\"zzzzzzzz\"").is_err());
+    }
+
+    /// Past the cap the set coarsens: bounded, and every checksum added is still found.
+    #[test]
+    fn a_set_larger_than_the_cap_coarsens_and_still_finds_every_checksum() {
+        let sums: Vec<String> = (0..(MAX_PREFIXES as u64 + 10))
+            .map(|n| format!("{:08x}{}", n.wrapping_mul(2_654_435_761) as u32, "0".repeat(56)))
+            .collect();
+        let mut set = PrefixSet::default();
+        set.add_sums(sums.iter().map(String::as_str));
+        // Evenly spread prefixes (a Weyl sequence) keep colliding little: coarsened until they fit.
+        assert!(set.len() <= MAX_PREFIXES && set.bits() < 32, "{} prefixes of {} bits", set.len(), set.bits());
+        assert!(sums.iter().all(|sum| set.contains_sum(sum)), "no checksum is ever lost");
+        let json = serde_json::to_string(&set).unwrap();
+        assert!(json.starts_with(&format!("\"{}:", set.bits())));
+        assert_eq!(serde_json::from_str::<PrefixSet>(&json).unwrap(), set);
+        let mut fine = PrefixSet::default();
+        fine.add_sums([B]);
+        let union = fine.union(&set);
+        assert_eq!(union.bits(), set.bits());
+        assert!(union.contains_sum(B) && sums.iter().all(|sum| union.contains_sum(sum)));
     }
 
     #[test]
