@@ -318,7 +318,8 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         let cap = self.limits.items_per_source.max(POOL_PAGE_SIZE);
         let (rows, end) = self.read_unlinked(from.clone(), cap, result).await;
         let last = rows.last().map(created_key).or(from.clone());
-        result.pools.rows.sums.add_sums(row_sums(&rows).iter().map(String::as_str));
+        // Their checksums join the scan (and the digest) with every other unlinked row read, at
+        // the end of the read (`note_unlinked_rows`).
         self.add_pool_rows(rows, result);
         if end {
             let scan = std::mem::take(&mut result.pools.rows);
@@ -335,8 +336,6 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
     async fn read_row_tail(&self, result: &mut ReadResult) -> bool {
         let Some(after) = result.pools.row_digest.as_ref().map(|digest| digest.end.clone()) else { return false };
         let (rows, end) = self.read_unlinked(after.clone(), POOL_PAGE_SIZE, result).await;
-        let sums = row_sums(&rows);
-        result.pools.saw_unlinked(sums.iter().map(String::as_str));
         if let Some(digest) = result.pools.row_digest.as_mut() {
             digest.end = rows.last().map(created_key).or(after);
         }
@@ -344,9 +343,11 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         end
     }
 
+    /// Adds rows to the pool (the tail may repeat rows the scan read this run: each once).
     fn add_pool_rows(&self, rows: Vec<Row>, result: &mut ReadResult) {
+        let known: BTreeSet<String> = result.snapshot.row_pool.iter().cloned().collect();
         for row in rows {
-            if !result.snapshot.row_pool.contains(&row.id) {
+            if !known.contains(&row.id) {
                 result.snapshot.row_pool.push(row.id.clone());
             }
             result.snapshot.add_row(row);
@@ -382,14 +383,8 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
     /// Every unlinked live row read this run (by any reader) joins the pool scans; the planner
     /// gets the digest when it is current (see [`Snapshot::unlinked_row_sums`]).
     fn note_unlinked_rows(&self, result: &mut ReadResult) {
-        let unlinked: Vec<Row> = result
-            .snapshot
-            .rows
-            .values()
-            .filter(|row| row.notion_page_id.is_none() && !row.is_deleted())
-            .cloned()
-            .collect();
-        let sums = row_sums(&unlinked);
+        let unlinked = result.snapshot.rows.values().filter(|row| row.notion_page_id.is_none() && !row.is_deleted());
+        let sums = row_sums(unlinked);
         result.pools.saw_unlinked(sums.iter().map(String::as_str));
         result.snapshot.unlinked_row_sums = result.row_digest_current.then(|| result.pools.known_sums());
     }
@@ -639,8 +634,8 @@ fn window_query(trashed: bool, from: Option<DateTime<Utc>>, split: Option<Option
 }
 
 /// The checksums of rows whose content is valid (a row whose content is not cannot match a page).
-fn row_sums(rows: &[Row]) -> Vec<String> {
-    rows.iter().filter_map(|row| pair::row_content(row).ok()).map(|content| content.checksum()).collect()
+fn row_sums<'r>(rows: impl Iterator<Item = &'r Row>) -> Vec<String> {
+    rows.filter_map(|row| pair::row_content(row).ok()).map(|content| content.checksum()).collect()
 }
 
 fn created_key(row: &Row) -> RowCursor {
