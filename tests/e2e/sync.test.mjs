@@ -415,13 +415,15 @@ describe('sync against the sandbox', { timeout: 600_000 }, () => {
     await world.assertInSync();
   });
 
-  test('a first sync larger than one run on both sides finishes on the free budget, each pair linked once', async () => {
+  // About 8 minutes (1,050 page creates at 45 subrequests a run): opt-in with E2E_LARGE=1.
+  const large = process.env.E2E_LARGE === '1' ? {} : { skip: 'set E2E_LARGE=1 (about 8 minutes)' };
+  test('a first sync larger than one run on both sides finishes on the free budget, each pair linked once', large, async () => {
     // 1,050 unlinked rows: more than one request of 1,000 (PostgREST's exact count says more
     // follow), so pages are imported from the digest of a scan that spans runs; 60 pages, 10 of
     // them equal to a row.
     const rows = [];
     for (let i = 0; i < 1050; i++) {
-      rows.push({ decision: i % 105 === 7 ? `Pair ${i % 10}` : `Row ${i}`, type: 'Ops', date: '2025-09-01' });
+      rows.push({ decision: i % 105 === 7 ? `Pair ${(i - 7) / 105}` : `Row ${i}`, type: 'Ops', date: '2025-09-01' });
     }
     await world.insertRows(rows);
     for (let i = 0; i < 60; i++) {
