@@ -23,6 +23,7 @@ pub mod notion_date;
 pub mod pair;
 pub mod plan;
 pub mod planner;
+pub mod pool_scan;
 pub mod ports;
 pub mod presence;
 pub mod progress;

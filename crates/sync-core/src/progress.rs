@@ -112,6 +112,7 @@ pub fn next_state(
         state.cursors.rows = advance_rows(state.cursors.rows.clone(), &read.row_window, pending);
     }
     update_full_pass(&mut state, read, pending);
+    state.pools = read.pools.clone();
     if read.trash_query_refused {
         state.trash_query_refused = Some(read.snapshot.now);
     }

@@ -7,9 +7,10 @@ use crate::budget::Budget;
 use crate::error::PortError;
 use crate::link::LINK_COLUMN;
 use crate::model::{Page, Row, RowCursor, Side};
-use crate::pair::page_content;
+use crate::pair::{self, page_content};
 use crate::planner::row_needs_its_page;
-use crate::ports::{NotionPort, PageQuery, RunLock, SupabasePort, PAGE_SIZE};
+use crate::pool_scan::{PoolScans, RowDigest};
+use crate::ports::{NotionPort, PageQuery, RunLock, SupabasePort, PAGE_SIZE, POOL_PAGE_SIZE};
 use crate::snapshot::Snapshot;
 use crate::state::{QueryResume, RecordIssue, SyncState};
 use crate::time::{floor_minute, notion_overlap};
@@ -107,6 +108,10 @@ pub struct ReadResult {
     pub trash_sweeps: Option<TrashSweeps>,
     /// The sweep as it was when this run began its rows phase.
     pub trash_sweep_rows_start: Option<TrashSweep>,
+    /// The pool scans as this read leaves them (saved with the state).
+    pub pools: PoolScans,
+    /// The row digest covers every unlinked row this run (the scan ended, or its tail was read).
+    pub row_digest_current: bool,
 }
 
 /// Pages read from one query, whether the query ended, and Notion's cursor where it stopped.
@@ -333,7 +338,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             Ok(intents) => result.snapshot.intents = intents,
             Err(error) => result.stopped_by = Some(error),
         }
-        self.read_pools(&mut result).await;
+        self.read_pools(state, &mut result).await;
         self.read_page_windows(state, &mut result).await;
         if notion_side_done(state, &result) {
             self.read_row_window(state, &mut result).await;
@@ -343,34 +348,119 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         self.read_marked_pages(&mut result).await;
         self.look_up_rows_of_pages(&mut result).await;
         self.get_pages_of_changed_rows(state, &mut result).await;
+        self.note_unlinked_rows(&mut result);
         if sweep_due(state, &result) {
             self.sweep_for_trash(state, &mut result).await;
         }
         result
     }
 
-    async fn read_pools(&self, result: &mut ReadResult) {
-        let PagesRead { pages, complete, .. } = self.read_pages(&PageQuery::Unsynced, None, result).await;
-        result.snapshot.page_pool = pages.iter().map(|page| page.id.clone()).collect();
-        result.snapshot.page_pool_complete = complete;
-        pages.into_iter().for_each(|page| result.snapshot.add_page(page));
-        // With every unsynced page read, rows can be created: read about as many as this run can
-        // write. Otherwise read all unlinked rows the read share allows (Supabase reads are cheap),
-        // so that pages can be imported and the two pools cannot wait on each other.
-        let cap = if complete {
-            usize::try_from(self.budget.limit()).unwrap_or(usize::MAX).div_ceil(PAGE_SIZE).max(1) * PAGE_SIZE
-        } else {
-            usize::MAX
-        };
-        let supabase = self.supabase;
-        let (rows, complete) = self
-            .read_rows(None, created_key, cap, result, |after| async move {
-                supabase.unlinked_rows(after.as_ref(), PAGE_SIZE).await
-            })
-            .await;
-        result.snapshot.row_pool = rows.iter().map(|row| row.id.clone()).collect();
-        result.snapshot.row_pool_complete = complete;
-        rows.into_iter().for_each(|row| result.snapshot.add_row(row));
+    /// The two pools: never-synced pages (resuming where the last run stopped) and the scan of
+    /// unlinked rows (see [`crate::pool_scan`]).
+    async fn read_pools(&self, state: &SyncState, result: &mut ReadResult) {
+        result.pools = state.pools.clone();
+        self.read_page_pool(state.pools.pages_resume.clone(), result).await;
+        self.read_row_pool(result).await;
+    }
+
+    /// Unsynced pages, from where the last run's read stopped (or the start). Only a read from
+    /// the start to the end is complete (rows are created only then); a cursor Notion no longer
+    /// accepts is dropped and the pool read from its start.
+    async fn read_page_pool(&self, resume: Option<String>, result: &mut ReadResult) {
+        let mut resumed = resume.is_some();
+        let mut read = self.read_pages(&PageQuery::Unsynced, resume, result).await;
+        let refused = resumed
+            && read.pages.is_empty()
+            && !read.complete
+            && matches!(result.stopped_by, Some(PortError::Config { .. } | PortError::Record { .. }));
+        if refused {
+            result.stopped_by = None;
+            resumed = false;
+            read = self.read_pages(&PageQuery::Unsynced, None, result).await;
+        }
+        result.pools.pages_resume = if read.complete { None } else { read.next.clone() };
+        result.snapshot.page_pool = read.pages.iter().map(|page| page.id.clone()).collect();
+        result.snapshot.page_pool_complete = read.complete && !resumed;
+        read.pages.into_iter().for_each(|page| result.snapshot.add_page(page));
+    }
+
+    /// The next part of the unlinked-row scan, in pages of [`POOL_PAGE_SIZE`]. At its end the scan
+    /// becomes the digest and starts over; otherwise the rows created since the digest (its tail)
+    /// are read too, so that the digest covers every unlinked row.
+    async fn read_row_pool(&self, result: &mut ReadResult) {
+        let from = result.pools.rows.after.clone();
+        let cap = self.limits.items_per_source.max(POOL_PAGE_SIZE);
+        let (rows, end) = self.read_unlinked(from.clone(), cap, result).await;
+        let last = rows.last().map(created_key).or(from.clone());
+        // Their checksums join the scan (and the digest) with every other unlinked row read, at
+        // the end of the read (`note_unlinked_rows`).
+        self.add_pool_rows(rows, result);
+        if end {
+            let scan = std::mem::take(&mut result.pools.rows);
+            result.pools.row_digest = Some(RowDigest { sums: scan.sums, end: last });
+            result.snapshot.row_pool_complete = from.is_none();
+            result.row_digest_current = true;
+            return;
+        }
+        result.pools.rows.after = last;
+        result.row_digest_current = self.read_row_tail(result).await;
+    }
+
+    /// Rows created after the digest's last key; true when read to the end.
+    async fn read_row_tail(&self, result: &mut ReadResult) -> bool {
+        let Some(after) = result.pools.row_digest.as_ref().map(|digest| digest.end.clone()) else { return false };
+        let (rows, end) = self.read_unlinked(after.clone(), POOL_PAGE_SIZE, result).await;
+        if let Some(digest) = result.pools.row_digest.as_mut() {
+            digest.end = rows.last().map(created_key).or(after);
+        }
+        self.add_pool_rows(rows, result);
+        end
+    }
+
+    /// Adds rows to the pool (the tail may repeat rows the scan read this run: each once).
+    fn add_pool_rows(&self, rows: Vec<Row>, result: &mut ReadResult) {
+        let known: BTreeSet<String> = result.snapshot.row_pool.iter().cloned().collect();
+        for row in rows {
+            if !known.contains(&row.id) {
+                result.snapshot.row_pool.push(row.id.clone());
+            }
+            result.snapshot.add_row(row);
+        }
+    }
+
+    /// Unlinked rows after `after`, up to `cap` (whole pages), and whether their end was reached.
+    async fn read_unlinked(&self, after: Option<RowCursor>, cap: usize, result: &mut ReadResult) -> (Vec<Row>, bool) {
+        let mut rows: Vec<Row> = Vec::new();
+        let mut after = after;
+        loop {
+            if !self.may_read(result) || rows.len() >= cap {
+                return (rows, false);
+            }
+            match self.supabase.unlinked_rows(after.as_ref(), POOL_PAGE_SIZE).await {
+                Ok(batch) => {
+                    result.rows_count += u32::try_from(batch.rows.len()).unwrap_or(u32::MAX);
+                    after = batch.rows.last().map(created_key).or(after);
+                    let more = batch.more && !batch.rows.is_empty();
+                    rows.extend(batch.rows);
+                    if !more {
+                        return (rows, true);
+                    }
+                }
+                Err(error) => {
+                    result.stopped_by = Some(error);
+                    return (rows, false);
+                }
+            }
+        }
+    }
+
+    /// Every unlinked live row read this run (by any reader) joins the pool scans; the planner
+    /// gets the digest when it is current (see [`Snapshot::unlinked_row_sums`]).
+    fn note_unlinked_rows(&self, result: &mut ReadResult) {
+        let unlinked = result.snapshot.rows.values().filter(|row| row.notion_page_id.is_none() && !row.is_deleted());
+        let sums = row_sums(unlinked);
+        result.pools.saw_unlinked(sums.iter().map(String::as_str));
+        result.snapshot.unlinked_row_sums = result.row_digest_current.then(|| result.pools.known_sums());
     }
 
     async fn read_page_windows(&self, state: &SyncState, result: &mut ReadResult) {
@@ -639,6 +729,11 @@ fn window_query(trashed: bool, from: Option<DateTime<Utc>>, split: Option<Option
         _ if trashed => PageQuery::TrashedSince(from),
         _ => PageQuery::EditedSince(from),
     }
+}
+
+/// The checksums of rows whose content is valid (a row whose content is not cannot match a page).
+fn row_sums<'r>(rows: impl Iterator<Item = &'r Row>) -> Vec<String> {
+    rows.filter_map(|row| pair::row_content(row).ok()).map(|content| content.checksum()).collect()
 }
 
 fn created_key(row: &Row) -> RowCursor {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::content::Content;
 use crate::mass_delete::MassDeleteGuard;
 use crate::model::{RowCursor, Side};
+use crate::pool_scan::PoolScans;
 use crate::rejection::Rejection;
 use crate::report::RunSummary;
 use crate::schema_check::SchemaChecks;
@@ -107,6 +108,10 @@ pub struct SyncState {
     /// results ([`crate::trash_sweep`]).
     #[serde(default)]
     pub trash_sweeps: TrashSweeps,
+    /// The pool scans that resume across runs (unlinked rows, unsynced pages): see
+    /// [`crate::pool_scan`].
+    #[serde(default)]
+    pub pools: PoolScans,
 }
 
 /// Counts since the sync was installed.
