@@ -14,6 +14,7 @@ use decision_sync::core::notion_date::DateWrite;
 use decision_sync::core::pair::{decide, PairDecision};
 use decision_sync::core::plan::{NotionWrite, Op, OpKind, Order, Plan, SupabaseWrite};
 use decision_sync::core::planner::plan;
+use decision_sync::core::pool_scan::PrefixSet;
 use decision_sync::core::ports::{CreateIntent, NewRow, PageWrite, RowWrite};
 use decision_sync::core::snapshot::Snapshot;
 use decision_sync::core::state::{ConflictRecord, RecordIssue};
@@ -678,6 +679,70 @@ fn incomplete_pools_defer(#[case] rows_complete: bool, #[case] pages_complete: b
     let mut snapshot = snapshot(vec![unlinked("r1", A)], vec![new_page("p1", B)]);
     snapshot.row_pool_complete = rows_complete;
     snapshot.page_pool_complete = pages_complete;
+    assert_eq!(outline(&plan(&snapshot)), want);
+}
+
+/// What the digest of the row scan may hold (`Digest::*`): the checksum prefixes of every
+/// unlinked row, when the run cannot read the whole row pool.
+#[derive(Debug, Clone, Copy)]
+enum Digest {
+    /// Not current this run (no complete scan yet, or its tail was not read to the end).
+    NotCurrent,
+    Empty,
+    /// Holds the checksum of content `B` (the page's).
+    WithB,
+    /// Holds a checksum sharing B's first 32 bits only (another content).
+    WithBsPrefix,
+    /// Holds only `A` (the unlinked row's).
+    WithA,
+}
+
+fn digest(which: Digest) -> Option<PrefixSet> {
+    let mut set = PrefixSet::default();
+    match which {
+        Digest::NotCurrent => return None,
+        Digest::Empty => {}
+        Digest::WithB => set.add_sums([sum(B).as_str()]),
+        Digest::WithBsPrefix => {
+            let twin = format!("{}{}", &sum(B)[..8], "0".repeat(56));
+            assert_ne!(twin, sum(B));
+            set.add_sums([twin.as_str()]);
+        }
+        Digest::WithA => set.add_sums([sum(A).as_str()]),
+    }
+    Some(set)
+}
+
+/// A page no row read this run matches is imported when no unlinked row can have its content:
+/// the whole row pool was read this run, or the digest of the row scan (current this run) has no
+/// checksum with the page's prefix. Otherwise it waits; a match read in the same run links.
+/// Rows are created only once the page pool was read whole (the digest is about rows only).
+#[rustfmt::skip] // the tables are aligned by hand, one rule per line
+#[rstest]
+//     row pool read whole  digest                  page pool whole  row with B read  → outline
+#[case(false,               Digest::NotCurrent,     true,            false,           &["CreatePage r1 -", "deferred - p1"])]
+#[case(false,               Digest::Empty,          true,            false,           &["CreatePage r1 -", "ImportPage - p1"])]
+#[case(false,               Digest::WithA,          true,            false,           &["CreatePage r1 -", "ImportPage - p1"])]
+#[case(false,               Digest::WithB,          true,            false,           &["CreatePage r1 -", "deferred - p1"])]
+#[case(false,               Digest::WithBsPrefix,   true,            false,           &["CreatePage r1 -", "deferred - p1"])] // a prefix twin waits, never a duplicate
+#[case(false,               Digest::WithB,          true,            true,            &["CreatePage r1 -", "Link r2 p1"])]    // its row read this run: linked
+#[case(true,                Digest::WithB,          true,            false,           &["CreatePage r1 -", "ImportPage - p1"])] // a whole read is exact
+#[case(false,               Digest::Empty,          false,           false,           &["ImportPage - p1", "deferred r1 -"])]  // no digest of pages: rows wait
+fn the_row_digest_decides_imports(
+    #[case] rows_whole: bool,
+    #[case] which: Digest,
+    #[case] pages_whole: bool,
+    #[case] row_with_b: bool,
+    #[case] want: &[&str],
+) {
+    let mut rows = vec![unlinked("r1", A)];
+    if row_with_b {
+        rows.push(unlinked("r2", B));
+    }
+    let mut snapshot = snapshot(rows, vec![new_page("p1", B)]);
+    snapshot.row_pool_complete = rows_whole;
+    snapshot.page_pool_complete = pages_whole;
+    snapshot.unlinked_row_sums = digest(which);
     assert_eq!(outline(&plan(&snapshot)), want);
 }
 

@@ -2019,3 +2019,312 @@ fn a_crash_before_the_link_under_a_notion_rejecting_in_trash_creates_no_second_p
     assert!(w.supabase.row(&row).unwrap().notion_page_id.is_some());
     w.assert_converged();
 }
+
+// A full reconciliation at scale: what it reads (the bench's `scale` phase in miniature).
+
+/// `n` linked pairs in crowds of `per_minute` pages one minute apart, Notion capping queries at
+/// `cap` (real: 10,000).
+fn scale_world(n: usize, per_minute: usize, cap: usize) -> (World, Vec<(String, String)>) {
+    let w = World::new();
+    let spread = support::scale::Spread { per_step: per_minute, step: Duration::minutes(1) };
+    let pairs = support::scale::seed_linked(&w, n, spread);
+    w.notion.set_result_limit(Some(cap));
+    (w, pairs)
+}
+
+/// One row edited directly, one page trashed, one row hard-deleted, among the pairs.
+fn plant_drift(w: &World, pairs: &[(String, String)]) -> [(String, String); 3] {
+    let n = pairs.len();
+    let (edited, trashed, deleted) = (pairs[n / 3].clone(), pairs[n / 2].clone(), pairs[2 * n / 3].clone());
+    assert!(w.supabase.edit(&edited.0, RowEdit::decision("edited directly in SQL")));
+    assert!(w.notion.trash(&trashed.1));
+    assert!(w.supabase.hard_delete(&deleted.0));
+    w.time.advance_secs(5);
+    [edited, trashed, deleted]
+}
+
+fn assert_drift_found(w: &World, [edited, trashed, deleted]: &[(String, String); 3]) {
+    assert_eq!(page_content_of(w, &edited.1).decision, "edited directly in SQL", "the row edit reached Notion");
+    assert!(w.supabase.row(&trashed.0).unwrap().deleted_at.is_some(), "the trashed page soft-deleted its row");
+    let orphans = w.state.state().orphans;
+    assert!(orphans.iter().any(|orphan| orphan.id == deleted.1), "the hard delete is reported: {orphans:?}");
+    w.assert_converged();
+}
+
+#[test]
+fn a_full_pass_over_many_runs_reads_each_page_once_plus_the_minutes_a_capped_query_restarts_from() {
+    // 5,000 pairs, 100 a minute; Notion's cap at 1,000. Budget 100: ten runs' worth of reads
+    // at the old per-source limit (1,000). Each page is read once, plus, after each capped query
+    // (no cursor past Notion's cap), the last minute again: about 100 per 1,000.
+    let (w, pairs) = scale_world(5_000, 100, 1_000);
+    let drift = plant_drift(&w, &pairs);
+    let pass = support::scale::full_pass(&w, 100, 40);
+    eprintln!("full pass over 5,000 pairs (100 a minute) at budget 100: {pass:?}");
+    assert_drift_found(&w, &drift);
+    assert!(pass.pages_read <= 5_000 * 112 / 100, "{} page reads for 5,000 pages: {pass:?}", pass.pages_read);
+    // The pages in sync do not count against the per-source limit: the runs use their budget.
+    assert!(pass.runs <= 4, "{pass:?}");
+    assert!(pass.most_in_a_run >= 60, "{pass:?}");
+}
+
+#[test]
+fn a_full_pass_over_crowded_minutes_reads_each_crowd_at_most_twice() {
+    // The bench's layout scaled down ten times: crowds of 500 pages, Notion's cap at 1,000, so
+    // that every capped query ends on a crowd the next query must read again (Notion gives no
+    // cursor past its cap): at most 1.5 reads a page, not the overlap again at every run too.
+    let (w, pairs) = scale_world(5_000, 500, 1_000);
+    let drift = plant_drift(&w, &pairs);
+    let pass = support::scale::full_pass(&w, 100, 40);
+    eprintln!("full pass over 5,000 pairs (500 a minute) at budget 100: {pass:?}");
+    assert_drift_found(&w, &drift);
+    assert!(pass.pages_read <= 5_000 * 155 / 100, "{} page reads for 5,000 pages: {pass:?}", pass.pages_read);
+}
+
+#[test]
+fn a_full_pass_on_the_free_budget_reads_each_page_about_once() {
+    let (w, pairs) = scale_world(2_000, 100, 10_000);
+    let drift = plant_drift(&w, &pairs);
+    let pass = support::scale::full_pass(&w, 45, 40);
+    eprintln!("full pass over 2,000 pairs at budget 45: {pass:?}");
+    assert_drift_found(&w, &drift);
+    assert!(pass.pages_read <= 2_000 * 105 / 100, "{} page reads for 2,000 pages: {pass:?}", pass.pages_read);
+    // Before: 11 runs, 159 subrequests, 3,815 page reads (the overlap read again every run).
+    assert!(pass.runs <= 5 && pass.subrequests <= 100, "{pass:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pool scans that resume across runs: any first sync finishes on the free plan's budget
+
+/// The free plan's subrequest budget (`SYNC_SUBREQUEST_BUDGET`'s default).
+const FREE_BUDGET: u32 = 45;
+
+/// What draining a first sync took.
+#[derive(Debug)]
+struct Drain {
+    runs: usize,
+    subrequests: u64,
+    /// The run after which the first page was imported, and the first page created.
+    first_import: Option<usize>,
+    first_create: Option<usize>,
+}
+
+/// Runs once a minute on `budget` until a run writes nothing and ends `Ok`. Every run stays
+/// within the budget and nothing is ever created twice (at most `rows` pages created by the sync,
+/// `pages` rows inserted by it).
+fn drain_first_sync(w: &World, budget: u32, rows: usize, pages: usize, max_runs: usize) -> Drain {
+    let mut drain = Drain { runs: 0, subrequests: 0, first_import: None, first_create: None };
+    loop {
+        drain.runs += 1;
+        assert!(drain.runs <= max_runs, "the first sync does not finish in {max_runs} runs");
+        let before = w.writes();
+        let run = w.sync_with(budget);
+        assert!(run.summary.subrequests <= budget, "over budget: {}", run.summary.subrequests);
+        drain.subrequests += u64::from(run.summary.subrequests);
+        let (created, inserted) = (w.notion.created_by_sync().len(), w.supabase.inserted_by_sync().len());
+        assert!(created <= rows && inserted <= pages, "a duplicate: {created} pages created, {inserted} rows inserted");
+        if inserted > 0 && drain.first_import.is_none() {
+            drain.first_import = Some(drain.runs);
+        }
+        if created > 0 && drain.first_create.is_none() {
+            drain.first_create = Some(drain.runs);
+        }
+        if w.writes().since(before).to_services() == 0 && run.summary.outcome == RunOutcome::Ok {
+            return drain;
+        }
+        w.time.advance_secs(60);
+    }
+}
+
+/// Live rows and live pages holding this decision text.
+fn copies_of(w: &World, decision: &str) -> (usize, usize) {
+    let rows = w.supabase.live_rows().iter().filter(|row| row.decision == decision).count();
+    let pages = w.notion.live_pages().iter().filter(|page| page.decision == decision).count();
+    (rows, pages)
+}
+
+/// 2,000 rows and 1,000 pages, none matching: the row pool (two requests of 1,000) and the page
+/// pool (ten queries) are larger than one run's read share, yet every page is imported (from the
+/// digest of the row scan) and every row gets its page (once the page pool has drained).
+#[test]
+fn pools_a_first_sync_of_2000_rows_and_1000_pages_none_matching_finishes_on_the_free_budget() {
+    let w = World::new();
+    for i in 0..2000 {
+        w.supabase.insert(&format!("row {i}"), "Ops", DAY);
+    }
+    for i in 0..1000 {
+        w.notion.create(&format!("page {i}"), &["Policy"], Some(DAY));
+    }
+    let drain = drain_first_sync(&w, FREE_BUDGET, 2000, 1000, 400);
+    println!("2,000 rows + 1,000 pages, none matching, budget {FREE_BUDGET}: {drain:?}");
+    assert_eq!(w.live_counts(), (3000, 3000));
+    assert_eq!((w.notion.created_by_sync().len(), w.supabase.inserted_by_sync().len()), (2000, 1000));
+    w.assert_converged();
+    assert!(w.lock.intents().is_empty(), "no intent left: {}", w.lock.intents().len());
+    assert!(drain.first_import <= Some(3), "imports start once the row scan is complete: {drain:?}");
+}
+
+/// The same with 200 matching pairs among them: each pair is linked (exactly one page and one
+/// row per pair), the rest imported and created.
+#[test]
+fn pools_200_matching_pairs_among_2000_rows_and_1000_pages_get_exactly_one_page_each() {
+    let w = World::new();
+    for i in 0..2000 {
+        let decision = if i % 10 == 3 { format!("pair {}", i / 10) } else { format!("row {i}") };
+        w.supabase.insert(&decision, "Ops", DAY);
+    }
+    for i in 0..1000 {
+        if i % 5 == 1 {
+            w.notion.create(&format!("pair {}", i / 5), &["Ops"], Some(DAY));
+        } else {
+            w.notion.create(&format!("page {i}"), &["Policy"], Some(DAY));
+        }
+    }
+    let drain = drain_first_sync(&w, FREE_BUDGET, 1800, 800, 400);
+    println!("2,000 rows + 1,000 pages, 200 matching pairs, budget {FREE_BUDGET}: {drain:?}");
+    assert_eq!(w.live_counts(), (2800, 2800));
+    assert_eq!((w.notion.created_by_sync().len(), w.supabase.inserted_by_sync().len()), (1800, 800));
+    for pair in 0..200 {
+        assert_eq!(copies_of(&w, &format!("pair {pair}")), (1, 1), "pair {pair}");
+    }
+    w.assert_converged();
+}
+
+/// Duplicate content on one side, in pools larger than one run reads: each page matches at
+/// most one row (the oldest first), the other copies are imported or created, never twice.
+#[test]
+fn pools_duplicate_content_on_one_side_is_matched_once_and_the_copies_synced() {
+    let w = World::new();
+    for i in 0..1200 {
+        w.supabase.insert(&format!("row {i}"), "Ops", DAY);
+    }
+    for i in 0..100 {
+        w.supabase.insert(&format!("dup {i}"), "Ops", DAY);
+        w.supabase.insert(&format!("dup {i}"), "Ops", DAY);
+    }
+    for j in 0..50 {
+        w.supabase.insert(&format!("twin {j}"), "Ops", DAY);
+    }
+    for i in 0..600 {
+        w.notion.create(&format!("page {i}"), &["Policy"], Some(DAY));
+    }
+    for i in 0..50 {
+        w.notion.create(&format!("dup {i}"), &["Ops"], Some(DAY));
+    }
+    for j in 0..50 {
+        w.notion.create(&format!("twin {j}"), &["Ops"], Some(DAY));
+        w.notion.create(&format!("twin {j}"), &["Ops"], Some(DAY));
+    }
+    drain_first_sync(&w, FREE_BUDGET, 1450, 750, 400);
+    assert_eq!(w.live_counts(), (2100, 2100));
+    assert_eq!((w.notion.created_by_sync().len(), w.supabase.inserted_by_sync().len()), (1350, 650));
+    for i in 0..100 {
+        assert_eq!(copies_of(&w, &format!("dup {i}")), (2, 2), "dup {i}");
+    }
+    for j in 0..50 {
+        assert_eq!(copies_of(&w, &format!("twin {j}")), (2, 2), "twin {j}");
+    }
+    w.assert_converged();
+}
+
+/// A page created after the row scan passed its row: the scan kept the row's checksum, so the
+/// page waits (it is not imported) until the scan, started over, reads its row in the same run;
+/// then they are linked.
+#[test]
+fn pools_a_page_created_after_the_scan_passed_its_row_waits_for_it_and_links() {
+    let w = World::new();
+    // The oldest row: run 1's scan (rows 1-1,000) and row window read it; run 2 reads neither.
+    w.supabase.insert("early", "Ops", DAY);
+    for i in 0..1999 {
+        w.supabase.insert(&format!("row {i}"), "Ops", DAY);
+    }
+    // More pages than one run reads (500): run 1 reads 500, run 2 the rest, with the new page.
+    for i in 0..600 {
+        w.notion.create(&format!("page {i}"), &["Policy"], Some(DAY));
+    }
+    w.sync_with(FREE_BUDGET);
+    w.time.advance_secs(60);
+    let early = w.notion.create("early", &["Ops"], Some(DAY));
+    let run = w.sync_with(FREE_BUDGET);
+    assert!(w.state.state().pools.row_digest.is_some(), "the row scan completed in two runs");
+    assert!(
+        run.plan.deferred.iter().any(|item| item.page_id.as_deref() == Some(early.as_str())),
+        "the page was read and waits for its row"
+    );
+    drain_first_sync(&w, FREE_BUDGET, 2000, 601, 400);
+    assert_eq!(copies_of(&w, "early"), (1, 1));
+    assert_eq!(w.live_counts(), (2600, 2600));
+    w.assert_converged();
+}
+
+/// A row inserted after the row scan completed (only the tail read sees it: the scan started
+/// over from the oldest rows) whose content equals an unsynced page read in the same run, and a
+/// row inserted while a run reads the pool: each is linked to its page, never a second copy. The
+/// page pool is small (read whole every run), so each page is decided in the run that reads it.
+#[test]
+fn pools_rows_inserted_after_or_during_the_scan_are_matched_not_duplicated() {
+    let w = World::new();
+    for i in 0..2000 {
+        w.supabase.insert(&format!("row {i}"), "Ops", DAY);
+    }
+    for i in 0..20 {
+        w.notion.create(&format!("page {i}"), &["Policy"], Some(DAY));
+    }
+    w.sync_with(FREE_BUDGET);
+    w.time.advance_secs(60);
+    w.sync_with(FREE_BUDGET);
+    assert!(w.state.state().pools.row_digest.is_some(), "the row scan completed in two runs");
+    w.time.advance_secs(60);
+    w.supabase.insert("late", "Ops", DAY);
+    w.notion.create("late", &["Ops"], Some(DAY));
+    w.notion.create("mid-run", &["Ops"], Some(DAY));
+    w.supabase.after_next_pool_read(|supabase| {
+        supabase.insert("mid-run", "Ops", DAY);
+    });
+    drain_first_sync(&w, FREE_BUDGET, 2002, 22, 400);
+    for decision in ["late", "mid-run"] {
+        assert_eq!(copies_of(&w, decision), (1, 1), "{decision}");
+    }
+    assert_eq!(w.live_counts(), (2022, 2022));
+    w.assert_converged();
+}
+
+/// A project whose API "Max rows" is below what the sync asks for (250 < 1,000): a short answer
+/// is not the end of the pool; `more` (the exact count) is, so no page is imported while
+/// matching rows are still unread.
+#[test]
+fn pools_a_max_rows_below_the_request_limit_is_not_taken_for_the_end_of_the_pool() {
+    let w = World::new();
+    w.supabase.set_max_rows(250);
+    for i in 0..600 {
+        w.supabase.insert(&format!("row {i}"), "Ops", DAY);
+    }
+    w.supabase.insert("last row", "Ops", DAY);
+    w.notion.create("last row", &["Ops"], Some(DAY));
+    drain_first_sync(&w, FREE_BUDGET, 601, 1, 100);
+    assert_eq!(copies_of(&w, "last row"), (1, 1));
+    assert_eq!(w.supabase.inserted_by_sync().len(), 0, "the page matched its row");
+    w.assert_converged();
+}
+
+/// Pages that wait at the head of the unsynced-page pool (500 pages Notion lists first, none
+/// with a date: per-record errors, never imported) do not starve the pages after them: each
+/// run goes on where the last one stopped, then starts over.
+#[test]
+fn pools_pages_held_at_the_head_of_the_pool_do_not_starve_the_rest() {
+    let w = World::new();
+    for i in 0..500 {
+        w.notion.create(&format!("no date {i}"), &["Ops"], None);
+    }
+    w.time.advance_secs(60);
+    for i in 0..30 {
+        w.notion.create(&format!("page {i}"), &["Ops"], Some(DAY));
+    }
+    for _ in 0..6 {
+        w.sync_with(FREE_BUDGET);
+        w.time.advance_secs(60);
+    }
+    assert_eq!(w.supabase.inserted_by_sync().len(), 30, "every valid page was imported");
+    for i in 0..30 {
+        assert_eq!(copies_of(&w, &format!("page {i}")), (1, 1));
+    }
+}

@@ -7,9 +7,11 @@
 //! - [`notion::FakeNotion`]: the data source with Notion's behaviour where it matters.
 //! - [`store::FakeState`], [`store::FakeLock`]: KV state and the Durable Object lease + intents.
 //! - [`world::World`]: all of the above wired to the engine, plus the convergence checks.
+//! - [`scale`]: many linked pairs seeded at once, and the counts of a full reconciliation.
 #![allow(dead_code, unused_imports)]
 
 pub mod notion;
+pub mod scale;
 pub mod sim;
 pub mod store;
 pub mod supabase;

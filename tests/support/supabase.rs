@@ -6,7 +6,9 @@
 //! - `write_rows` applies each update only when `updated_at` still equals `expected_updated_at`;
 //! - `notion_page_id` is unique: `insert_rows` ignores a duplicate, an update that would break it
 //!   fails the whole request (the function's transaction rolls back);
-//! - keyset reads exactly as `ports.rs` documents.
+//! - keyset reads exactly as `ports.rs` documents; a read returns at most the server's max-rows
+//!   (Supabase's default: 1,000) whatever `limit` asks, and the pool read says whether more
+//!   rows follow, as `Prefer: count=exact` does.
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,7 +16,9 @@ use chrono::{DateTime, Duration, Utc};
 use decision_sync::core::error::PortError;
 use decision_sync::core::mass_delete::LinkedCounts;
 use decision_sync::core::model::{Row, RowCursor};
-use decision_sync::core::ports::{LinkedBatch, LinkedPage, NewRow, RowWrite, SupabasePort, WriteResult, PAGE_SIZE};
+use decision_sync::core::ports::{
+    LinkedBatch, LinkedPage, NewRow, RowBatch, RowWrite, SupabasePort, WriteResult, PAGE_SIZE,
+};
 
 use super::sim::{Faults, Service, SimTime};
 
@@ -58,7 +62,14 @@ pub struct FakeSupabase {
     time: SimTime,
     /// A user action run right before the next `write_rows` request (a race with the write-back).
     race: RefCell<Option<Race>>,
+    /// The API's "Max rows": no read returns more rows than this.
+    max_rows: std::cell::Cell<usize>,
+    /// A user action run right after the next `unlinked_rows` read (a change in mid-scan).
+    after_pool_read: RefCell<Option<Race>>,
 }
+
+/// Supabase's default API "Max rows".
+pub const DEFAULT_MAX_ROWS: usize = 1000;
 
 /// A random-looking but deterministic uuid (so that id order is not creation order).
 pub fn fake_uuid(prefix: u64, n: u64) -> String {
@@ -82,7 +93,24 @@ fn micros(at: DateTime<Utc>) -> DateTime<Utc> {
 
 impl FakeSupabase {
     pub fn new(time: SimTime, faults: Faults) -> Self {
-        FakeSupabase { table: RefCell::new(Table::default()), faults, time, race: RefCell::new(None) }
+        FakeSupabase {
+            table: RefCell::new(Table::default()),
+            faults,
+            time,
+            race: RefCell::new(None),
+            max_rows: std::cell::Cell::new(DEFAULT_MAX_ROWS),
+            after_pool_read: RefCell::new(None),
+        }
+    }
+
+    /// Sets the API's "Max rows" (a project may lower it below what the sync asks for).
+    pub fn set_max_rows(&self, max_rows: usize) {
+        self.max_rows.set(max_rows.max(1));
+    }
+
+    /// Runs `action` right after the next read of unlinked rows (as a user between two requests).
+    pub fn after_next_pool_read(&self, action: impl FnOnce(&FakeSupabase) + 'static) {
+        *self.after_pool_read.borrow_mut() = Some(Box::new(action));
     }
 
     fn stamp(table: &mut Table, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -272,12 +300,12 @@ impl SupabasePort for FakeSupabase {
             .cloned()
             .collect();
         rows.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
-        rows.truncate(limit);
+        rows.truncate(limit.min(self.max_rows.get()));
         drop(table);
         self.faults.end(ticket, rows)
     }
 
-    async fn unlinked_rows(&self, after: Option<&RowCursor>, limit: usize) -> Result<Vec<Row>, PortError> {
+    async fn unlinked_rows(&self, after: Option<&RowCursor>, limit: usize) -> Result<RowBatch, PortError> {
         let ticket = self.faults.begin(Service::Supabase, "unlinked_rows", false)?;
         let table = self.table.borrow();
         let mut rows: Vec<Row> = table
@@ -288,9 +316,14 @@ impl SupabasePort for FakeSupabase {
             .cloned()
             .collect();
         rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        rows.truncate(limit);
+        let matching = rows.len();
+        rows.truncate(limit.min(self.max_rows.get()));
         drop(table);
-        self.faults.end(ticket, rows)
+        if let Some(action) = self.after_pool_read.borrow_mut().take() {
+            action(self);
+        }
+        let more = matching > rows.len();
+        self.faults.end(ticket, RowBatch { rows, more })
     }
 
     async fn linked_page_ids(&self, after: Option<&str>, limit: usize) -> Result<LinkedBatch, PortError> {

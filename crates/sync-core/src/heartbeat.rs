@@ -20,8 +20,8 @@ use crate::lease::{renew_every_ms, renewal_grace_ms, Renewal};
 use crate::mass_delete::LinkedCounts;
 use crate::model::{Page, Row, RowCursor};
 use crate::ports::{
-    Clock, IdBatch, LinkedBatch, NewRow, NotionPort, PageBatch, PageQuery, PageWrite, RowWrite, RunLock, SupabasePort,
-    WriteResult,
+    Clock, IdBatch, LinkedBatch, NewRow, NotionPort, PageBatch, PageQuery, PageWrite, RowBatch, RowWrite, RunLock,
+    SupabasePort, WriteResult,
 };
 
 /// Renews one run's lease when due; remembers a loss.
@@ -146,7 +146,7 @@ impl<P: SupabasePort, L: RunLock, C: Clock> SupabasePort for Renewing<'_, P, L, 
         self.keep().await?;
         self.inner.rows_changed_after(after, limit).await
     }
-    async fn unlinked_rows(&self, after: Option<&RowCursor>, limit: usize) -> Result<Vec<Row>, PortError> {
+    async fn unlinked_rows(&self, after: Option<&RowCursor>, limit: usize) -> Result<RowBatch, PortError> {
         self.keep().await?;
         self.inner.unlinked_rows(after, limit).await
     }

@@ -168,7 +168,7 @@ fn plan_unlinked(snapshot: &Snapshot, plan: &mut Plan) {
         plan.ops.push(link(row, page, sum, true));
     }
     for (page, sum) in &matches.pages {
-        if snapshot.row_pool_complete {
+        if no_unlinked_row_has(snapshot, sum) {
             plan_import(page, sum, plan);
         } else {
             plan.deferred.push(deferred(None, Some(&page.id), "waiting until every unlinked row has been read"));
@@ -194,6 +194,13 @@ fn plan_unlinked(snapshot: &Snapshot, plan: &mut Plan) {
             plan.ops.push(adopt);
         }
     }
+}
+
+/// True when no unlinked row has this content, so a page with it may be imported: every unlinked
+/// row was read in this run (and none matched), or the row-pool digest, current for this run,
+/// holds no checksum with its prefix (see [`crate::pool_scan`]).
+pub fn no_unlinked_row_has(snapshot: &Snapshot, sum: &str) -> bool {
+    snapshot.row_pool_complete || snapshot.unlinked_row_sums.as_ref().is_some_and(|sums| !sums.contains_sum(sum))
 }
 
 /// True when a page carrying this base was read but whether a row links to it is not known

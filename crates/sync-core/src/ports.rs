@@ -21,6 +21,21 @@ use crate::state::{ConflictRecord, SyncState};
 /// Largest page of results asked for on either side.
 pub const PAGE_SIZE: usize = 100;
 
+/// Rows asked for per request when scanning the unlinked-row pool: Supabase answers at most its
+/// API's "Max rows" (1,000 by default) per request, so an answer can be shorter than asked
+/// without being the end (see [`RowBatch::more`]).
+pub const POOL_PAGE_SIZE: usize = 1000;
+
+/// One page of rows, and whether more rows match after it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RowBatch {
+    pub rows: Vec<Row>,
+    /// More rows match (PostgREST's `Content-Range` total with `Prefer: count=exact` is larger
+    /// than what was returned). A short page is not the end: the server caps a page at its
+    /// max-rows, whatever `limit` asked.
+    pub more: bool,
+}
+
 /// A new row, inserted from a Notion page (already linked and with its base).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewRow {
@@ -138,8 +153,9 @@ pub trait SupabasePort {
     async fn check_schema(&self) -> Result<(), PortError>;
     /// Rows (deleted ones included) strictly after `after` in `(updated_at, id)` order.
     async fn rows_changed_after(&self, after: Option<&RowCursor>, limit: usize) -> Result<Vec<Row>, PortError>;
-    /// Live rows with no `notion_page_id`, oldest first (`(created_at, id)`), strictly after `after`.
-    async fn unlinked_rows(&self, after: Option<&RowCursor>, limit: usize) -> Result<Vec<Row>, PortError>;
+    /// Live rows with no `notion_page_id`, oldest first (`(created_at, id)`), strictly after `after`,
+    /// at most `limit` (or the server's max-rows), and whether more follow.
+    async fn unlinked_rows(&self, after: Option<&RowCursor>, limit: usize) -> Result<RowBatch, PortError>;
     /// Rows linked to any of these page ids (at most [`PAGE_SIZE`] ids per call).
     async fn rows_by_page_ids(&self, page_ids: &[String]) -> Result<Vec<Row>, PortError>;
     /// Inserts rows in one request; a row whose `notion_page_id` already exists is left alone.

@@ -12,7 +12,7 @@ use crate::reader::ReadResult;
 use crate::rejection::update_rejections;
 use crate::report::RunCounts;
 use crate::state::{FullPass, Orphan, QueryResume, RecordIssue, SyncState};
-use crate::time::floor_minute;
+use crate::time::{floor_minute, notion_overlap};
 use crate::trash_sweep;
 
 /// Record errors and orphans kept in the state (the oldest by sort order go first).
@@ -89,23 +89,30 @@ pub fn next_state(
     let (pages_before, trashed_before) = (state.cursors.pages, state.cursors.trashed_pages);
     state.cursors.pages = advance_pages(state.cursors.pages, &read.live_window, pending);
     state.cursors.trashed_pages = advance_pages(state.cursors.trashed_pages, &read.trashed_window, pending);
-    state.cursors.pages_resume =
-        resume_point(pages_before, state.cursors.pages, &read.live_window, &read.live_next, pending);
-    state.cursors.trashed_resume =
-        resume_point(trashed_before, state.cursors.trashed_pages, &read.trashed_window, &read.trashed_next, pending);
+    let read_minute = floor_minute(read.snapshot.now);
+    let live = Moved { before: pages_before, after: state.cursors.pages, read_minute };
+    state.cursors.pages_resume = resume_point(live, &read.live_window, &read.live_next, pending);
+    let trashed = Moved { before: trashed_before, after: state.cursors.trashed_pages, read_minute };
+    state.cursors.trashed_resume = resume_point(trashed, &read.trashed_window, &read.trashed_next, pending);
     // A window read to its end with every item final has seen every edit before the read
     // began: the cursor moves to that minute, so an idle database is not re-read from the start.
-    let read_minute = floor_minute(read.snapshot.now);
-    if read.live_complete && all_final(read.live_window.iter().map(|(id, _)| id.as_str()), pending) {
+    // Not when the read began in an earlier run (it continued Notion's cursor): the cursor stays
+    // on the last page read, and the next run reads the edits made since from there.
+    if read.live_complete
+        && !read.live_resumed
+        && all_final(read.live_window.iter().map(|(id, _)| id.as_str()), pending)
+    {
         state.cursors.pages = state.cursors.pages.max(Some(read_minute));
     }
-    if read.trashed_complete && all_final(read.trashed_window.iter().map(|(id, _)| id.as_str()), pending) {
+    let trashed_final = all_final(read.trashed_window.iter().map(|(id, _)| id.as_str()), pending);
+    if read.trashed_complete && !read.trashed_resumed && trashed_final {
         state.cursors.trashed_pages = state.cursors.trashed_pages.max(Some(read_minute));
     }
     if read.rows_read {
         state.cursors.rows = advance_rows(state.cursors.rows.clone(), &read.row_window, pending);
     }
     update_full_pass(&mut state, read, pending);
+    state.pools = read.pools.clone();
     if read.trash_query_refused {
         state.trash_query_refused = Some(read.snapshot.now);
     }
@@ -193,17 +200,41 @@ fn update_orphans(orphans: &mut Vec<Orphan>, found: &[Orphan], settled: &BTreeSe
     orphans.truncate(KEPT_ISSUES);
 }
 
-/// A window that stopped early with every page it read final, and whose minute cursor could not
-/// move (all those pages share the cursor's minutes), resumes from Notion's cursor next run.
-fn resume_point(
+/// A Notion cursor before and after this run, and the minute the run's read began.
+#[derive(Debug, Clone, Copy)]
+struct Moved {
     before: Option<DateTime<Utc>>,
     after: Option<DateTime<Utc>>,
+    read_minute: DateTime<Utc>,
+}
+
+/// Where the next run resumes a window that stopped early with every page it read final:
+/// - the cursor could not move (all those pages share the cursor's minutes): Notion's cursor, as is;
+/// - the cursor moved, and stays more than the overlap behind the read (a backlog, a full pass):
+///   the same position, for the query the next run issues (`since` = new cursor − overlap), so
+///   that it neither reads the overlap again nor the pages it already read. The overlap is for
+///   edits made just before a read that Notion may list late; none of those is older than the
+///   read minute minus the overlap.
+/// - the cursor moved close to the read minute: none (the next query starts at the cursor minus
+///   the overlap).
+fn resume_point(
+    cursor: Moved,
     window: &[(String, DateTime<Utc>)],
     next: &Option<QueryResume>,
     pending: &BTreeSet<String>,
 ) -> Option<QueryResume> {
-    let stuck = before == after && all_final(window.iter().map(|(id, _)| id.as_str()), pending);
-    next.clone().filter(|_| stuck)
+    let next = next.as_ref().filter(|_| all_final(window.iter().map(|(id, _)| id.as_str()), pending))?;
+    if cursor.before == cursor.after {
+        return Some(next.clone());
+    }
+    let after = cursor.after.filter(|after| *after + notion_overlap() < cursor.read_minute)?;
+    let since = Some(after - notion_overlap());
+    Some(match next.from.or(next.since) {
+        // Notion's cursor belongs to the query from this minute: it is valid whatever `since` is.
+        Some(from) => QueryResume { since, from: Some(from), ..next.clone() },
+        // The query had no lower bound (a full pass's first read): from the last page's minute.
+        None => QueryResume { since, start_cursor: None, from: Some(after), split: None },
+    })
 }
 
 /// A full pass records the pages it saw; it is done once both Notion windows were read to their
@@ -350,7 +381,7 @@ mod tests {
     //     cursor before  window read             read to end  resume given  pending  → (cursor, resume kept)
     #[case(None,          &[("a", 1), ("b", 2)],  true,        false,        &[],     (Some(30), false))] // complete, all final: the read minute
     #[case(Some(0),       &[],                    true,        false,        &[],     (Some(30), false))] // idle database: not re-read from the start
-    #[case(Some(0),       &[("a", 1), ("b", 2)],  false,       true,         &[],     (Some(2), false))]  // incomplete: the last final minute, no resume
+    #[case(Some(25),      &[("a", 27), ("b", 28)], false,      true,         &[],     (Some(28), false))] // incomplete near the read minute: the last final minute, no resume
     #[case(Some(2),       &[("a", 2), ("b", 2)],  false,       true,         &[],     (Some(2), true))]   // stuck in the cursor's minute: resume kept
     #[case(Some(0),       &[("a", 1), ("b", 2)],  true,        false,        &["b"],  (Some(1), false))]  // complete with a pending page: stops before it
     #[case(Some(0),       &[("a", 1), ("b", 2)],  false,       true,         &["a"],  (Some(0), false))]  // first page pending: stays, no resume
@@ -386,6 +417,60 @@ mod tests {
         };
         assert_eq!(cursor, want_cursor.map(at), "{which:?} cursor");
         assert_eq!(resumed, want_resume.then(resume), "{which:?} resume");
+    }
+
+    /// A window that stopped far behind the read minute (a backlog, a full pass), every page it
+    /// read final, resumes where it stopped, for the query of the moved cursor: no page read
+    /// again, no overlap read again. Near the read minute, the overlap is read again instead.
+    #[rustfmt::skip] // the tables are aligned by hand, one rule per line
+    #[rstest]
+    //     stopped at: since  from      Notion cursor  window read    → resume (since, from, Notion cursor kept)
+    #[case(Some(0),           None,     true,          &[("a", 5)],   Some((3, 0, true)))]   // the query from `since` goes on
+    #[case(Some(0),           Some(4),  true,          &[("a", 5)],   Some((3, 4, true)))]   // narrowed after Notion's cap: goes on too
+    #[case(Some(0),           Some(5),  false,         &[("a", 5)],   Some((3, 5, false)))]  // restarted at a capped minute: from there
+    #[case(None,              None,     true,          &[("a", 5)],   Some((3, 5, false)))]  // no lower bound: from the last page's minute
+    #[case(Some(0),           None,     true,          &[("a", 28)],  None)]                 // near the read minute: the overlap again
+    fn a_window_far_behind_resumes_where_it_stopped(
+        #[case] since: Option<u32>,
+        #[case] from: Option<u32>,
+        #[case] notion_cursor: bool,
+        #[case] items: &[(&str, u32)],
+        #[case] want: Option<(u32, u32, bool)>,
+    ) {
+        let mut state = SyncState::default();
+        state.cursors.pages = since.map(|minute| at(minute + 2));
+        let mut read = complete_read();
+        read.live_complete = false;
+        read.live_window = window(items);
+        let start_cursor = notion_cursor.then(|| "notion-next".to_string());
+        read.live_next = Some(QueryResume { since: since.map(at), start_cursor, from: from.map(at), split: None });
+        let next = next_state(state, &read, &Plan::default(), &Execution::default(), &BTreeSet::new());
+        let want = want.map(|(since, from, kept)| QueryResume {
+            since: Some(at(since)),
+            start_cursor: kept.then(|| "notion-next".to_string()),
+            from: Some(at(from)),
+            split: None,
+        });
+        assert_eq!(next.cursors.pages_resume, want);
+        assert_eq!(next.cursors.pages, items.last().map(|(_, minute)| at(*minute)));
+    }
+
+    /// A window that ends by going on from an earlier run's Notion cursor does not move its
+    /// cursor to the read minute: an edit made between the runs may sit before Notion's cursor.
+    #[test]
+    fn a_window_completed_from_an_earlier_runs_notion_cursor_keeps_its_cursor_on_the_last_page() {
+        let mut state = SyncState::default();
+        state.cursors.pages = Some(at(2));
+        let mut read = complete_read();
+        read.live_window = window(&[("a", 4)]);
+        read.live_resumed = true;
+        let next = next_state(state, &read, &Plan::default(), &Execution::default(), &BTreeSet::new());
+        assert_eq!(next.cursors.pages, Some(at(4)));
+        read.live_resumed = false;
+        let mut state = SyncState::default();
+        state.cursors.pages = Some(at(2));
+        let next = next_state(state, &read, &Plan::default(), &Execution::default(), &BTreeSet::new());
+        assert_eq!(next.cursors.pages, Some(at(30)));
     }
 
     /// The other window's cursor is its own: a live window does not move the trashed cursor.
@@ -458,7 +543,7 @@ mod tests {
         } else {
             let pass = next.full_pass.expect("the pass goes on");
             assert_eq!((pass.pages_done, pass.trashed_done), want_done);
-            assert_eq!(pass.seen_pages, ids(&["p1", "p2"]));
+            assert_eq!(pass.seen_pages, ["p1", "p2"].into_iter().collect());
             assert_eq!(next.last_full_pass, None);
         }
     }

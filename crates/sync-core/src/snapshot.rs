@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::link::malformed_link;
 use crate::model::{Page, Row};
+use crate::pool_scan::PrefixSet;
 use crate::ports::CreateIntent;
 use crate::state::RecordIssue;
 use crate::time::notion_overlap;
@@ -34,6 +35,11 @@ pub struct Snapshot {
     /// Live pages with an empty `Checksum`, oldest first, and whether all of them were read.
     pub page_pool: Vec<String>,
     pub page_pool_complete: bool,
+    /// When the row pool is too large to read in one run: the checksum prefixes of every
+    /// unlinked row (the digest of the last complete scan, kept current), or `None` when this run
+    /// cannot vouch for it. A page whose checksum is absent can be imported.
+    #[serde(default)]
+    pub unlinked_row_sums: Option<PrefixSet>,
     /// Create intents left by earlier runs.
     pub intents: Vec<CreateIntent>,
     /// Bases whose `WithBase` query ran (their pages are in `pages`).

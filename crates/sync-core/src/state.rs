@@ -1,15 +1,15 @@
 //! What the sync remembers between runs (one KV value), and what it keeps of conflicts.
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::content::Content;
 use crate::mass_delete::MassDeleteGuard;
 use crate::model::{RowCursor, Side};
+use crate::pool_scan::PoolScans;
 use crate::rejection::Rejection;
 use crate::report::RunSummary;
 use crate::schema_check::SchemaChecks;
+use crate::seen::SeenPages;
 use crate::trash_sweep::TrashSweeps;
 
 /// Incremental positions on both sides.
@@ -52,8 +52,9 @@ pub struct QueryResume {
 pub struct FullPass {
     pub started_at: DateTime<Utc>,
     /// Every page id seen by this pass (live or trashed): a linked row whose page is not among them
-    /// once the Notion side is complete is checked with `GET /v1/pages/{id}`.
-    pub seen_pages: BTreeSet<String>,
+    /// once the Notion side is complete is checked with `GET /v1/pages/{id}`. Kept by fingerprint
+    /// ([`SeenPages`]: the state must fit one storage value).
+    pub seen_pages: SeenPages,
     pub pages_done: bool,
     pub trashed_done: bool,
 }
@@ -107,6 +108,10 @@ pub struct SyncState {
     /// results ([`crate::trash_sweep`]).
     #[serde(default)]
     pub trash_sweeps: TrashSweeps,
+    /// The pool scans that resume across runs (unlinked rows, unsynced pages): see
+    /// [`crate::pool_scan`].
+    #[serde(default)]
+    pub pools: PoolScans,
 }
 
 /// Counts since the sync was installed.

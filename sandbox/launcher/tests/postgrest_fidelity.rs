@@ -127,12 +127,17 @@ fn unlinked_rows_are_the_live_rows_without_a_page_oldest_first() {
     let mut seen: Vec<Row> = Vec::new();
     let mut cursor: Option<RowCursor> = None;
     loop {
-        let page = block_on(client.unlinked_rows(cursor.as_ref(), 40)).unwrap();
-        let Some(last) = page.last() else { break };
+        let batch = block_on(client.unlinked_rows(cursor.as_ref(), 40)).unwrap();
+        let Some(last) = batch.rows.last() else { break };
         // The cursor of this query is (created_at, id).
         cursor = Some(RowCursor { updated_at: last.created_at, id: last.id.clone() });
-        seen.extend(page);
+        seen.extend(batch.rows);
         assert!(seen.len() <= 130);
+        // `Prefer: count=exact`: the total after the cursor says whether more follow.
+        assert_eq!(batch.more, seen.len() < 125, "more rows follow until the last page ({} seen)", seen.len());
+        if !batch.more {
+            break;
+        }
     }
     assert_eq!(seen.len(), 125);
     assert!(seen.iter().all(|r| r.notion_page_id.is_none() && r.deleted_at.is_none()));
@@ -287,7 +292,10 @@ fn deleted_at_is_set_and_cleared_and_user_deletes_reset_notion_synced() {
     let deleted = row(&sandbox, &client, &id);
     assert_eq!(deleted.deleted_at, Some(trashed_at), "microseconds survive the round trip");
     assert!(deleted.notion_synced);
-    assert!(block_on(client.unlinked_rows(None, 100)).unwrap().is_empty(), "deleted rows are not unlinked candidates");
+    assert!(
+        block_on(client.unlinked_rows(None, 100)).unwrap().rows.is_empty(),
+        "deleted rows are not unlinked candidates"
+    );
     let cleared = block_on(client.write_rows(&[RowWrite {
         id: id.clone(),
         expected_updated_at: Some(deleted.updated_at),

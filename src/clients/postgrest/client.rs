@@ -11,7 +11,7 @@ use crate::core::budget::Budget;
 use crate::core::error::PortError;
 use crate::core::mass_delete::LinkedCounts;
 use crate::core::model::{Row, RowCursor};
-use crate::core::ports::{LinkedBatch, NewRow, RowWrite, SupabasePort, WriteResult, PAGE_SIZE};
+use crate::core::ports::{LinkedBatch, NewRow, RowBatch, RowWrite, SupabasePort, WriteResult, PAGE_SIZE};
 
 /// The Supabase table through PostgREST. Every HTTP attempt (retries included) takes one unit of
 /// the run's budget; 5xx, 429 and network failures are retried with jittered exponential backoff.
@@ -177,8 +177,15 @@ impl<T: HttpTransport> SupabasePort for PostgrestClient<T> {
         self.fetch_rows(reads::rows_changed_after(&self.config, after, limit)).await
     }
 
-    async fn unlinked_rows(&self, after: Option<&RowCursor>, limit: usize) -> Result<Vec<Row>, PortError> {
-        self.fetch_rows(reads::unlinked_rows(&self.config, after, limit)).await
+    async fn unlinked_rows(&self, after: Option<&RowCursor>, limit: usize) -> Result<RowBatch, PortError> {
+        let request = reads::unlinked_rows(&self.config, after, limit);
+        let response = self.exchange(&request).await?;
+        if !response.is_success() {
+            return Err(errors::classify(&request.describe(), &response));
+        }
+        let rows = rows::parse_rows(&response.body)?;
+        let more = reads::more_unlinked_rows(&response, rows.len());
+        Ok(RowBatch { rows, more })
     }
 
     async fn linked_page_ids(&self, after: Option<&str>, limit: usize) -> Result<LinkedBatch, PortError> {

@@ -1,5 +1,5 @@
 //! The read requests: incremental keyset, unlinked rows, rows by page id.
-use crate::clients::http::{HttpRequest, Method};
+use crate::clients::http::{HttpRequest, HttpResponse, Method};
 use crate::clients::postgrest::config::PostgrestConfig;
 use crate::clients::postgrest::query;
 use crate::core::model::RowCursor;
@@ -27,8 +27,12 @@ pub fn rows_changed_after(config: &PostgrestConfig, after: Option<&RowCursor>, l
 }
 
 /// `GET {base}/decision_vault?select=…&notion_page_id=is.null&deleted_at=is.null
-/// &or=(created_at.gt."T",and(created_at.eq."T",id.gt."ID"))&order=created_at.asc,id.asc&limit=N`.
-/// The cursor's `updated_at` holds the `created_at` of the last row seen.
+/// &or=(created_at.gt."T",and(created_at.eq."T",id.gt."ID"))&order=created_at.asc,id.asc&limit=N`
+/// with `Prefer: count=exact`. The cursor's `updated_at` holds the `created_at` of the last row seen.
+///
+/// Supabase returns at most the project's API "Max rows" (1,000 by default) whatever `limit`
+/// asks (<https://supabase.com/docs/reference/javascript/select>), so a short answer is not the
+/// end: the total in `Content-Range` is (see [`more_unlinked_rows`]).
 pub fn unlinked_rows(config: &PostgrestConfig, after: Option<&RowCursor>, limit: usize) -> HttpRequest {
     let mut params = vec![query::select_all(), "notion_page_id=is.null".into(), "deleted_at=is.null".into()];
     if let Some(after) = after {
@@ -36,7 +40,24 @@ pub fn unlinked_rows(config: &PostgrestConfig, after: Option<&RowCursor>, limit:
     }
     params.push("order=created_at.asc,id.asc".into());
     params.push(format!("limit={}", limit.max(1)));
-    get(config, &params)
+    get(config, &params).header("Prefer", "count=exact")
+}
+
+/// Whether more unlinked rows follow an answer of `returned` rows: PostgREST answers
+/// `Prefer: count=exact` with `Content-Range: 0-999/2500` (the total matching the filters, the
+/// keyset included) or `*/0` when nothing matches
+/// (<https://docs.postgrest.org/en/latest/references/api/pagination_count.html>, "Exact Count").
+/// Without a total (`0-99/*`, no header), any non-empty answer may have more after it: the next
+/// request (empty) tells.
+pub fn more_unlinked_rows(response: &HttpResponse, returned: usize) -> bool {
+    let total = response
+        .header("content-range")
+        .and_then(|range| range.rsplit_once('/'))
+        .and_then(|(_, total)| total.trim().parse::<usize>().ok());
+    match total {
+        Some(total) => total > returned,
+        None => returned > 0,
+    }
 }
 
 /// `GET {base}/decision_vault?select=…&notion_page_id=in.("p1","p2")&order=created_at.asc,id.asc`.
@@ -127,6 +148,29 @@ mod tests {
         assert!(first.headers.contains(&("Prefer".to_string(), "count=exact".to_string())));
         let next = linked_page_ids(&config(), Some("id-9"), 1000);
         assert!(next.url.contains("&deleted_at=is.null&id=gt.%22id-9%22&order=id.asc&limit=1000"), "{}", next.url);
+    }
+
+    #[test]
+    fn unlinked_rows_ask_for_the_exact_count() {
+        let request = unlinked_rows(&config(), None, 1000);
+        assert!(request.url.ends_with("&order=created_at.asc,id.asc&limit=1000"));
+        assert!(request.headers.contains(&("Prefer".to_string(), "count=exact".to_string())));
+    }
+
+    /// The end of the pool is the total in `Content-Range`, not a short page (max-rows caps it).
+    #[test]
+    fn more_rows_follow_when_the_total_is_larger_than_the_answer() {
+        let answer = |range: Option<&str>| HttpResponse {
+            status: 200,
+            headers: range.map(|range| vec![("Content-Range".to_string(), range.to_string())]).unwrap_or_default(),
+            body: "[]".into(),
+        };
+        assert!(more_unlinked_rows(&answer(Some("0-499/2000")), 500), "capped below the limit: more follow");
+        assert!(!more_unlinked_rows(&answer(Some("0-499/500")), 500));
+        assert!(!more_unlinked_rows(&answer(Some("*/0")), 0));
+        assert!(more_unlinked_rows(&answer(Some("0-99/*")), 100), "no total: not proof of the end");
+        assert!(more_unlinked_rows(&answer(None), 3));
+        assert!(!more_unlinked_rows(&answer(None), 0));
     }
 
     #[test]
