@@ -3,13 +3,13 @@
 //! with a blocking HTTP client and in-memory state.
 use crate::clients::http::HttpTransport;
 use crate::clients::notion::config::NotionConfig;
-use crate::clients::notion::{normalize_notion_id, NotionClient};
+use crate::clients::notion::NotionClient;
 use crate::clients::postgrest::client::PostgrestClient;
 use crate::clients::postgrest::config::PostgrestConfig;
 use crate::core::budget::Budget;
 use crate::core::engine::{Engine, EngineConfig, RunRequest, RunResult};
 use crate::core::error::PortError;
-use crate::core::ports::{Clock, RunLock, StateStore, SupabasePort};
+use crate::core::ports::{Clock, RunLock, StateStore, SupabasePort, Wired};
 use crate::core::report::{RunOutcome, RunSummary};
 use crate::core::state::SyncState;
 use crate::health::{self, ConfigStatus, Health, SchemaCheck, SchemaStatus};
@@ -39,28 +39,6 @@ pub struct Service<'a, T, St, L, C> {
     pub clock: &'a C,
 }
 
-fn notion_config(settings: &Settings) -> NotionConfig {
-    // Ids may be pasted bare, with dashes, or as the Notion URL they appear in.
-    let database_id =
-        normalize_notion_id(&settings.notion_database_id).unwrap_or_else(|| settings.notion_database_id.clone());
-    let mut config = NotionConfig::new(settings.notion_token.clone(), database_id);
-    config.api_base = settings.notion_api_base.clone();
-    config.data_source_id =
-        settings.notion_data_source_id.as_deref().map(|id| normalize_notion_id(id).unwrap_or_else(|| id.to_string()));
-    config.max_retries = settings.max_retries;
-    config.version = settings.notion_version;
-    config
-}
-
-fn postgrest_config(settings: &Settings) -> Result<PostgrestConfig, PortError> {
-    PostgrestConfig::from_settings(
-        None,
-        Some(&settings.supabase_rest_url),
-        Some(&settings.supabase_key),
-        settings.max_retries,
-    )
-}
-
 impl<'a, T, St, L, C> Service<'a, T, St, L, C>
 where
     T: HttpTransport + Clone + 'static,
@@ -73,10 +51,15 @@ where
         budget: &Budget,
         cached_data_source: Option<&str>,
     ) -> Result<(PostgrestClient<T>, NotionClient<T>), PortError> {
-        let postgrest = PostgrestClient::new(self.transport.clone(), postgrest_config(self.settings)?, budget.clone());
+        let postgrest = PostgrestClient::new(
+            self.transport.clone(),
+            PostgrestConfig::from_settings(self.settings)?,
+            budget.clone(),
+        );
         let clock = self.clock.clone();
-        let notion = NotionClient::new(notion_config(self.settings), self.transport.clone(), budget.clone())
-            .with_clock(move || clock.now().timestamp_millis() as f64);
+        let notion =
+            NotionClient::new(NotionConfig::from_settings(self.settings), self.transport.clone(), budget.clone())
+                .with_clock(move || clock.now().timestamp_millis() as f64);
         notion.use_cached_data_source_id(cached_data_source);
         Ok((postgrest, notion))
     }
@@ -108,11 +91,13 @@ where
             Err(error) => return Ok(self.record_unconfigured(run_id, trigger, dry_run, error.to_string()).await),
         };
         let engine = Engine {
-            supabase: &postgrest,
-            notion: &notion,
-            store: self.store,
-            lock: self.lock,
-            clock: self.clock,
+            ports: Wired {
+                supabase: &postgrest,
+                notion: &notion,
+                store: self.store,
+                lock: self.lock,
+                clock: self.clock,
+            },
             config: EngineConfig {
                 batch_size: self.settings.batch_size,
                 lease_ttl_seconds: i64::from(self.settings.lease_ttl_seconds),
@@ -135,7 +120,11 @@ where
 
     /// Live rows without a page, counted by PostgREST (one request): a drain's exact backlog.
     pub async fn unlinked_backlog(&self) -> Result<u32, PortError> {
-        let postgrest = PostgrestClient::new(self.transport.clone(), postgrest_config(self.settings)?, Budget::new(1));
+        let postgrest = PostgrestClient::new(
+            self.transport.clone(),
+            PostgrestConfig::from_settings(self.settings)?,
+            Budget::new(1),
+        );
         postgrest.count_unlinked().await
     }
 

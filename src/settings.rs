@@ -1,9 +1,11 @@
-//! The Worker's settings, parsed from its environment (secrets and vars) into typed values.
+//! The Worker's settings, parsed from its environment (secrets and vars) into typed values: the
+//! only place they are parsed (the clients are built from [`Settings`]:
+//! `NotionConfig::from_settings`, `PostgrestConfig::from_settings`).
 //! Pure: the Worker passes a lookup function; tests pass a map. Only names ever appear in
 //! errors; values of secrets are kept out of every message (see [`Settings::redact`]).
 use std::fmt;
 
-use crate::clients::notion::NotionVersion;
+use crate::clients::notion::{normalize_notion_id, NotionVersion};
 use crate::core::mass_delete::DEFAULT_SHARE_PERCENT;
 use crate::run_log::LogLevel;
 
@@ -19,8 +21,8 @@ pub const SUPABASE_WEBHOOK_SECRET: &str = "SUPABASE_WEBHOOK_SECRET";
 /// are kept for the Worker's own needs.
 pub const DEFAULT_SUBREQUEST_BUDGET: u32 = 45;
 /// Default lifetime of a run's lease without renewal (seconds). A run renews it every quarter of
-/// this while it works (see `core::heartbeat`), so a run may last longer; a run that dies (CPU
-/// limit, crash) blocks the next ones for at most this long (half of it after the lock restarted).
+/// this while it works (see `core::heartbeat`), so a run may last longer; an alive run that has
+/// not renewed it for this long (stalled) may be taken over. A run that died holds no lease.
 pub const DEFAULT_LEASE_TTL_SECONDS: u32 = 60;
 
 /// A setting that is missing or malformed.
@@ -39,7 +41,9 @@ pub struct Settings {
     pub supabase_key: String,
     pub notion_api_base: String,
     pub notion_token: String,
+    /// `NOTION_DATABASE_ID`, canonical (dashed, lowercase) when it holds a Notion id or URL.
     pub notion_database_id: String,
+    /// `NOTION_DATA_SOURCE_ID`, canonical likewise.
     pub notion_data_source_id: Option<String>,
     pub admin_token: Option<String>,
     pub batch_size: usize,
@@ -200,7 +204,20 @@ fn url<F: Fn(&str) -> Option<String>>(
             fix: format!("set {name} to a URL such as https://<project>.supabase.co"),
         });
     }
+    if raw.contains(['?', '#']) {
+        return Err(SettingsError::Invalid {
+            name: name.to_string(),
+            problem: "a URL with a query string".to_string(),
+            fix: format!("remove the `?…` / `#…` part from {name} (like https://<project>.supabase.co)"),
+        });
+    }
     Ok(raw.trim_end_matches('/').to_string())
+}
+
+/// A Notion id setting: canonical when it is a Notion id or URL; otherwise as given (Notion's
+/// answer then names the problem, as it always has).
+fn notion_id<F: Fn(&str) -> Option<String>>(lookup: &F, name: &str) -> Option<String> {
+    value(lookup, name).map(|raw| normalize_notion_id(&raw).unwrap_or(raw))
 }
 
 impl Settings {
@@ -217,8 +234,8 @@ impl Settings {
             supabase_key: value(&lookup, "SUPABASE_SERVICE_ROLE_KEY").unwrap_or_default(),
             notion_api_base: url(&lookup, "NOTION_API_BASE", Some("https://api.notion.com".into()))?,
             notion_token: value(&lookup, "NOTION_API_KEY").unwrap_or_default(),
-            notion_database_id: value(&lookup, "NOTION_DATABASE_ID").unwrap_or_default(),
-            notion_data_source_id: value(&lookup, "NOTION_DATA_SOURCE_ID"),
+            notion_database_id: notion_id(&lookup, "NOTION_DATABASE_ID").unwrap_or_default(),
+            notion_data_source_id: notion_id(&lookup, "NOTION_DATA_SOURCE_ID"),
             admin_token: value(&lookup, ADMIN_TOKEN),
             batch_size: number(&lookup, "SYNC_BATCH_SIZE", 100, 1, 100, "1 to 100")?,
             max_retries: number(&lookup, "SYNC_MAX_RETRIES", 3, 0, 10, "0 to 10")?,
@@ -366,6 +383,27 @@ mod tests {
         let mut pairs = BASE.to_vec();
         pairs.push(("SUPABASE_REST_URL", "localhost:3000"));
         assert!(Settings::from_lookup(env(&pairs)).unwrap_err().to_string().contains("SUPABASE_REST_URL"));
+        for (name, url) in
+            [("SUPABASE_URL", "https://abc.supabase.co/?x=1"), ("SUPABASE_REST_URL", "http://x/rest#top")]
+        {
+            let mut pairs = BASE.to_vec();
+            pairs.retain(|(n, _)| *n != name);
+            pairs.push((name, url));
+            let err = Settings::from_lookup(env(&pairs)).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains("query string"), "{err}");
+        }
+    }
+
+    #[test]
+    fn notion_ids_are_canonical_when_given_bare_or_as_a_url_and_kept_otherwise() {
+        let mut pairs = BASE.to_vec();
+        pairs.retain(|(name, _)| *name != "NOTION_DATABASE_ID");
+        pairs.push(("NOTION_DATABASE_ID", "https://www.notion.so/acme/Vault-248104cd477e80fdb757e945d38000bd?v=1"));
+        pairs.push(("NOTION_DATA_SOURCE_ID", "1E1F2A3B4C5D4E6F8A9B0C1D2E3F4A5B"));
+        let settings = Settings::from_lookup(env(&pairs)).unwrap();
+        assert_eq!(settings.notion_database_id, "248104cd-477e-80fd-b757-e945d38000bd");
+        assert_eq!(settings.notion_data_source_id.as_deref(), Some("1e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"));
+        assert_eq!(Settings::from_lookup(env(&BASE)).unwrap().notion_database_id, "db1", "not an id: as given");
     }
 
     #[test]

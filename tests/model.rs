@@ -425,9 +425,6 @@ impl Model {
                 if let Ok(result) = &result {
                     prop_assert!(result.summary.subrequests <= *budget, "over budget: {:?}", result.summary);
                 }
-                if result.is_err() {
-                    w.wait_for_lease_expiry();
-                }
                 self.observe();
                 self.check_no_duplicates()?;
             }

@@ -522,7 +522,6 @@ fn a_row_given_a_malformed_link_after_a_crashed_create_keeps_its_intent_and_gets
     let row = w.supabase.insert("Crash me", "Ops", DAY);
     w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
     assert!(w.run(DEFAULT_BUDGET, false).is_err(), "the run is aborted");
-    w.wait_for_lease_expiry();
     w.supabase.user_update(&row, |row| row.notion_page_id = Some("oops".into()));
     assert_eq!(w.sync().summary.outcome, RunOutcome::Ok);
     assert_eq!(w.lock.intents().len(), 1, "the row still exists: its intent is kept");
@@ -796,7 +795,6 @@ fn crash_between_page_created_and_row_linked_creates_no_second_page() {
     assert_eq!(w.notion.pages().len(), 1, "the page was created before the crash");
     assert!(w.supabase.row(&row).unwrap().notion_page_id.is_none());
     assert_eq!(w.state.writes.get(), 0, "an aborted run saves nothing");
-    w.wait_for_lease_expiry();
     w.sync_until_quiet();
     assert_eq!(w.notion.pages().len(), 1, "no second page");
     w.assert_converged();
@@ -809,7 +807,6 @@ fn crash_after_page_created_then_row_edited_creates_no_second_page() {
     let row = w.supabase.insert("Crash me", "Ops", DAY);
     w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
     assert!(w.run(DEFAULT_BUDGET, false).is_err());
-    w.wait_for_lease_expiry();
     w.supabase.edit(&row, RowEdit::decision("Crash me, edited"));
     w.sync_until_quiet();
     assert_eq!(w.notion.pages().len(), 1, "no second page");
@@ -824,7 +821,6 @@ fn crash_when_linking_the_row_creates_no_second_page() {
     let row = w.supabase.insert("Crash me", "Ops", DAY);
     w.faults.inject_on("write_rows", 1, Fault::Crash);
     assert!(w.run(DEFAULT_BUDGET, false).is_err());
-    w.wait_for_lease_expiry();
     w.supabase.edit(&row, RowEdit::kind("UX"));
     w.sync_until_quiet();
     assert_eq!(w.notion.pages().len(), 1);
@@ -994,7 +990,7 @@ fn health_of(w: &World) -> decision_sync::health::Health {
     let config = ConfigStatus { missing: vec![], invalid: vec![], admin_routes_enabled: true };
     let schema = SchemaStatus { supabase: SchemaCheck::Ok, notion: SchemaCheck::Ok };
     let mut health = build(&w.state.state(), config, schema, w.time.now());
-    let status = support::block_on(decision_sync::core::ports::RunLock::status(&w.lock)).expect("the lock answers");
+    let status = w.lock.status();
     add_lock_status(&mut health, &status);
     health
 }
@@ -1011,23 +1007,22 @@ fn skipped_by(run: &decision_sync::core::engine::RunResult) -> Option<String> {
 }
 
 #[test]
-fn a_crashed_runs_lease_blocks_the_next_run_for_the_short_lease_ttl_only() {
-    // Issue 11: a run killed mid-way kept every run out for 15 minutes (the old lease TTL).
+fn a_crashed_runs_lease_does_not_block_the_next_run() {
+    // Issue 11: a run killed mid-way kept every run out for 15 minutes (the old lease TTL). A
+    // lease is live only while its run is alive in the coordinator: a crashed run's is dead at once.
     let w = World::new();
     rows(&w, "Row", 5);
     w.faults.inject_on("create_page", 3, Fault::Crash);
     assert!(w.run(DEFAULT_BUDGET, false).is_err(), "the run is aborted");
-    let dead = w.lock.holder().expect("the dead run's lease is still stored");
-    assert_eq!(skipped_by(&w.sync()), Some(dead.clone()), "its lease lives a while");
-    w.time.advance(Duration::seconds(60));
-    assert_eq!(skipped_by(&w.sync()), None, "60 s later (the default SYNC_LEASE_TTL_SECONDS) the next run goes ahead");
+    assert!(w.lock.holder().is_some(), "the dead run's lease is still stored");
+    assert_eq!(skipped_by(&w.sync()), None, "the next run goes ahead at once");
     w.sync_until_quiet();
     assert_eq!(w.notion.pages().len(), 5, "one page per row");
     w.assert_converged();
 }
 
 #[test]
-fn after_the_lock_restarts_a_dead_runs_lease_lasts_half_the_ttl_and_health_names_the_interrupted_run() {
+fn after_a_crash_health_names_the_interrupted_run_and_the_next_run_links_its_pages() {
     let w = World::new();
     rows(&w, "Row", 15);
     w.faults.inject_on("create_page", 4, Fault::CrashAfterEffect);
@@ -1035,12 +1030,8 @@ fn after_the_lock_restarts_a_dead_runs_lease_lasts_half_the_ttl_and_health_names
     assert!(w.run(DEFAULT_BUDGET, false).is_err(), "the run is aborted");
     let dead = w.lock.holder().expect("the dead run's lease is still stored");
     assert_eq!(w.notion.pages().len(), 4, "4 pages were created before the crash, none linked");
-    w.lock.restart(); // `wrangler dev` restarted: a new instance of the Durable Object.
-    assert_eq!(health_of(&w).interrupted_run, None, "within half the TTL the run may still be alive");
 
-    // Confirmed by an earlier instance, the lease outlives its last renewal by half the TTL only;
-    // then, before any new run, /health names the interrupted run and what it left.
-    w.time.advance(Duration::seconds(30) - (w.time.now() - started));
+    // Before any new run, /health names the interrupted run and what it left.
     let health = health_of(&w);
     assert_eq!(health.status, "interrupted", "{health:#?}");
     let interrupted = health.interrupted_run.clone().expect("the interrupted run");
@@ -1055,7 +1046,7 @@ fn after_the_lock_restarts_a_dead_runs_lease_lasts_half_the_ttl_and_health_names
     assert!(health.summary.contains("was interrupted"), "{}", health.summary);
     assert_eq!(health.pending, 15);
 
-    assert_eq!(skipped_by(&w.sync()), None, "30 s after the dead run's last renewal the next run goes ahead");
+    assert_eq!(skipped_by(&w.sync()), None, "the dead run's lease keeps nobody out");
     w.sync_until_quiet();
     assert_eq!(w.notion.pages().len(), 15, "the 4 pages were linked, not created again");
     w.assert_converged();
@@ -1065,16 +1056,35 @@ fn after_the_lock_restarts_a_dead_runs_lease_lasts_half_the_ttl_and_health_names
 }
 
 #[test]
-fn a_lease_from_a_restarted_lock_still_keeps_others_out_within_half_the_ttl() {
+fn no_page_is_created_before_its_intent_is_journaled() {
+    // DESIGN: the create-intent journal is written before a page create and cleared after the link.
     let w = World::new();
     rows(&w, "Row", 3);
-    w.faults.inject_on("create_page", 1, Fault::Crash);
-    assert!(w.run(DEFAULT_BUDGET, false).is_err());
-    let dead = w.lock.holder().unwrap();
+    w.lock.fail_journal_writes();
+    let run = w.sync();
+    assert_eq!(w.notion.pages().len(), 0, "the journal could not be written: no create was sent");
+    assert!(w.lock.intents().is_empty());
+    assert_ne!(run.summary.outcome, RunOutcome::Ok, "{:?}", run.summary.outcome);
+    w.lock.heal();
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 3, "one page per row");
+    assert!(w.lock.intents().is_empty(), "cleared after the links");
+    w.assert_converged();
+}
+
+#[test]
+fn a_live_runs_lease_keeps_others_out_until_the_coordinator_restarts() {
+    let w = World::new();
+    rows(&w, "Row", 3);
+    let now = w.time.now();
+    w.lock.hold("other-run", now, now + Duration::minutes(5));
+    assert_eq!(skipped_by(&w.sync()), Some("other-run".into()), "409 with the running run's id");
+    assert_eq!(health_of(&w).interrupted_run, None, "a running run is not interrupted");
+    // A restarted object lost its memory: no run is alive in it, whatever the stored lease says.
     w.lock.restart();
-    // An idle Durable Object is evicted from memory after ~10 s, so a new instance alone does not
-    // prove the holder dead: within half the TTL of its last renewal the lease still holds.
-    assert_eq!(skipped_by(&w.sync()), Some(dead));
+    assert_eq!(skipped_by(&w.sync()), None);
+    w.sync_until_quiet();
+    assert_eq!(w.notion.pages().len(), 3);
 }
 
 #[test]
@@ -1363,7 +1373,6 @@ fn crash_after_create_then_trash_the_page(w: &World) -> (String, String) {
     let row = w.supabase.insert("Crash me", "Ops", DAY);
     w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
     assert!(w.run(DEFAULT_BUDGET, false).is_err());
-    w.wait_for_lease_expiry();
     let page = w.notion.pages()[0].id.clone();
     w.notion.trash(&page);
     w.time.advance_secs(300);
@@ -1453,7 +1462,6 @@ fn an_older_orphan_page_with_the_same_base_is_not_taken_for_the_created_page() {
     w.faults.inject_on("create_page", 1, Fault::Crash);
     assert!(w.run(DEFAULT_BUDGET, false).is_err());
     assert_eq!(w.lock.intents().len(), 1, "the crash left the intent");
-    w.wait_for_lease_expiry();
     w.sync_until_quiet();
     let page = w.page_of(&row).expect("the new row has a page");
     assert_ne!(page.id, orphan, "the orphan page is not the one created for the new row");
@@ -2000,7 +2008,6 @@ fn a_crash_before_the_link_under_a_notion_rejecting_in_trash_creates_no_second_p
     let row = w.supabase.insert("Crash me", "Ops", DAY);
     w.faults.inject_on("create_page", 1, Fault::CrashAfterEffect);
     assert!(w.run(DEFAULT_BUDGET, false).is_err(), "the run is aborted");
-    w.wait_for_lease_expiry();
     let run = w.sync();
     assert!(
         !matches!(run.summary.outcome, RunOutcome::NotConfigured { .. } | RunOutcome::Failed { .. }),

@@ -18,20 +18,16 @@
 //! copies the state to KV when due (see [`super::object_state`]), and sets the next alarm, or
 //! none when idle. Before a run it sets a watchdog alarm, so a run that dies with its invocation
 //! is followed by another.
-use std::cell::RefCell;
-use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use worker::{console_error, durable_object, DurableObject, Env, Method, Request, Response, State};
 
-use super::clock::WorkerClock;
-use super::env;
+use super::app::App;
 use super::json;
-use super::object_lock::{ObjectLock, Running};
+use super::object_lock::Alive;
 use super::object_state::ObjectState;
 use super::sync;
 use super::time::{self, now_millis};
-use super::transport::FetchTransport;
 use crate::coordinator_status::{self, Readiness};
 use crate::core::coordinator::{self, CoordinatorConfig, Kick, KickSource, RunDone, RunEnd, Schedule, Wanted};
 use crate::core::engine::RunResult;
@@ -39,7 +35,7 @@ use crate::core::ports::{RunLock, StateStore};
 use crate::core::report::{RunOutcome, RunSummary};
 use crate::health::{self, Health, SchemaCheck, SchemaStatus};
 use crate::public;
-use crate::service::{RunFlags, Service};
+use crate::service::RunFlags;
 use crate::settings::Settings;
 use crate::webhooks::notion_event::{self, parse_event};
 use crate::webhooks::notion_signature::{self, verification_request};
@@ -68,22 +64,13 @@ pub struct RunAsk {
     pub allow_mass_delete: bool,
 }
 
-/// A random id for this instance of the object.
-fn new_instance_id() -> String {
-    let mut random = [0u8; 8];
-    if getrandom::fill(&mut random).is_err() {
-        return format!("t{:x}", now_millis());
-    }
-    hex::encode(random)
-}
-
 /// The coordinator object.
 #[durable_object(alarm)]
 pub struct SyncLock {
     state: State,
     env: Env,
-    instance: String,
-    running: Running,
+    /// The run this instance is executing now (the lease's liveness: see `core::lease`).
+    running: Alive,
 }
 
 /// The coordinator's tunables from the settings (defaults when they are invalid: the run reports that).
@@ -121,6 +108,12 @@ fn run_status(summary: &RunSummary) -> u16 {
     }
 }
 
+/// The exact Supabase-side backlog of a drain (one counted request within the invocation's
+/// spare subrequests); `None` when it cannot be counted (the drain then shows a lower bound).
+async fn unlinked_backlog(app: &App) -> Option<u32> {
+    app.service()?.unlinked_backlog().await.ok()
+}
+
 /// The trigger an alarm's run is recorded with.
 fn alarm_trigger(wanted: &Wanted, schedule: &Schedule) -> String {
     let webhooks: Vec<&str> = wanted.sources.iter().map(|source| source.name()).collect();
@@ -135,16 +128,9 @@ fn alarm_trigger(wanted: &Wanted, schedule: &Schedule) -> String {
 }
 
 impl SyncLock {
-    fn settings(&self) -> Option<Settings> {
-        env::settings(&self.env).ok()
-    }
-
-    fn store(&self) -> Result<ObjectState, String> {
-        Ok(ObjectState::new(self.state.storage(), sync::kv_store(&self.env)?))
-    }
-
-    fn lock(&self) -> ObjectLock {
-        ObjectLock::new(self.state.storage(), self.running.clone(), &self.instance)
+    /// The composition root of one request or alarm (settings parsed once).
+    fn app(&self) -> App {
+        App::build(&self.state, &self.env, &self.running)
     }
 
     async fn schedule(&self) -> worker::Result<Schedule> {
@@ -178,13 +164,18 @@ impl SyncLock {
 
     /// One run now; with `scheduled`, the schedule's waiting work is handed to it and the next
     /// alarm set from its outcome.
-    async fn run_now(&self, trigger: &str, mut flags: RunFlags, scheduled: bool) -> worker::Result<RunResult> {
-        let store = match self.store() {
+    async fn run_now(
+        &self,
+        app: &App,
+        trigger: &str,
+        mut flags: RunFlags,
+        scheduled: bool,
+    ) -> worker::Result<RunResult> {
+        let store = match app.store() {
             Ok(store) => store,
             Err(message) => return Err(worker::Error::RustError(message)),
         };
-        let lock = self.lock();
-        let config = config_of(self.settings().as_ref());
+        let config = config_of(app.settings());
         let mut given = Wanted::default();
         let took = scheduled && !flags.dry_run && !self.is_running();
         if took {
@@ -200,7 +191,7 @@ impl SyncLock {
             flags.marked_pages = given.pages.iter().cloned().collect();
         }
         let started_ms = now_millis();
-        let result = sync::run(&self.env, &store, &lock, trigger, flags.clone()).await;
+        let result = sync::run(app, trigger, flags.clone()).await;
         if !took {
             // A dry run, or one skipped because another run is alive: that run sets the next alarm.
             return Ok(result);
@@ -208,7 +199,7 @@ impl SyncLock {
         let end = run_end(&result.summary);
         // Counted before the schedule is read again: nothing may interleave between its read and write.
         let unlinked = match end {
-            RunEnd::MoreWork { .. } if config.drain => self.unlinked_backlog(&store, &lock).await,
+            RunEnd::MoreWork { .. } if config.drain => unlinked_backlog(app).await,
             _ => None,
         };
         let mut schedule = self.schedule().await?;
@@ -225,20 +216,11 @@ impl SyncLock {
         if let Err(error) = store.mirror_if_due(now_millis(), &result.summary.run_id).await {
             console_error!("decision-sync: copying the state to Workers KV failed (retried later): {error}");
         }
-        self.arm(&schedule, &store).await?;
+        self.arm(&schedule, store).await?;
         Ok(result)
     }
 
-    /// The exact Supabase-side backlog of a drain (one counted request within the invocation's
-    /// spare subrequests); `None` when it cannot be counted (the drain then shows a lower bound).
-    async fn unlinked_backlog(&self, store: &ObjectState, lock: &ObjectLock) -> Option<u32> {
-        let settings = self.settings()?;
-        let clock = WorkerClock;
-        let service = Service { settings: &settings, transport: FetchTransport, store, lock, clock: &clock };
-        service.unlinked_backlog().await.ok()
-    }
-
-    async fn handle_run(&self, mut req: Request) -> worker::Result<Response> {
+    async fn handle_run(&self, app: &App, mut req: Request) -> worker::Result<Response> {
         let ask: RunAsk = match req.json().await {
             Ok(ask) => ask,
             Err(e) => return json::error(400, format!("bad run request: {e}")),
@@ -246,7 +228,7 @@ impl SyncLock {
         let flags =
             RunFlags { dry_run: ask.dry_run, allow_mass_delete: ask.allow_mass_delete, marked_pages: Vec::new() };
         // The cron and /sync-now take any waiting webhook work along.
-        let result = self.run_now(&ask.trigger, flags, true).await?;
+        let result = self.run_now(app, &ask.trigger, flags, true).await?;
         let status = run_status(&result.summary);
         if ask.dry_run {
             json::json(status, &result)
@@ -256,8 +238,8 @@ impl SyncLock {
     }
 
     /// Records a kick and sets the alarm for it (kept when an earlier one is set).
-    async fn kick(&self, kick: &Kick) -> worker::Result<Option<u64>> {
-        let config = config_of(self.settings().as_ref());
+    async fn kick(&self, app: &App, kick: &Kick) -> worker::Result<Option<u64>> {
+        let config = config_of(app.settings());
         let now = now_millis();
         let mut schedule = self.schedule().await?;
         let due = schedule.kick(kick, now, &config);
@@ -273,12 +255,12 @@ impl SyncLock {
         Ok(Some(next))
     }
 
-    async fn handle_kick(&self, mut req: Request) -> worker::Result<Response> {
+    async fn handle_kick(&self, app: &App, mut req: Request) -> worker::Result<Response> {
         let kick: Kick = match req.json().await {
             Ok(kick) => kick,
             Err(e) => return json::error(400, format!("bad kick: {e}")),
         };
-        let next = self.kick(&kick).await?;
+        let next = self.kick(app, &kick).await?;
         json::json(202, &serde_json::json!({ "accepted": true, "next_run_at": next.map(time::from_millis) }))
     }
 
@@ -287,7 +269,7 @@ impl SyncLock {
     }
 
     /// `POST /webhooks/notion`: the verification request, or a signed event.
-    async fn handle_notion_webhook(&self, mut req: Request) -> worker::Result<Response> {
+    async fn handle_notion_webhook(&self, app: &App, mut req: Request) -> worker::Result<Response> {
         let signature = req.headers().get("x-notion-signature")?;
         let body = req.bytes().await?;
         if let Some(verification) = verification_request(&body) {
@@ -298,9 +280,9 @@ impl SyncLock {
                 &serde_json::json!({ "ok": true, "message": "verification token received: read it with GET /webhooks/notion/token (admin token) and paste it into Notion's Verify dialog" }),
             );
         }
-        let settings = self.settings();
+        let settings = app.settings();
         let stored = self.notion_token().await?.map(|token| token.verification_token);
-        let key = settings.as_ref().and_then(|s| s.notion_webhook_secret.clone()).or(stored);
+        let key = settings.and_then(|s| s.notion_webhook_secret.clone()).or(stored);
         if let Err(error) = notion_signature::verify(&body, signature.as_deref(), key.as_deref()) {
             return json::error(401, error.to_string());
         }
@@ -314,7 +296,7 @@ impl SyncLock {
                 &serde_json::json!({ "accepted": false, "reason": "the sync is not configured; see /health" }),
             );
         };
-        let data_source = match self.store() {
+        let data_source = match app.store() {
             Ok(store) => store.load().await.ok().and_then(|state| state.data_source_id),
             Err(_) => None,
         }
@@ -335,45 +317,39 @@ impl SyncLock {
             pages: signals.pages,
             schema_changed: signals.schema_changed,
         };
-        let next = self.kick(&kick).await?;
+        let next = self.kick(app, &kick).await?;
         json::json(200, &serde_json::json!({ "accepted": true, "next_run_at": next.map(time::from_millis) }))
     }
 
     /// The report, from the working state, plus the lock's and the coordinator's view.
-    async fn report(&self) -> Result<Health, String> {
-        let store = self.store()?;
-        let lock = self.lock();
-        let (settings, config) = env::status(&self.env);
-        let mut health = match &settings {
-            Ok(settings) => {
-                let clock = WorkerClock;
-                let service =
-                    Service { settings, transport: FetchTransport, store: &store, lock: &lock, clock: &clock };
-                service.health(config).await
-            }
-            Err(_) => {
+    async fn report(&self, app: &App) -> Result<Health, String> {
+        let store = app.store()?;
+        let config = app.config();
+        let mut health = match app.service() {
+            Some(service) => service.health(config).await,
+            None => {
                 let state = store.load().await.map_err(|e| e.to_string())?;
                 let skipped = SchemaCheck::NotChecked { reason: "settings are missing or invalid".into() };
                 let schema = SchemaStatus { supabase: skipped.clone(), notion: skipped };
                 health::build(&state, config, schema, time::now())
             }
         };
-        if let Ok(status) = lock.status().await {
+        if let Ok(status) = app.lock.status().await {
             health::add_lock_status(&mut health, &status);
         }
-        let settings = settings.ok();
+        let settings = app.settings();
         let schedule = self.schedule().await.unwrap_or_default();
         let mirror_due = store.mirror_due_at().await.ok().flatten();
         let copied: Option<u64> = self.state.storage().get("kv_mirrored_at").await.ok().flatten();
         let ready = Readiness {
-            notion_secret_set: settings.as_ref().is_some_and(|s| s.notion_webhook_secret.is_some()),
+            notion_secret_set: settings.is_some_and(|s| s.notion_webhook_secret.is_some()),
             notion_token_received: self.notion_token().await.ok().flatten().is_some(),
-            supabase_secret_set: settings.as_ref().is_some_and(|s| s.supabase_webhook_secret.is_some()),
+            supabase_secret_set: settings.is_some_and(|s| s.supabase_webhook_secret.is_some()),
             kv_copied_ms: copied,
             kv_copy_pending: mirror_due.is_some(),
             running: self.is_running(),
         };
-        let config = config_of(settings.as_ref());
+        let config = config_of(settings);
         coordinator_status::add_to_health(
             &mut health,
             coordinator_status::status(&schedule, now_millis(), &config, ready),
@@ -381,33 +357,28 @@ impl SyncLock {
         Ok(public::for_visitors(health))
     }
 
-    async fn handle_check(&self) -> worker::Result<Response> {
-        let store = match self.store() {
+    async fn handle_check(&self, app: &App) -> worker::Result<Response> {
+        let store = match app.store() {
             Ok(store) => store,
             Err(message) => return json::error(503, message),
         };
-        let (settings, config) = env::status(&self.env);
-        let settings = match settings {
+        let settings = match app.settings_result() {
             Ok(settings) => settings,
             Err(error) => return json::error(503, error.to_string()),
         };
-        let lock = self.lock();
-        let clock = WorkerClock;
-        let service =
-            Service { settings: &settings, transport: FetchTransport, store: &store, lock: &lock, clock: &clock };
-        let answer = match service.check_now(config).await {
+        let answer = match app.wire(settings, store).check_now(app.config()).await {
             Ok(checked) => json::json(200, &checked),
             Err(error) => json::error(503, settings.redact(&error.to_string())),
         };
         if let Err(error) = store.mirror_if_due(now_millis(), &time::new_run_id()).await {
             console_error!("decision-sync: copying the state to Workers KV failed (retried later): {error}");
         }
-        self.arm(&self.schedule().await?, &store).await?;
+        self.arm(&self.schedule().await?, store).await?;
         answer
     }
 
-    async fn handle_conflicts(&self) -> worker::Result<Response> {
-        let store = match self.store() {
+    async fn handle_conflicts(&self, app: &App) -> worker::Result<Response> {
+        let store = match app.store() {
             Ok(store) => store,
             Err(message) => return json::error(503, message),
         };
@@ -430,15 +401,17 @@ fn event_parent(event: &notion_event::NotionEvent) -> String {
 
 impl DurableObject for SyncLock {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, instance: new_instance_id(), running: Rc::new(RefCell::new(None)) }
+        Self { state, env, running: Alive::default() }
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        let app = self.app();
+        let app = &app;
         let path = req.path();
         match (req.method(), path.as_str()) {
-            (Method::Post, "/run") => self.handle_run(req).await,
-            (Method::Post, "/kick") => self.handle_kick(req).await,
-            (Method::Post, "/webhooks/notion") => self.handle_notion_webhook(req).await,
+            (Method::Post, "/run") => self.handle_run(app, req).await,
+            (Method::Post, "/kick") => self.handle_kick(app, req).await,
+            (Method::Post, "/webhooks/notion") => self.handle_notion_webhook(app, req).await,
             (Method::Get, "/notion-token") => match self.notion_token().await? {
                 Some(token) => json::json(200, &token),
                 None => json::error(
@@ -447,12 +420,12 @@ impl DurableObject for SyncLock {
                      Webhooks) with this Worker's /webhooks/notion URL; Notion sends the token first",
                 ),
             },
-            (Method::Get, "/health") => match self.report().await {
+            (Method::Get, "/health") => match self.report(app).await {
                 Ok(health) => json::json(200, &health),
                 Err(message) => json::json(503, &serde_json::json!({ "status": "error", "error": message })),
             },
             (Method::Get, "/dashboard") => {
-                let html = match self.report().await {
+                let html = match self.report(app).await {
                     Ok(health) => crate::dashboard::render(&health),
                     Err(message) => crate::dashboard::error_page(&message),
                 };
@@ -462,8 +435,8 @@ impl DurableObject for SyncLock {
                     .with_header("cache-control", "no-store")
                     .map(|builder| builder.fixed(html.into_bytes()))
             }
-            (Method::Post, "/health/check") => self.handle_check().await,
-            (Method::Get, "/conflicts") => self.handle_conflicts().await,
+            (Method::Post, "/health/check") => self.handle_check(app).await,
+            (Method::Get, "/conflicts") => self.handle_conflicts(app).await,
             (method, _) => json::error(404, format!("the coordinator has no route {method:?} {path}")),
         }
     }
@@ -473,6 +446,7 @@ impl DurableObject for SyncLock {
             // The run in progress sets the next alarm when it ends.
             return Response::ok("running");
         }
+        let app = self.app();
         let now = now_millis();
         let mut schedule = self.schedule().await?;
         // A run that was in flight and is not alive here died with its invocation: run its work again.
@@ -482,17 +456,17 @@ impl DurableObject for SyncLock {
         if schedule.run_due(now) {
             let wanted = schedule.wanted.clone().unwrap_or_default();
             let trigger = alarm_trigger(&wanted, &schedule);
-            self.run_now(&trigger, RunFlags::default(), true).await?;
+            self.run_now(&app, &trigger, RunFlags::default(), true).await?;
             return Response::ok("ran");
         }
-        let store = match self.store() {
+        let store = match app.store() {
             Ok(store) => store,
             Err(message) => return Err(worker::Error::RustError(message)),
         };
         if let Err(error) = store.mirror_if_due(now, &time::new_run_id()).await {
             console_error!("decision-sync: copying the state to Workers KV failed (retried later): {error}");
         }
-        self.arm(&schedule, &store).await?;
+        self.arm(&schedule, store).await?;
         Response::ok("idle")
     }
 }

@@ -4,7 +4,8 @@
 //! - [`entry`]: `fetch` and `scheduled` handlers, panic hook;
 //! - [`router`]: which handler answers which method and path; [`pages`]: `/health` and `/`;
 //!   [`admin`]: the token-protected routes; [`json`]: JSON responses;
-//! - [`sync`]: one run, wired to the ports; [`cron`]: the scheduled run;
+//! - [`app`]: the composition root (settings parsed once, store, lock, clock) of one request or
+//!   alarm of the coordinator; [`sync`]: one run, wired to the ports; [`cron`]: the scheduled run;
 //! - [`env`]: settings from secrets and vars; [`kv_state`]: the state store on KV;
 //!   [`coordinator`]: the `SyncLock` Durable Object that decides when runs happen and runs them,
 //!   with [`object_lock`] (lease + create-intent journal) and [`object_state`] (working state,
@@ -12,6 +13,7 @@
 //!   [`webhooks`]: `POST /webhooks/notion` and `/webhooks/supabase`;
 //!   [`transport`]: `fetch` as an HTTP transport; [`clock`], [`time`]: time and run ids.
 pub mod admin;
+pub mod app;
 pub mod clock;
 pub mod coordinator;
 pub mod coordinator_client;

@@ -1,18 +1,16 @@
-//! One run, wired to the ports (inside the coordinator Durable Object): settings from the
-//! environment, `fetch`, the clock, and the state store and lock it passes. Logs each run at
+//! One run, wired to the ports (inside the coordinator Durable Object) by the request's [`App`]:
+//! its settings, `fetch`, the clock, the state store and the lock. Logs each run at
 //! `LOG_LEVEL` and records failures instead of losing them.
 use worker::{console_error, console_log, console_warn, Env};
 
-use super::clock::WorkerClock;
-use super::env;
+use super::app::App;
 use super::kv_state::{KvStateStore, KV_BINDING};
 use super::time;
-use super::transport::FetchTransport;
 use crate::core::engine::RunResult;
-use crate::core::ports::{RunLock, StateStore};
+use crate::core::ports::StateStore;
 use crate::core::report::RunSummary;
 use crate::run_log::{run_log_lines, LogLevel, Severity};
-use crate::service::{record_summary, RunFlags, Service};
+use crate::service::{record_summary, RunFlags};
 
 /// The KV store behind the `SYNC_STATE` binding.
 pub fn kv_store(env: &Env) -> Result<KvStateStore, String> {
@@ -21,18 +19,20 @@ pub fn kv_store(env: &Env) -> Result<KvStateStore, String> {
     })
 }
 
-/// One run now with `store` and `lock`. Never fails: a run that cannot start is recorded (unless
-/// dry) and reported as its summary.
-pub async fn run<St: StateStore, L: RunLock>(
-    env: &Env,
-    store: &St,
-    lock: &L,
-    trigger: &str,
-    flags: RunFlags,
-) -> RunResult {
+/// One run now with the app's settings, store and lock. Never fails: a run that cannot start is
+/// recorded (unless dry) and reported as its summary.
+pub async fn run(app: &App, trigger: &str, flags: RunFlags) -> RunResult {
     let run_id = time::new_run_id();
     let dry_run = flags.dry_run;
-    let settings = match env::settings(env) {
+    let store = match app.store() {
+        Ok(store) => store,
+        Err(message) => {
+            let summary = RunSummary::failed(&run_id, trigger, dry_run, time::now(), message);
+            log(&summary, LogLevel::default());
+            return RunResult { summary, plan: Default::default() };
+        }
+    };
+    let settings = match app.settings_result() {
         Ok(settings) => settings,
         Err(error) => {
             let summary = RunSummary::not_configured(&run_id, trigger, dry_run, time::now(), error.to_string());
@@ -43,9 +43,7 @@ pub async fn run<St: StateStore, L: RunLock>(
             return RunResult { summary, plan: Default::default() };
         }
     };
-    let clock = WorkerClock;
-    let service = Service { settings: &settings, transport: FetchTransport, store, lock, clock: &clock };
-    match service.run_with(&run_id, trigger, flags).await {
+    match app.wire(settings, store).run_with(&run_id, trigger, flags).await {
         Ok(result) => {
             log(&result.summary, settings.log_level);
             result

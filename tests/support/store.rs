@@ -2,13 +2,18 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
+use std::rc::Rc;
+
 use chrono::{DateTime, Duration, Utc};
 use decision_sync::core::error::PortError;
-use decision_sync::core::lease::{self, Acquire, LeaseRecord, LockStatus, Renewal, RunStart};
+use decision_sync::core::lease::{LeaseRecord, LockStatus, Renewal};
+use decision_sync::core::lock_store::{keys, Alive, Key, LockStorage, StoredLock};
 use decision_sync::core::ports::{CreateIntent, Lease, RunLock, StateStore};
 use decision_sync::core::state::{ConflictRecord, SyncState};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use super::sim::SimTime;
+use super::block_on;
 
 /// Workers KV: the state is kept as JSON (so it must survive a serde round trip).
 #[derive(Default)]
@@ -68,75 +73,113 @@ fn millis(at: DateTime<Utc>) -> u64 {
     u64::try_from(at.timestamp_millis()).unwrap_or(0)
 }
 
-fn ttl_ms(ttl_seconds: i64) -> u64 {
-    u64::try_from(ttl_seconds).unwrap_or(0) * 1000
+/// The Durable Object's storage: values kept as JSON (so they must survive a serde round trip),
+/// every put and delete counted; a put under a chosen key can be made to fail (storage
+/// unavailable).
+#[derive(Clone, Default)]
+pub struct FakeLockStorage {
+    values: Rc<RefCell<BTreeMap<&'static str, String>>>,
+    writes: Rc<Cell<u64>>,
+    fail_puts_of: Rc<RefCell<Option<&'static str>>>,
 }
 
-/// The Durable Object: one lease under the same rules as the real one ([`lease`]), the runs it
-/// saw start and finish, and the create-intent journal (by row id). [`FakeLock::restart`] is the
-/// object being rebuilt (a new instance id), as after `wrangler dev` restarts.
+impl LockStorage for FakeLockStorage {
+    async fn get<T: DeserializeOwned>(&self, key: &Key<T>) -> Result<Option<T>, PortError> {
+        let values = self.values.borrow();
+        Ok(values.get(key.name()).map(|json| serde_json::from_str(json).expect("a stored value parses back")))
+    }
+    async fn put<T: Serialize>(&self, key: &Key<T>, value: &T) -> Result<(), PortError> {
+        self.writes.set(self.writes.get() + 1);
+        if *self.fail_puts_of.borrow() == Some(key.name()) {
+            return Err(PortError::transient("the coordinator's Durable Object storage", "injected put failure"));
+        }
+        let json = serde_json::to_string(value).expect("a stored value serialises");
+        self.values.borrow_mut().insert(key.name(), json);
+        Ok(())
+    }
+    async fn delete<T>(&self, key: &Key<T>) -> Result<(), PortError> {
+        self.writes.set(self.writes.get() + 1);
+        self.values.borrow_mut().remove(key.name());
+        Ok(())
+    }
+}
+
+/// The coordinator Durable Object's lock: the Worker's own [`StoredLock`] (the same rules and
+/// journal) over in-memory storage, with the object's alive mark. Each run gets its own
+/// [`FakeLock::attempt`], dropped when the run ends, as the object's is (so a crashed run's lease
+/// is dead at once). [`FakeLock::restart`] is the object being rebuilt (storage kept, memory lost).
 pub struct FakeLock {
-    time: SimTime,
-    lease: RefCell<Option<LeaseRecord>>,
-    instance: RefCell<String>,
-    restarts: Cell<u32>,
-    last_started: RefCell<Option<RunStart>>,
-    last_finished: RefCell<Option<String>>,
-    intents: RefCell<BTreeMap<String, CreateIntent>>,
+    storage: FakeLockStorage,
+    alive: Alive,
     /// Another run takes the lease over at this time (whatever the rules say), e.g. a second
-    /// invocation that started while this one was stalled.
+    /// request whose run started while this one was stalled.
     takeover: RefCell<Option<(String, DateTime<Utc>)>>,
-    /// Writes (acquire, renew, release, record/clear intents) so far.
-    pub writes: Cell<u64>,
     /// Successful renewals so far.
     pub renewals: Cell<u64>,
-    /// Intents ever recorded.
-    pub intents_recorded: Cell<u64>,
+}
+
+impl Default for FakeLock {
+    fn default() -> Self {
+        FakeLock::new()
+    }
 }
 
 impl FakeLock {
-    /// The lock's own clock is the simulated time.
-    pub fn new(time: SimTime) -> Self {
+    pub fn new() -> Self {
         FakeLock {
-            time,
-            lease: RefCell::new(None),
-            instance: RefCell::new("instance-0".into()),
-            restarts: Cell::new(0),
-            last_started: RefCell::new(None),
-            last_finished: RefCell::new(None),
-            intents: RefCell::new(BTreeMap::new()),
+            storage: FakeLockStorage::default(),
+            alive: Alive::default(),
             takeover: RefCell::new(None),
-            writes: Cell::new(0),
             renewals: Cell::new(0),
-            intents_recorded: Cell::new(0),
         }
     }
-}
 
-impl FakeLock {
-    pub fn intents(&self) -> Vec<CreateIntent> {
-        self.intents.borrow().values().cloned().collect()
+    /// The lock one run attempt uses (as the object builds one per run).
+    pub fn attempt(&self) -> FakeRunLock<'_> {
+        FakeRunLock { fake: self, lock: StoredLock::new(self.storage.clone(), self.alive.clone()) }
     }
-    pub fn holder(&self) -> Option<String> {
-        self.lease.borrow().as_ref().map(|lease| lease.holder.clone())
+
+    /// Writes (puts and deletes) to the object's storage so far.
+    pub fn writes(&self) -> u64 {
+        self.storage.writes.get()
+    }
+    fn get<T: DeserializeOwned>(&self, key: &Key<T>) -> Option<T> {
+        block_on(self.storage.get(key)).expect("the fake storage answers")
+    }
+    pub fn intents(&self) -> Vec<CreateIntent> {
+        self.get(&keys::INTENTS).unwrap_or_default().into_values().collect()
     }
     pub fn lease(&self) -> Option<LeaseRecord> {
-        self.lease.borrow().clone()
+        self.get(&keys::LEASE)
     }
-    /// Another invocation holds the lease until `until` (granted by this instance at `since`).
+    pub fn holder(&self) -> Option<String> {
+        self.lease().map(|lease| lease.holder)
+    }
+    /// What `/health` reads of the lock (outside a run, as the object's report does).
+    pub fn status(&self) -> LockStatus {
+        block_on(self.attempt().status()).expect("the fake storage answers")
+    }
+    /// Another run alive in the object holds the lease from `since` until `until`.
     pub fn hold(&self, run_id: &str, since: DateTime<Utc>, until: DateTime<Utc>) {
-        *self.lease.borrow_mut() = Some(LeaseRecord {
+        let lease = LeaseRecord {
             holder: run_id.to_string(),
             acquired_at_ms: millis(since),
             renewed_at_ms: millis(since),
             expires_at_ms: millis(until),
-            instance: self.instance.borrow().clone(),
-        });
+        };
+        block_on(self.storage.put(&keys::LEASE, &lease)).expect("the fake storage answers");
+        *self.alive.borrow_mut() = Some(run_id.to_string());
     }
-    /// The object is rebuilt (storage kept, in-memory instance id new).
+    /// Every write of the create-intent journal fails until [`FakeLock::heal`].
+    pub fn fail_journal_writes(&self) {
+        *self.storage.fail_puts_of.borrow_mut() = Some(keys::INTENTS.name());
+    }
+    pub fn heal(&self) {
+        *self.storage.fail_puts_of.borrow_mut() = None;
+    }
+    /// The object is rebuilt: storage kept, its memory (the alive mark) lost.
     pub fn restart(&self) {
-        self.restarts.set(self.restarts.get() + 1);
-        *self.instance.borrow_mut() = format!("instance-{}", self.restarts.get());
+        *self.alive.borrow_mut() = None;
     }
     /// Run `holder` takes the lease at `at` (checked on every later lock call).
     pub fn take_over_at(&self, holder: &str, at: DateTime<Utc>) {
@@ -150,7 +193,13 @@ impl FakeLock {
     }
 }
 
-impl RunLock for FakeLock {
+/// One run attempt's lock: the real [`StoredLock`], plus the fake's takeover and counters.
+pub struct FakeRunLock<'a> {
+    fake: &'a FakeLock,
+    lock: StoredLock<FakeLockStorage>,
+}
+
+impl RunLock for FakeRunLock<'_> {
     async fn acquire(
         &self,
         run_id: &str,
@@ -158,88 +207,30 @@ impl RunLock for FakeLock {
         now: DateTime<Utc>,
         ttl_seconds: i64,
     ) -> Result<Lease, PortError> {
-        self.apply_takeover(now);
-        let decision = lease::acquire(
-            self.lease.borrow().as_ref(),
-            run_id,
-            ttl_ms(ttl_seconds),
-            millis(now),
-            &self.instance.borrow(),
-        );
-        match decision {
-            Acquire::Held(held) => Ok(Lease::Busy {
-                run_id: held.holder,
-                since: DateTime::from_timestamp_millis(held.acquired_at_ms as i64).unwrap_or(now),
-            }),
-            Acquire::Granted { lease, new_run } => {
-                self.writes.set(self.writes.get() + 1);
-                *self.lease.borrow_mut() = Some(lease);
-                if new_run {
-                    *self.last_started.borrow_mut() =
-                        Some(RunStart { run_id: run_id.to_string(), trigger: trigger.to_string(), started_at: now });
-                }
-                Ok(Lease::Acquired)
-            }
-        }
+        self.fake.apply_takeover(now);
+        self.lock.acquire(run_id, trigger, now, ttl_seconds).await
     }
     async fn renew(&self, run_id: &str, now: DateTime<Utc>, ttl_seconds: i64) -> Result<Renewal, PortError> {
-        self.apply_takeover(now);
-        let (renewal, renewed) = lease::renew(
-            self.lease.borrow().as_ref(),
-            run_id,
-            ttl_ms(ttl_seconds),
-            millis(now),
-            &self.instance.borrow(),
-        );
-        if let Some(renewed) = renewed {
-            self.writes.set(self.writes.get() + 1);
-            self.renewals.set(self.renewals.get() + 1);
-            *self.lease.borrow_mut() = Some(renewed);
+        self.fake.apply_takeover(now);
+        let renewal = self.lock.renew(run_id, now, ttl_seconds).await?;
+        if renewal == Renewal::Renewed {
+            self.fake.renewals.set(self.fake.renewals.get() + 1);
         }
         Ok(renewal)
     }
     async fn release(&self, run_id: &str) -> Result<(), PortError> {
-        if lease::releases(self.lease.borrow().as_ref(), run_id) {
-            self.writes.set(self.writes.get() + 1);
-            *self.lease.borrow_mut() = None;
-            *self.last_finished.borrow_mut() = Some(run_id.to_string());
-        }
-        Ok(())
+        self.lock.release(run_id).await
     }
     async fn status(&self) -> Result<LockStatus, PortError> {
-        let now = millis(self.time.now());
-        let instance = self.instance.borrow().clone();
-        let live_holder = self
-            .lease
-            .borrow()
-            .as_ref()
-            .filter(|lease| lease.is_live(now, &instance))
-            .map(|lease| lease.holder.clone());
-        Ok(LockStatus {
-            last_started: self.last_started.borrow().clone(),
-            last_finished: self.last_finished.borrow().clone(),
-            live_holder,
-            pending_intents: self.intents.borrow().len(),
-        })
+        self.lock.status().await
     }
     async fn record_intents(&self, intents: &[CreateIntent]) -> Result<(), PortError> {
-        self.writes.set(self.writes.get() + 1);
-        self.intents_recorded.set(self.intents_recorded.get() + intents.len() as u64);
-        let mut journal = self.intents.borrow_mut();
-        for intent in intents {
-            journal.insert(intent.row_id.clone(), intent.clone());
-        }
-        Ok(())
+        self.lock.record_intents(intents).await
     }
     async fn pending_intents(&self) -> Result<Vec<CreateIntent>, PortError> {
-        Ok(self.intents())
+        self.lock.pending_intents().await
     }
     async fn clear_intents(&self, row_ids: &[String]) -> Result<(), PortError> {
-        self.writes.set(self.writes.get() + 1);
-        let mut journal = self.intents.borrow_mut();
-        for id in row_ids {
-            journal.remove(id);
-        }
-        Ok(())
+        self.lock.clear_intents(row_ids).await
     }
 }

@@ -9,6 +9,7 @@ use decision_sync::core::engine::{Engine, EngineConfig, RunRequest, RunResult};
 use decision_sync::core::error::PortError;
 use decision_sync::core::model::{Page, Row};
 use decision_sync::core::pair::{page_content, row_content};
+use decision_sync::core::ports::Wired;
 use decision_sync::core::report::RunOutcome;
 
 use super::block_on;
@@ -72,7 +73,7 @@ impl World {
             supabase: FakeSupabase::new(time.clone(), faults.clone()),
             notion: FakeNotion::new(time.clone(), faults.clone()),
             state: FakeState::default(),
-            lock: FakeLock::new(time.clone()),
+            lock: FakeLock::new(),
             clock: FakeClock::new(time.clone()),
             config: EngineConfig::default(),
             faults,
@@ -93,12 +94,16 @@ impl World {
         self.runs.set(number);
         let budget = Budget::new(budget);
         self.faults.set_budget(Some(budget.clone()));
+        // One lock per run attempt, dropped when the run ends (as the coordinator's is).
+        let lock = self.lock.attempt();
         let engine = Engine {
-            supabase: &self.supabase,
-            notion: &self.notion,
-            store: &self.state,
-            lock: &self.lock,
-            clock: &self.clock,
+            ports: Wired {
+                supabase: &self.supabase,
+                notion: &self.notion,
+                store: &self.state,
+                lock: &lock,
+                clock: &self.clock,
+            },
             config: self.config.clone(),
         };
         let request = RunRequest {
@@ -128,11 +133,6 @@ impl World {
         self.run(DEFAULT_BUDGET, true).unwrap_or_else(|error| panic!("the dry run was aborted: {error}"))
     }
 
-    /// After a crash the lease is still held: wait until it expires.
-    pub fn wait_for_lease_expiry(&self) {
-        self.time.advance(Duration::seconds(self.config.lease_ttl_seconds + 1));
-    }
-
     /// Makes the next run start a full reconciliation (the last one is over a day old).
     pub fn wait_a_day(&self) {
         self.time.advance(Duration::hours(25));
@@ -143,7 +143,7 @@ impl World {
             supabase: self.faults.counts(Service::Supabase).write_calls,
             notion: self.faults.counts(Service::Notion).write_calls,
             state: self.state.writes.get(),
-            lock: self.lock.writes.get(),
+            lock: self.lock.writes(),
         }
     }
 

@@ -12,7 +12,7 @@ use crate::heartbeat::{LeaseKeeper, Renewing};
 use crate::mass_delete::{self, Candidates, MassDeleteGuard, Verdict};
 use crate::plan::{OpKind, Plan};
 use crate::planner::plan;
-use crate::ports::{Clock, Lease, NotionPort, RunLock, StateStore, SupabasePort};
+use crate::ports::{Clock, Lease, NotionPort, Ports, RunLock, StateStore, SupabasePort, Wired};
 use crate::progress::{backlog, next_state, pending_ids, start_full_pass_if_due, work_left};
 use crate::reader::{ReadLimits, ReadResult, Readers};
 use crate::rejection::hold_rejected;
@@ -63,30 +63,23 @@ pub struct RunResult {
     pub plan: Plan,
 }
 
-/// The ports one run needs.
-pub struct Engine<'a, S, N, St, L, C> {
-    pub supabase: &'a S,
-    pub notion: &'a N,
-    pub store: &'a St,
-    pub lock: &'a L,
-    pub clock: &'a C,
+/// One run's ports (one bundle, e.g. [`Wired`]) and its tunables.
+pub struct Engine<P> {
+    pub ports: P,
     pub config: EngineConfig,
 }
 
-impl<'a, S, N, St, L, C> Engine<'a, S, N, St, L, C>
-where
-    S: SupabasePort,
-    N: NotionPort,
-    St: StateStore,
-    L: RunLock,
-    C: Clock,
-{
+impl<P: Ports> Engine<P> {
     /// Runs once. `Err` only when the run was aborted (`PortError::Crash`, i.e. the process died);
     /// every other failure is recorded in the summary and in the saved state.
     pub async fn run(&self, request: &RunRequest) -> Result<RunResult, PortError> {
-        let started_at = self.clock.now();
+        let started_at = self.ports.clock().now();
         if !request.dry_run {
-            match self.lock.acquire(&request.run_id, &request.trigger, started_at, self.config.lease_ttl_seconds).await
+            match self
+                .ports
+                .lock()
+                .acquire(&request.run_id, &request.trigger, started_at, self.config.lease_ttl_seconds)
+                .await
             {
                 Ok(Lease::Acquired) => {}
                 Ok(Lease::Busy { run_id, .. }) => {
@@ -104,13 +97,16 @@ where
         let result = self.run_locked(request, started_at, &keeper).await;
         if !request.dry_run && !matches!(result, Err(PortError::Crash { .. })) {
             // A lease that cannot be released expires on its own.
-            let _ = self.lock.release(&request.run_id).await;
+            let _ = self.ports.lock().release(&request.run_id).await;
         }
         result
     }
 
     fn bare_result(&self, request: &RunRequest, started_at: DateTime<Utc>, outcome: RunOutcome) -> RunResult {
-        RunResult { summary: summary(request, started_at, self.clock.now(), outcome, false), plan: Plan::default() }
+        RunResult {
+            summary: summary(request, started_at, self.ports.clock().now(), outcome, false),
+            plan: Plan::default(),
+        }
     }
 
     fn failed_before_reading(
@@ -131,7 +127,7 @@ where
         started_at: DateTime<Utc>,
         keeper: &LeaseKeeper,
     ) -> Result<RunResult, PortError> {
-        let mut state = match self.store.load().await {
+        let mut state = match self.ports.store().load().await {
             Ok(state) => state,
             Err(error) => return self.failed_before_reading(request, started_at, error),
         };
@@ -139,12 +135,13 @@ where
         if let Err(error) = self.check_schemas(starts_full_pass, &mut state.schema).await {
             return self.finish_without_plan(request, started_at, state, error).await;
         }
-        let supabase = Renewing { inner: self.supabase, keeper, lock: self.lock, clock: self.clock };
-        let notion = Renewing { inner: self.notion, keeper, lock: self.lock, clock: self.clock };
+        let (lock, clock) = (self.ports.lock(), self.ports.clock());
+        let supabase = Renewing { inner: self.ports.supabase(), keeper, lock, clock };
+        let notion = Renewing { inner: self.ports.notion(), keeper, lock, clock };
+        // Reads renew the lease when due (see `heartbeat::Renewing`).
+        let renewing = Wired { supabase: &supabase, notion: &notion, store: self.ports.store(), lock, clock };
         let readers = Readers {
-            supabase: &supabase,
-            notion: &notion,
-            lock: self.lock,
+            ports: &renewing,
             budget: &request.budget,
             limits: ReadLimits::for_budget(&request.budget, self.config.batch_size),
             // While a halt holds the deletes, their pages are not fetched again every run.
@@ -168,7 +165,8 @@ where
         self.guard_deletes(&mut guard, &candidates, &mut planned, &read, request).await?;
         if request.dry_run {
             let outcome = outcome_of(read.stopped_by.as_ref(), !planned.deferred.is_empty());
-            let mut summary = summary(request, started_at, self.clock.now(), outcome, state.full_pass.is_some());
+            let mut summary =
+                summary(request, started_at, self.ports.clock().now(), outcome, state.full_pass.is_some());
             summary.counts = planned_counts(&planned, &read);
             summary.subrequests = request.budget.used();
             summary.warnings = planned.warnings.clone();
@@ -177,27 +175,18 @@ where
             summary.mass_delete_halt = guard.halt;
             return Ok(RunResult { summary, plan: planned });
         }
-        if let Err(error) = keeper.keep(self.lock, self.clock).await {
+        if let Err(error) = keeper.keep(self.ports.lock(), self.ports.clock()).await {
             // Reading took so long that another run took over: it owns the writes and the state now.
             return self.failed_before_reading(request, started_at, error);
         }
-        let writers = Writers {
-            supabase: self.supabase,
-            notion: self.notion,
-            store: self.store,
-            lock: self.lock,
-            clock: self.clock,
-            budget: &request.budget,
-            run_id: &request.run_id,
-            lease: keeper,
-        };
+        let writers = Writers { ports: &self.ports, budget: &request.budget, run_id: &request.run_id, lease: keeper };
         let execution = execute(&planned, &writers).await;
         if let Some(PortError::Crash { message }) = &execution.stopped_by {
             return Err(PortError::Crash { message: message.clone() });
         }
         if !stale_intents.is_empty() && keeper.lost().is_none() {
             // Left in place on failure: the next run tries again.
-            let _ = self.lock.clear_intents(&stale_intents).await;
+            let _ = self.ports.lock().clear_intents(&stale_intents).await;
         }
         let stopped_by = read.stopped_by.clone().or_else(|| execution.stopped_by.clone());
         let pending = pending_ids(&planned, &execution, &read);
@@ -217,8 +206,13 @@ where
                 outcome = RunOutcome::Failed { message };
             }
         }
-        let mut summary =
-            summary(request, started_at, self.clock.now(), outcome, next.full_pass.is_some() || starts_full_pass);
+        let mut summary = summary(
+            request,
+            started_at,
+            self.ports.clock().now(),
+            outcome,
+            next.full_pass.is_some() || starts_full_pass,
+        );
         summary.counts = execution.counts;
         summary.retry_after_ms = retry_after_ms(stopped_by.as_ref());
         // Records refused while planning (bad content) count as record errors too.
@@ -237,7 +231,7 @@ where
         next.mass_delete = guard;
         let held = match keeper.lost() {
             Some(error) => Err(error),
-            None => keeper.keep(self.lock, self.clock).await,
+            None => keeper.keep(self.ports.lock(), self.ports.clock()).await,
         };
         if let Err(error) = held {
             if let PortError::Crash { .. } = error {
@@ -265,7 +259,7 @@ where
         if candidates.is_empty() && guard.halt.is_none() {
             return Ok(());
         }
-        let counts = match self.supabase.count_linked().await {
+        let counts = match self.ports.supabase().count_linked().await {
             Ok(counts) => counts,
             Err(PortError::Crash { message }) => return Err(PortError::Crash { message }),
             Err(error) => {
@@ -279,7 +273,7 @@ where
                 return Ok(());
             }
         };
-        let now = self.clock.now();
+        let now = self.ports.clock().now();
         let share = self.config.mass_delete_share;
         if let Verdict::Halt(_) = mass_delete::judge(guard, candidates, counts, share, request.allow_mass_delete, now) {
             mass_delete::hold_deletes(planned, &read.snapshot);
@@ -293,25 +287,28 @@ where
     /// Each result is recorded (with its time) for `/health`.
     async fn check_schemas(&self, full_pass: bool, checks: &mut SchemaChecks) -> Result<(), PortError> {
         if full_pass {
-            let result = self.supabase.check_schema().await;
+            let result = self.ports.supabase().check_schema().await;
             let check = match &result {
                 Ok(()) => Some(
-                    self.supabase.schema_warning().map_or(SchemaCheck::Ok, |message| SchemaCheck::Warning { message }),
+                    self.ports
+                        .supabase()
+                        .schema_warning()
+                        .map_or(SchemaCheck::Ok, |message| SchemaCheck::Warning { message }),
                 ),
                 Err(error) => SchemaCheck::from_error(error),
             };
             if let Some(check) = check {
-                checks.record_supabase(check, self.clock.now());
+                checks.record_supabase(check, self.ports.clock().now());
             }
             result?;
         }
-        let result = self.notion.check_schema().await;
+        let result = self.ports.notion().check_schema().await;
         let check = match &result {
             Ok(()) => Some(SchemaCheck::Ok),
             Err(error) => SchemaCheck::from_error(error),
         };
         if let Some(check) = check {
-            checks.record_notion(check, self.clock.now());
+            checks.record_notion(check, self.ports.clock().now());
         }
         result
     }
@@ -326,7 +323,7 @@ where
         if let PortError::Crash { .. } = error {
             return Err(error);
         }
-        let mut summary = summary(request, started_at, self.clock.now(), outcome_of(Some(&error), false), true);
+        let mut summary = summary(request, started_at, self.ports.clock().now(), outcome_of(Some(&error), false), true);
         summary.subrequests = request.budget.used();
         state.full_pass = None;
         self.save(state, &summary).await?;
@@ -338,11 +335,11 @@ where
         if matches!(summary.outcome, RunOutcome::Ok | RunOutcome::Partial { .. }) {
             state.last_success = Some(summary.finished_at);
         }
-        if let Some(id) = self.notion.data_source_id() {
+        if let Some(id) = self.ports.notion().data_source_id() {
             state.data_source_id = Some(id);
         }
         state.last_run = Some(summary.clone());
-        match self.store.save(&state).await {
+        match self.ports.store().save(&state).await {
             Err(PortError::Crash { message }) => Err(PortError::Crash { message }),
             // The run's writes are done; an unsaved state only means the next run re-reads.
             _ => Ok(()),

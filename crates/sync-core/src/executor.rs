@@ -6,7 +6,9 @@ use crate::budget::Budget;
 use crate::error::PortError;
 use crate::heartbeat::LeaseKeeper;
 use crate::plan::{NotionWrite, Op, OpKind, Order, Plan, SupabaseWrite};
-use crate::ports::{Clock, CreateIntent, NewRow, NotionPort, RowWrite, RunLock, StateStore, SupabasePort, PAGE_SIZE};
+use crate::ports::{
+    Clock, CreateIntent, NewRow, NotionPort, Ports, RowWrite, RunLock, StateStore, SupabasePort, PAGE_SIZE,
+};
 use crate::rejection::op_record;
 use crate::report::RunCounts;
 use crate::state::RecordIssue;
@@ -43,12 +45,8 @@ pub struct Execution {
 }
 
 /// The ports an executor writes through.
-pub struct Writers<'a, S, N, St, L, C> {
-    pub supabase: &'a S,
-    pub notion: &'a N,
-    pub store: &'a St,
-    pub lock: &'a L,
-    pub clock: &'a C,
+pub struct Writers<'a, P> {
+    pub ports: &'a P,
     pub budget: &'a Budget,
     pub run_id: &'a str,
     /// Renews the run's lease before writes; a lost lease stops the run before its next write.
@@ -106,14 +104,7 @@ fn failure(error: &PortError) -> OpOutcome {
 
 /// Applies `plan`: conflicts kept first, then Supabase-first halves in bulk, then Notion writes one
 /// by one (keeping enough budget to flush), then the queued Supabase halves in bulk.
-pub async fn execute<S, N, St, L, C>(plan: &Plan, w: &Writers<'_, S, N, St, L, C>) -> Execution
-where
-    S: SupabasePort,
-    N: NotionPort,
-    St: StateStore,
-    L: RunLock,
-    C: Clock,
-{
+pub async fn execute<P: Ports>(plan: &Plan, w: &Writers<'_, P>) -> Execution {
     let mut run = Run {
         ops: &plan.ops,
         outcomes: vec![None; plan.ops.len()],
@@ -138,15 +129,12 @@ where
 
 /// Conflict losers are stored before either version is overwritten; if that fails, the
 /// conflicting ops wait for the next run.
-async fn keep_conflicts<S, N, St, L, C>(plan: &Plan, w: &Writers<'_, S, N, St, L, C>, run: &mut Run<'_>)
-where
-    St: StateStore,
-{
+async fn keep_conflicts<P: Ports>(plan: &Plan, w: &Writers<'_, P>, run: &mut Run<'_>) {
     let conflicts = plan.conflicts();
     if conflicts.is_empty() {
         return;
     }
-    if let Err(error) = w.store.save_conflicts(w.run_id, &conflicts).await {
+    if let Err(error) = w.ports.store().save_conflicts(w.run_id, &conflicts).await {
         let stop = run.note_stop(&error);
         for (index, op) in plan.ops.iter().enumerate() {
             if op.conflict.is_some() || stop {
@@ -157,8 +145,8 @@ where
 }
 
 /// Renews the lease when due; false, with the run stopped, once another run holds it.
-async fn lease_held<S, N, St, L: RunLock, C: Clock>(w: &Writers<'_, S, N, St, L, C>, run: &mut Run<'_>) -> bool {
-    match w.lease.keep(w.lock, w.clock).await {
+async fn lease_held<P: Ports>(w: &Writers<'_, P>, run: &mut Run<'_>) -> bool {
+    match w.lease.keep(w.ports.lock(), w.ports.clock()).await {
         Ok(()) => true,
         Err(error) => {
             run.stopped_by = Some(error);
@@ -168,10 +156,7 @@ async fn lease_held<S, N, St, L: RunLock, C: Clock>(w: &Writers<'_, S, N, St, L,
 }
 
 /// Inserts and conditional updates that must happen before the Notion half.
-async fn supabase_first_halves<S: SupabasePort, N, St, L: RunLock, C: Clock>(
-    w: &Writers<'_, S, N, St, L, C>,
-    run: &mut Run<'_>,
-) {
+async fn supabase_first_halves<P: Ports>(w: &Writers<'_, P>, run: &mut Run<'_>) {
     let mut inserts: Vec<(usize, NewRow)> = Vec::new();
     let mut updates: Vec<(usize, RowWrite)> = Vec::new();
     for (index, op) in run.ops.iter().enumerate() {
@@ -198,13 +183,9 @@ async fn supabase_first_halves<S: SupabasePort, N, St, L: RunLock, C: Clock>(
     }
 }
 
-async fn insert_chunk<S: SupabasePort, N, St, L, C>(
-    w: &Writers<'_, S, N, St, L, C>,
-    run: &mut Run<'_>,
-    chunk: &[(usize, NewRow)],
-) {
+async fn insert_chunk<P: Ports>(w: &Writers<'_, P>, run: &mut Run<'_>, chunk: &[(usize, NewRow)]) {
     let rows: Vec<NewRow> = chunk.iter().map(|(_, row)| row.clone()).collect();
-    match w.supabase.insert_rows(&rows).await {
+    match w.ports.supabase().insert_rows(&rows).await {
         Ok(inserted) => {
             let linked: BTreeSet<&str> = inserted.iter().filter_map(|row| row.notion_page_id.as_deref()).collect();
             for (index, row) in chunk {
@@ -240,14 +221,14 @@ fn settle_failed_chunk(run: &mut Run<'_>, indexes: impl Iterator<Item = usize>, 
 
 /// Sends conditional updates; `supabase_first` says whether a not-applied update settles the op
 /// (Supabase-first: yes, the Notion half must not follow).
-async fn update_chunk<S: SupabasePort, N, St, L, C>(
-    w: &Writers<'_, S, N, St, L, C>,
+async fn update_chunk<P: Ports>(
+    w: &Writers<'_, P>,
     run: &mut Run<'_>,
     chunk: &[(usize, RowWrite)],
     supabase_first: bool,
 ) {
     let writes: Vec<RowWrite> = chunk.iter().map(|(_, write)| write.clone()).collect();
-    match w.supabase.write_rows(&writes).await {
+    match w.ports.supabase().write_rows(&writes).await {
         Ok(results) => {
             let applied: BTreeSet<&str> =
                 results.iter().filter(|result| result.applied).map(|result| result.id.as_str()).collect();
@@ -271,8 +252,8 @@ async fn update_chunk<S: SupabasePort, N, St, L, C>(
 }
 
 /// Journals every page create before the first one, so a crash cannot lead to a second page.
-async fn journal_creates<S, N, St, L: RunLock, C: Clock>(w: &Writers<'_, S, N, St, L, C>, run: &mut Run<'_>) {
-    let now = w.clock.now();
+async fn journal_creates<P: Ports>(w: &Writers<'_, P>, run: &mut Run<'_>) {
+    let now = w.ports.clock().now();
     let intents: Vec<CreateIntent> = run
         .ops
         .iter()
@@ -288,7 +269,7 @@ async fn journal_creates<S, N, St, L: RunLock, C: Clock>(w: &Writers<'_, S, N, S
     if intents.is_empty() || !lease_held(w, run).await {
         return;
     }
-    if let Err(error) = w.lock.record_intents(&intents).await {
+    if let Err(error) = w.ports.lock().record_intents(&intents).await {
         run.note_stop(&error);
         for index in 0..run.ops.len() {
             if run.ops[index].kind == OpKind::CreatePage {
@@ -304,7 +285,7 @@ fn flush_reserve(queued: usize) -> u32 {
 }
 
 /// Notion writes, one by one, in plan order.
-async fn notion_halves<S, N: NotionPort, St, L: RunLock, C: Clock>(w: &Writers<'_, S, N, St, L, C>, run: &mut Run<'_>) {
+async fn notion_halves<P: Ports>(w: &Writers<'_, P>, run: &mut Run<'_>) {
     let mut consecutive_failures = 0;
     for index in 0..run.ops.len() {
         if run.settled(index) {
@@ -316,7 +297,7 @@ async fn notion_halves<S, N: NotionPort, St, L: RunLock, C: Clock>(w: &Writers<'
             continue;
         };
         let reserve = if op.order == Order::NotionFirst { flush_reserve(run.queued.len() + 1) } else { 0 };
-        if w.budget.remaining() < reserve + 1 || w.clock.near_cpu_limit() {
+        if w.budget.remaining() < reserve + 1 || w.ports.clock().near_cpu_limit() {
             run.stopped_by = Some(PortError::BudgetExhausted { limit: w.budget.limit() });
             break;
         }
@@ -327,8 +308,8 @@ async fn notion_halves<S, N: NotionPort, St, L: RunLock, C: Clock>(w: &Writers<'
             run.attempted_creates.insert(index);
         }
         let result = match &notion {
-            NotionWrite::Create { content, base } => w.notion.create_page(content, base).await.map(Some),
-            NotionWrite::Update { page_id, write } => w.notion.update_page(page_id, write).await.map(|_| None),
+            NotionWrite::Create { content, base } => w.ports.notion().create_page(content, base).await.map(Some),
+            NotionWrite::Update { page_id, write } => w.ports.notion().update_page(page_id, write).await.map(|_| None),
         };
         match result {
             Ok(created) => {
@@ -377,10 +358,7 @@ fn queue_or_finish(run: &mut Run<'_>, index: usize) {
     }
 }
 
-async fn flush_queued<S: SupabasePort, N, St, L: RunLock, C: Clock>(
-    w: &Writers<'_, S, N, St, L, C>,
-    run: &mut Run<'_>,
-) {
+async fn flush_queued<P: Ports>(w: &Writers<'_, P>, run: &mut Run<'_>) {
     if w.lease.lost().is_some() {
         // The run holding the lease now links these pages (their intents are in the journal).
         return;
@@ -404,7 +382,7 @@ async fn flush_queued<S: SupabasePort, N, St, L: RunLock, C: Clock>(
 }
 
 /// Clears the intents of creates whose row is now linked.
-async fn clear_finished_intents<S, N, St, L: RunLock, C>(w: &Writers<'_, S, N, St, L, C>, run: &Run<'_>) {
+async fn clear_finished_intents<P: Ports>(w: &Writers<'_, P>, run: &Run<'_>) {
     // After a lost lease the journal belongs to the run holding it (it may have re-journaled the
     // same rows): clearing "never sent" intents here would drop its entries.
     if matches!(run.stopped_by, Some(PortError::Crash { .. })) || w.lease.lost().is_some() {
@@ -427,7 +405,7 @@ async fn clear_finished_intents<S, N, St, L: RunLock, C>(w: &Writers<'_, S, N, S
         .collect();
     if !linked.is_empty() {
         // A failure here only leaves intents whose rows are linked: the next run drops them.
-        let _ = w.lock.clear_intents(&linked).await;
+        let _ = w.ports.lock().clear_intents(&linked).await;
     }
 }
 

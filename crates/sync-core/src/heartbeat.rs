@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::content::Content;
 use crate::error::PortError;
-use crate::lease::{renew_every_ms, restart_grace_ms, Renewal};
+use crate::lease::{renew_every_ms, renewal_grace_ms, Renewal};
 use crate::mass_delete::LinkedCounts;
 use crate::model::{Page, Row, RowCursor};
 use crate::ports::{
@@ -91,8 +91,8 @@ impl LeaseKeeper {
             }
             Ok(Renewal::Lost { holder }) => Err(self.lose(self.lost_message(holder.as_deref(), silent_ms))),
             Err(error @ PortError::Crash { .. }) => Err(error),
-            // Nobody can take the lease before half its TTL of silence: try again at the next write.
-            Err(_) if silent_ms < restart_grace_ms(self.ttl_ms()) => Ok(()),
+            // Nobody can take the lease before its TTL of silence: try again at the next write.
+            Err(_) if silent_ms < renewal_grace_ms(self.ttl_ms()) => Ok(()),
             Err(error) => Err(self.lose(format!(
                 "run {} could not renew its lease for {} s ({error}); it stopped before its next write so that no other run overlaps it; the next run continues",
                 self.run_id,

@@ -1,33 +1,26 @@
-//! The run lease, as pure rules: who may take it, who may renew it, when it is dead. Used by the
-//! `SyncLock` Durable Object (`src/edge/lock.rs`) and by the native tests' fake lock alike, so the
-//! two cannot drift. Times are milliseconds since the epoch (what the Durable Object has).
+//! The run lease, as pure rules: who may take it, who may renew it, when it is dead. The one
+//! implementation of the lock ([`crate::lock_store::StoredLock`]) applies them over a small
+//! key-value storage: the coordinator Durable Object's storage in production
+//! (`src/edge/object_lock.rs`), an in-memory map in the native tests (`tests/support/store.rs`),
+//! so the two cannot drift. Times are milliseconds since the epoch (what the Durable Object has).
 //!
-//! Why a lease dies, and how soon:
-//! - **Heartbeat.** A run renews its lease while it works (see [`crate::heartbeat`]): before
-//!   a write, once [`renew_every_ms`] (a quarter of the TTL) has passed since its last renewal. A
-//!   lease not renewed for its TTL (`SYNC_LEASE_TTL_SECONDS`, 60 s by default) is dead, so a run
-//!   that died (CPU limit, crash) blocks the next one for at most that long, not for a whole run's
-//!   length as a lease sized to outlast any run did (15 minutes).
-//! - **Restarted lock.** Each instance of the Durable Object draws a random id when it is built,
-//!   and stamps it on the lease when it grants or renews it. A lease stamped by an earlier instance
-//!   was last confirmed before the object restarted (`wrangler dev` restarted, a deploy, a host
-//!   failure, or eviction from memory after idling). Its holder has then been silent for a while
-//!   and, locally, died with the process: such a lease is dead once [`restart_grace_ms`] (half the
-//!   TTL) has passed since its last renewal. Not at once: Cloudflare evicts an idle object from
-//!   memory after about ten seconds, so a live run between two renewals would otherwise lose its
-//!   lease to any cron tick or `/sync-now` that happened to come first after an eviction. Half the
-//!   TTL is two renewal intervals: a live run that is making progress has renewed by then.
+//! The rule (DESIGN: one run at a time; a lease is live only while its run is alive in the
+//! coordinator):
+//! - **Alive.** Runs happen only inside the coordinator, so it knows which run it is executing now:
+//!   the *alive mark* ([`crate::lock_store::Alive`]), kept in the object's memory, set when it grants
+//!   a lease and cleared when the run releases it or its future is dropped (a cancelled request).
+//!   A lease whose holder is not the alive run is a dead run's (the run crashed, its invocation
+//!   ended, the object restarted and lost its memory): recognised at once, not after a TTL.
+//! - **Heartbeat.** A run renews its lease while it works (see [`crate::heartbeat`]): before a
+//!   write, once [`renew_every_ms`] (a quarter of the TTL) has passed since its last renewal. An
+//!   alive run that has not renewed for its TTL (`SYNC_LEASE_TTL_SECONDS`, 60 s by default) is
+//!   stalled: another run may take the lease, and the stalled run stops at its next renewal.
 //! - **Renewal is by the holder, never a new grant.** A renewal succeeds while the stored lease
-//!   still names the caller, whatever instance stamped it and even when it has expired (nobody
-//!   took it in between, so nothing was done meanwhile that the caller could collide with). It
-//!   fails once another run holds the lease or the lease is gone: the caller then stops before its
-//!   next write ([`Renewal::Lost`]). A lease that merely expired is never re-granted to a run that
-//!   lost it: a new grant goes through [`acquire`], which the engine does only at the start.
+//!   still names the caller, even when it has expired (nobody took it in between, so nothing was
+//!   done meanwhile that the caller could collide with). It fails once another run holds the
+//!   lease or the lease is gone: the caller then stops before its next write ([`Renewal::Lost`]).
 //!
-//! A run is safe to write while less than [`renew_every_ms`] has passed since the start of its
-//! last successful renewal: nobody can take the lease before [`restart_grace_ms`] of silence. The
-//! remaining gap is one request in flight when another run takes over after a silence (a request
-//! that hangs longer than the grace): keep the TTL above the longest single request with its retries.
+//! `/sync-now` answers 409 with the holder of a live lease ([`Acquire::Held`]).
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -40,42 +33,27 @@ pub struct LeaseRecord {
     #[serde(default)]
     pub renewed_at_ms: u64,
     pub expires_at_ms: u64,
-    /// Id of the lock instance that granted or last renewed it (empty: written before ids existed).
-    #[serde(default)]
-    pub instance: String,
 }
 
 impl LeaseRecord {
-    fn new(holder: &str, acquired_at_ms: u64, now_ms: u64, ttl_ms: u64, instance: &str) -> Self {
+    fn new(holder: &str, acquired_at_ms: u64, now_ms: u64, ttl_ms: u64) -> Self {
         LeaseRecord {
             holder: holder.to_string(),
             acquired_at_ms,
             renewed_at_ms: now_ms,
             expires_at_ms: now_ms.saturating_add(ttl_ms),
-            instance: instance.to_string(),
         }
     }
 
-    /// When it was last renewed (a record written before renewals existed: when it was granted).
-    fn last_renewal_ms(&self) -> u64 {
-        if self.renewed_at_ms == 0 {
-            self.acquired_at_ms
-        } else {
-            self.renewed_at_ms
-        }
+    /// Whether its holder is the run alive in the coordinator (`alive`, the alive mark).
+    pub fn is_alive(&self, alive: Option<&str>) -> bool {
+        alive == Some(self.holder.as_str())
     }
 
-    /// The TTL it was last granted or renewed with.
-    pub fn ttl_ms(&self) -> u64 {
-        self.expires_at_ms.saturating_sub(self.last_renewal_ms())
-    }
-
-    /// Whether it still keeps other runs out, judged by lock instance `instance` at `now_ms`.
-    pub fn is_live(&self, now_ms: u64, instance: &str) -> bool {
-        if now_ms >= self.expires_at_ms {
-            return false;
-        }
-        self.instance == instance || now_ms < self.last_renewal_ms().saturating_add(restart_grace_ms(self.ttl_ms()))
+    /// Whether it still keeps other runs out at `now_ms`: its run is alive and renewed it within
+    /// its TTL.
+    pub fn is_live(&self, now_ms: u64, alive: Option<&str>) -> bool {
+        self.is_alive(alive) && now_ms < self.expires_at_ms
     }
 }
 
@@ -84,8 +62,9 @@ pub fn renew_every_ms(ttl_ms: u64) -> u64 {
     ttl_ms / 4
 }
 
-/// How long a lease stamped by an earlier lock instance outlives its last renewal: half the TTL.
-pub fn restart_grace_ms(ttl_ms: u64) -> u64 {
+/// How long a run goes on writing while its renewals fail with a storage error (not a loss):
+/// half the TTL, well before any other run may take its lease (its whole TTL of silence).
+pub fn renewal_grace_ms(ttl_ms: u64) -> u64 {
     ttl_ms / 2
 }
 
@@ -98,15 +77,15 @@ pub enum Acquire {
     Held(LeaseRecord),
 }
 
-/// Takes the lease for `holder` unless another run holds a live one.
-pub fn acquire(current: Option<&LeaseRecord>, holder: &str, ttl_ms: u64, now_ms: u64, instance: &str) -> Acquire {
-    match current {
-        Some(lease) if lease.holder == holder => Acquire::Granted {
-            lease: LeaseRecord::new(holder, lease.acquired_at_ms, now_ms, ttl_ms, instance),
-            new_run: false,
-        },
-        Some(lease) if lease.is_live(now_ms, instance) => Acquire::Held(lease.clone()),
-        _ => Acquire::Granted { lease: LeaseRecord::new(holder, now_ms, now_ms, ttl_ms, instance), new_run: true },
+/// Takes the lease for `holder` unless another run holds a live one; `alive` is the run alive in
+/// the coordinator now.
+pub fn acquire(current: Option<&LeaseRecord>, alive: Option<&str>, holder: &str, ttl_ms: u64, now_ms: u64) -> Acquire {
+    match current.filter(|lease| lease.is_alive(alive)) {
+        Some(lease) if lease.holder == holder => {
+            Acquire::Granted { lease: LeaseRecord::new(holder, lease.acquired_at_ms, now_ms, ttl_ms), new_run: false }
+        }
+        Some(lease) if lease.is_live(now_ms, alive) => Acquire::Held(lease.clone()),
+        _ => Acquire::Granted { lease: LeaseRecord::new(holder, now_ms, now_ms, ttl_ms), new_run: true },
     }
 }
 
@@ -122,16 +101,10 @@ pub enum Renewal {
 }
 
 /// Renews `holder`'s lease; the new record to store when it is renewed.
-pub fn renew(
-    current: Option<&LeaseRecord>,
-    holder: &str,
-    ttl_ms: u64,
-    now_ms: u64,
-    instance: &str,
-) -> (Renewal, Option<LeaseRecord>) {
+pub fn renew(current: Option<&LeaseRecord>, holder: &str, ttl_ms: u64, now_ms: u64) -> (Renewal, Option<LeaseRecord>) {
     match current {
         Some(lease) if lease.holder == holder => {
-            (Renewal::Renewed, Some(LeaseRecord::new(holder, lease.acquired_at_ms, now_ms, ttl_ms, instance)))
+            (Renewal::Renewed, Some(LeaseRecord::new(holder, lease.acquired_at_ms, now_ms, ttl_ms)))
         }
         Some(lease) => (Renewal::Lost { holder: Some(lease.holder.clone()) }, None),
         None => (Renewal::Lost { holder: None }, None),
@@ -142,6 +115,12 @@ pub fn renew(
 /// records the run as finished.
 pub fn releases(current: Option<&LeaseRecord>, holder: &str) -> bool {
     current.is_some_and(|lease| lease.holder == holder)
+}
+
+/// The holder of `current` for `/health`: the run alive in the coordinator, when it holds it (a
+/// stalled run is still running, not interrupted).
+pub fn live_holder(current: Option<&LeaseRecord>, alive: Option<&str>) -> Option<String> {
+    current.filter(|lease| lease.is_alive(alive)).map(|lease| lease.holder.clone())
 }
 
 /// The last run that took the lease (recorded by the lock when it grants a new lease).
@@ -158,7 +137,7 @@ pub struct LockStatus {
     pub last_started: Option<RunStart>,
     /// Id of the last run that released its lease.
     pub last_finished: Option<String>,
-    /// Holder of the live lease, if any (judged by the lock's rules above).
+    /// Holder of the live lease, if any (judged by [`live_holder`]).
     pub live_holder: Option<String>,
     /// Page creates journaled and not cleared (pages that may exist and are not linked yet).
     pub pending_intents: usize,
@@ -176,9 +155,15 @@ impl LockStatus {
 
 #[cfg(test)]
 mod tests {
+    use rstest::rstest;
+
     use super::*;
 
     const TTL: u64 = 60_000;
+
+    fn lease(holder: &str, acquired_at_ms: u64, renewed_at_ms: u64) -> LeaseRecord {
+        LeaseRecord::new(holder, acquired_at_ms, renewed_at_ms, TTL)
+    }
 
     fn granted(decision: Acquire) -> (LeaseRecord, bool) {
         match decision {
@@ -187,89 +172,87 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_free_lock_grants_a_new_lease_stamped_with_the_instance() {
-        let (lease, new_run) = granted(acquire(None, "a", TTL, 1_000, "i1"));
-        assert!(new_run);
-        assert_eq!(
-            lease,
-            LeaseRecord {
-                holder: "a".into(),
-                acquired_at_ms: 1_000,
-                renewed_at_ms: 1_000,
-                expires_at_ms: 61_000,
-                instance: "i1".into()
+    /// Who gets the lease, as DESIGN says: one run at a time; a lease is live only while its run
+    /// is alive in the coordinator (and has renewed within its TTL).
+    #[rstest]
+    //    stored lease              alive   caller now      → held by (None: granted to the caller)
+    #[case(None, None, "b", 1_000, None)]
+    #[case(None, Some("a"), "b", 1_000, None)]
+    #[case(Some(("a", 0, 0)),       Some("a"), "b", 1_000,  Some("a"))] // alive and fresh: 409
+    #[case(Some(("a", 0, 0)),       Some("a"), "b", 59_999, Some("a"))]
+    #[case(Some(("a", 0, 0)),       Some("a"), "b", 60_000, None)] // alive, stalled a TTL
+    #[case(Some(("a", 0, 30_000)),  Some("a"), "b", 89_999, Some("a"))] // renewed: TTL from then
+    #[case(Some(("a", 0, 0)),       None,      "b", 1,      None)] // dead run: at once
+    #[case(Some(("a", 0, 0)),       Some("c"), "b", 1,      None)] // another run is alive
+    fn who_holds_the_lease(
+        #[case] stored: Option<(&str, u64, u64)>,
+        #[case] alive: Option<&str>,
+        #[case] caller: &str,
+        #[case] now_ms: u64,
+        #[case] held_by: Option<&str>,
+    ) {
+        let stored = stored.map(|(holder, acquired, renewed)| lease(holder, acquired, renewed));
+        match acquire(stored.as_ref(), alive, caller, TTL, now_ms) {
+            Acquire::Held(lease) => assert_eq!(Some(lease.holder.as_str()), held_by),
+            Acquire::Granted { lease, new_run } => {
+                assert_eq!(held_by, None, "granted to {caller}");
+                assert_eq!(lease, LeaseRecord::new(caller, now_ms, now_ms, TTL));
+                assert!(new_run);
             }
-        );
+        }
     }
 
     #[test]
-    fn a_live_lease_keeps_others_out_until_it_expires() {
-        let (lease, _) = granted(acquire(None, "a", TTL, 0, "i1"));
-        assert_eq!(acquire(Some(&lease), "b", TTL, 59_999, "i1"), Acquire::Held(lease.clone()));
-        let (taken, new_run) = granted(acquire(Some(&lease), "b", TTL, 60_000, "i1"));
-        assert!(new_run);
-        assert_eq!((taken.holder.as_str(), taken.acquired_at_ms), ("b", 60_000));
-    }
-
-    #[test]
-    fn renewal_moves_the_expiry_and_keeps_the_start() {
-        let (lease, _) = granted(acquire(None, "a", TTL, 0, "i1"));
-        let (renewal, renewed) = renew(Some(&lease), "a", TTL, 15_000, "i1");
-        assert_eq!(renewal, Renewal::Renewed);
-        let renewed = renewed.unwrap();
-        assert_eq!((renewed.acquired_at_ms, renewed.renewed_at_ms, renewed.expires_at_ms), (0, 15_000, 75_000));
-        assert_eq!(acquire(Some(&renewed), "b", TTL, 70_000, "i1"), Acquire::Held(renewed.clone()));
-        // Acquiring again is a renewal too, not a new run.
-        let (again, new_run) = granted(acquire(Some(&renewed), "a", TTL, 20_000, "i1"));
+    fn acquiring_again_while_alive_is_a_renewal_not_a_new_run() {
+        let (again, new_run) = granted(acquire(Some(&lease("a", 0, 0)), Some("a"), "a", TTL, 20_000));
         assert!(!new_run);
-        assert_eq!(again.acquired_at_ms, 0);
+        assert_eq!((again.acquired_at_ms, again.renewed_at_ms, again.expires_at_ms), (0, 20_000, 80_000));
     }
 
-    #[test]
-    fn a_lease_confirmed_by_an_earlier_instance_dies_after_half_the_ttl() {
-        let (lease, _) = granted(acquire(None, "a", TTL, 0, "before-restart"));
-        assert!(lease.is_live(29_999, "after-restart"));
-        assert_eq!(acquire(Some(&lease), "b", TTL, 29_999, "after-restart"), Acquire::Held(lease.clone()));
-        assert!(!lease.is_live(30_000, "after-restart"));
-        assert_eq!(granted(acquire(Some(&lease), "b", TTL, 30_000, "after-restart")).0.holder, "b");
-        // The instance that stamped it keeps it for the whole TTL.
-        assert!(lease.is_live(59_999, "before-restart"));
-    }
-
-    #[test]
-    fn the_holder_renews_with_a_new_instance_and_even_after_expiry_if_nobody_took_it() {
-        let (lease, _) = granted(acquire(None, "a", TTL, 0, "i1"));
-        let (renewal, renewed) = renew(Some(&lease), "a", TTL, 20_000, "i2");
-        assert_eq!(renewal, Renewal::Renewed);
-        let renewed = renewed.unwrap();
-        assert_eq!(renewed.instance, "i2");
-        assert!(renewed.is_live(79_999, "i2"));
-        assert_eq!(renew(Some(&lease), "a", TTL, 500_000, "i3").0, Renewal::Renewed);
-    }
-
-    #[test]
-    fn a_renewal_fails_once_another_run_holds_the_lease_or_it_is_gone() {
-        let (lease, _) = granted(acquire(None, "a", TTL, 0, "i1"));
-        let (taken, _) = granted(acquire(Some(&lease), "b", TTL, 30_000, "i2"));
-        assert_eq!(renew(Some(&taken), "a", TTL, 31_000, "i2"), (Renewal::Lost { holder: Some("b".into()) }, None));
-        assert_eq!(renew(None, "a", TTL, 31_000, "i2"), (Renewal::Lost { holder: None }, None));
+    #[rstest]
+    //    stored lease         caller now      → renewal                  new (acquired, renewed, expires)
+    #[case(Some(("a", 0, 0)),  "a", 15_000,  Renewal::Renewed,             Some((0, 15_000, 75_000)))]
+    #[case(Some(("a", 0, 0)),  "a", 500_000, Renewal::Renewed,             Some((0, 500_000, 560_000)))] // expired, untaken
+    #[case(Some(("b", 0, 0)),  "a", 15_000,  Renewal::Lost { holder: Some("b".into()) }, None)]
+    #[case(None,               "a", 15_000,  Renewal::Lost { holder: None }, None)]
+    fn only_the_holder_renews(
+        #[case] stored: Option<(&str, u64, u64)>,
+        #[case] caller: &str,
+        #[case] now_ms: u64,
+        #[case] expected: Renewal,
+        #[case] record: Option<(u64, u64, u64)>,
+    ) {
+        let stored = stored.map(|(holder, acquired, renewed)| lease(holder, acquired, renewed));
+        let (renewal, renewed) = renew(stored.as_ref(), caller, TTL, now_ms);
+        assert_eq!(renewal, expected);
+        assert_eq!(renewed.map(|r| (r.acquired_at_ms, r.renewed_at_ms, r.expires_at_ms)), record);
     }
 
     #[test]
     fn only_the_holder_releases() {
-        let (lease, _) = granted(acquire(None, "a", TTL, 0, "i1"));
-        assert!(releases(Some(&lease), "a"));
-        assert!(!releases(Some(&lease), "b"));
+        assert!(releases(Some(&lease("a", 0, 0)), "a"));
+        assert!(!releases(Some(&lease("a", 0, 0)), "b"));
         assert!(!releases(None, "a"));
     }
 
+    /// A stalled run (not renewed for its TTL) is still running, not interrupted: no time here.
+    #[rstest]
+    #[case(Some("a"), Some("a"))]
+    #[case(None, None)]
+    #[case(Some("b"), None)]
+    fn health_names_the_holder_only_while_its_run_is_alive(#[case] alive: Option<&str>, #[case] holder: Option<&str>) {
+        assert_eq!(live_holder(Some(&lease("a", 0, 0)), alive).as_deref(), holder);
+    }
+
     #[test]
-    fn a_lease_written_before_instance_ids_counts_as_one_from_an_earlier_instance() {
-        let old = r#"{"holder":"a","acquired_at_ms":100000,"expires_at_ms":1000000}"#;
+    fn a_lease_stored_with_an_instance_stamp_still_reads() {
+        let old =
+            r#"{"holder":"a","acquired_at_ms":100000,"renewed_at_ms":100000,"expires_at_ms":160000,"instance":"i1"}"#;
         let old: LeaseRecord = serde_json::from_str(old).unwrap();
-        assert!(old.is_live(549_999, "i1"));
-        assert!(!old.is_live(550_000, "i1"), "half its 900 s TTL after it was granted");
+        assert_eq!(old, lease("a", 100_000, 100_000));
+        let older = r#"{"holder":"a","acquired_at_ms":100000,"expires_at_ms":1000000}"#;
+        let older: LeaseRecord = serde_json::from_str(older).unwrap();
+        assert!(!older.is_live(1, None), "its run is not alive in this coordinator");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod executor;
 pub mod heartbeat;
 pub mod lease;
 pub mod link;
+pub mod lock_store;
 pub mod mass_delete;
 pub mod matching;
 pub mod model;

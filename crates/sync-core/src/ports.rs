@@ -253,3 +253,58 @@ pub trait Clock {
         false
     }
 }
+
+/// The five ports of one run, as one bundle: the engine, the readers and the writers are each
+/// generic over one `P: Ports` instead of five parameters. [`Wired`] is the bundle of references
+/// every caller builds.
+pub trait Ports {
+    type Supabase: SupabasePort;
+    type Notion: NotionPort;
+    type Store: StateStore;
+    type Lock: RunLock;
+    type Clock: Clock;
+    fn supabase(&self) -> &Self::Supabase;
+    fn notion(&self) -> &Self::Notion;
+    fn store(&self) -> &Self::Store;
+    fn lock(&self) -> &Self::Lock;
+    fn clock(&self) -> &Self::Clock;
+}
+
+/// [`Ports`] as references to five implementations.
+pub struct Wired<'a, S, N, St, L, C> {
+    pub supabase: &'a S,
+    pub notion: &'a N,
+    pub store: &'a St,
+    pub lock: &'a L,
+    pub clock: &'a C,
+}
+
+impl<S, N, St, L, C> Ports for Wired<'_, S, N, St, L, C>
+where
+    S: SupabasePort,
+    N: NotionPort,
+    St: StateStore,
+    L: RunLock,
+    C: Clock,
+{
+    type Supabase = S;
+    type Notion = N;
+    type Store = St;
+    type Lock = L;
+    type Clock = C;
+    fn supabase(&self) -> &S {
+        self.supabase
+    }
+    fn notion(&self) -> &N {
+        self.notion
+    }
+    fn store(&self) -> &St {
+        self.store
+    }
+    fn lock(&self) -> &L {
+        self.lock
+    }
+    fn clock(&self) -> &C {
+        self.clock
+    }
+}

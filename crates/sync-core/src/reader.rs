@@ -10,7 +10,7 @@ use crate::model::{Page, Row, RowCursor, Side};
 use crate::pair::{self, page_content};
 use crate::planner::row_needs_its_page;
 use crate::pool_scan::{PoolScans, RowDigest};
-use crate::ports::{NotionPort, PageQuery, RunLock, SupabasePort, PAGE_SIZE, POOL_PAGE_SIZE};
+use crate::ports::{NotionPort, PageQuery, Ports, RunLock, SupabasePort, PAGE_SIZE, POOL_PAGE_SIZE};
 use crate::snapshot::Snapshot;
 use crate::state::{QueryResume, RecordIssue, SyncState};
 use crate::time::{floor_minute, notion_overlap};
@@ -135,10 +135,9 @@ struct WindowRead {
     resumed: bool,
 }
 
-pub struct Readers<'a, S, N, L> {
-    pub supabase: &'a S,
-    pub notion: &'a N,
-    pub lock: &'a L,
+pub struct Readers<'a, P> {
+    /// Supabase, Notion and the lock (the store and the clock are not read here).
+    pub ports: &'a P,
     pub budget: &'a Budget,
     pub limits: ReadLimits,
     /// A mass-delete halt holds the deletes: the pages of soft-deleted rows are not fetched.
@@ -147,7 +146,7 @@ pub struct Readers<'a, S, N, L> {
     pub marked_pages: &'a [String],
 }
 
-impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
+impl<'a, P: Ports> Readers<'a, P> {
     pub(crate) fn may_read(&self, result: &ReadResult) -> bool {
         result.stopped_by.is_none() && self.budget.remaining() > self.limits.keep_for_writes
     }
@@ -172,7 +171,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
                 read.next = cursor;
                 return read;
             }
-            match self.notion.query(query, cursor.as_deref()).await {
+            match self.ports.notion().query(query, cursor.as_deref()).await {
                 Ok(batch) if batch.in_trash_ignored => {
                     // Notion ignored `in_trash: true`: this query lists live pages, not trashed ones.
                     result.trash_query_refused = true;
@@ -334,7 +333,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
         let mut result = ReadResult::default();
         result.snapshot.now = now;
         result.snapshot.page_cursor = state.cursors.pages;
-        match self.lock.pending_intents().await {
+        match self.ports.lock().pending_intents().await {
             Ok(intents) => result.snapshot.intents = intents,
             Err(error) => result.stopped_by = Some(error),
         }
@@ -436,7 +435,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             if !self.may_read(result) || rows.len() >= cap {
                 return (rows, false);
             }
-            match self.supabase.unlinked_rows(after.as_ref(), POOL_PAGE_SIZE).await {
+            match self.ports.supabase().unlinked_rows(after.as_ref(), POOL_PAGE_SIZE).await {
                 Ok(batch) => {
                     result.rows_count += u32::try_from(batch.rows.len()).unwrap_or(u32::MAX);
                     after = batch.rows.last().map(created_key).or(after);
@@ -504,7 +503,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
     /// Rows changed since the cursor, up to the per-source limit; a full pass goes on past rows
     /// in sync while the budget has room for them.
     async fn read_row_window(&self, state: &SyncState, result: &mut ReadResult) {
-        let supabase = self.supabase;
+        let supabase = self.ports.supabase();
         let seen = state.full_pass.as_ref().map(|pass| &pass.seen_pages);
         let changed = |row: &Row| {
             row_needs_its_page(row)
@@ -589,7 +588,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             if result.snapshot.pages.contains_key(page_id) {
                 continue;
             }
-            match self.notion.get_page(page_id).await {
+            match self.ports.notion().get_page(page_id).await {
                 Ok(Some(page)) => {
                     result.pages_count += 1;
                     result.snapshot.add_page(page);
@@ -604,7 +603,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             return;
         }
         // A page that is gone matters only when a row links to it: that row is then an orphan.
-        match self.supabase.rows_by_page_ids(&gone).await {
+        match self.ports.supabase().rows_by_page_ids(&gone).await {
             Ok(rows) => {
                 result.rows_count += u32::try_from(rows.len()).unwrap_or(u32::MAX);
                 for row in rows {
@@ -629,7 +628,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             if result.stopped_by.is_some() || self.budget.remaining() == 0 {
                 return;
             }
-            match self.supabase.rows_by_page_ids(chunk).await {
+            match self.ports.supabase().rows_by_page_ids(chunk).await {
                 Ok(rows) => {
                     result.rows_count += u32::try_from(rows.len()).unwrap_or(u32::MAX);
                     rows.into_iter().for_each(|row| result.snapshot.add_row(row));
@@ -671,7 +670,7 @@ impl<'a, S: SupabasePort, N: NotionPort, L: RunLock> Readers<'a, S, N, L> {
             if result.stopped_by.is_some() || self.budget.remaining() <= keep {
                 return;
             }
-            match self.notion.get_page(&page_id).await {
+            match self.ports.notion().get_page(&page_id).await {
                 Ok(Some(page)) => {
                     result.pages_count += 1;
                     result.snapshot.looked_up_pages.insert(page.id.clone());

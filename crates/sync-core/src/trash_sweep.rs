@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::PortError;
 use crate::model::Page;
-use crate::ports::{LinkedPage, NotionPort, RunLock, SupabasePort, LINKED_PAGE_IDS_PER_REQUEST, PAGE_SIZE};
+use crate::ports::{LinkedPage, NotionPort, Ports, SupabasePort, LINKED_PAGE_IDS_PER_REQUEST, PAGE_SIZE};
 use crate::presence::PresenceFilter;
 use crate::reader::{ReadResult, Readers};
 use crate::state::SyncState;
@@ -122,7 +122,7 @@ fn crowded_minute(minute: Option<DateTime<Utc>>) -> String {
 /// request per 100 pages) and the mass-delete halt's count (2).
 const KEEP_FOR_FOUND: u32 = 3;
 
-impl<S: SupabasePort, N: NotionPort, L: RunLock> Readers<'_, S, N, L> {
+impl<P: Ports> Readers<'_, P> {
     /// Goes on with the sweep (or starts one) within the read share of the budget, and leaves
     /// the new sweep state in `result.trash_sweeps`.
     pub(crate) async fn sweep_for_trash(&self, state: &SyncState, result: &mut ReadResult) {
@@ -160,7 +160,7 @@ impl<S: SupabasePort, N: NotionPort, L: RunLock> Readers<'_, S, N, L> {
             let pages = usize::try_from(last.pages.max(last.rows)).unwrap_or(usize::MAX);
             return Some(pages.saturating_add(pages / 4));
         }
-        match self.supabase.count_linked().await {
+        match self.ports.supabase().count_linked().await {
             Ok(counts) => {
                 let linked = usize::try_from(counts.live.saturating_add(counts.deleted_unsynced)).unwrap_or(usize::MAX);
                 Some(linked.saturating_add(linked / 4))
@@ -182,7 +182,7 @@ impl<S: SupabasePort, N: NotionPort, L: RunLock> Readers<'_, S, N, L> {
     async fn sweep_pages(&self, sweep: &mut TrashSweep, result: &mut ReadResult) {
         while self.may_read(result) {
             let SweepPhase::Pages { from, cursor } = &mut sweep.phase else { return };
-            match self.notion.live_page_ids(*from, cursor.as_deref()).await {
+            match self.ports.notion().live_page_ids(*from, cursor.as_deref()).await {
                 Ok(batch) => {
                     for page in &batch.pages {
                         sweep.filter.insert(&page.id);
@@ -227,14 +227,14 @@ impl<S: SupabasePort, N: NotionPort, L: RunLock> Readers<'_, S, N, L> {
         let mut ended = false;
         while self.may_read(result) {
             let SweepPhase::Rows { after } = &sweep.phase else { break };
-            let (batch, more) = match self.supabase.linked_page_ids(after.as_deref(), LINKED_PAGE_IDS_PER_REQUEST).await
-            {
-                Ok(batch) => (batch.pages, batch.more),
-                Err(error) => {
-                    result.stopped_by = Some(error);
-                    break;
-                }
-            };
+            let (batch, more) =
+                match self.ports.supabase().linked_page_ids(after.as_deref(), LINKED_PAGE_IDS_PER_REQUEST).await {
+                    Ok(batch) => (batch.pages, batch.more),
+                    Err(error) => {
+                        result.stopped_by = Some(error);
+                        break;
+                    }
+                };
             result.rows_count = result.rows_count.saturating_add(u32::try_from(batch.len()).unwrap_or(u32::MAX));
             let (checked, complete) = self.check_rows(sweep, &batch, &mut found, result).await;
             sweep.rows = sweep.rows.saturating_add(checked);
@@ -278,7 +278,7 @@ impl<S: SupabasePort, N: NotionPort, L: RunLock> Readers<'_, S, N, L> {
                     result.snapshot.pages_left_unread.extend(left);
                     return (checked, false);
                 }
-                match self.notion.get_page(&linked.page_id).await {
+                match self.ports.notion().get_page(&linked.page_id).await {
                     Ok(page) => self.found(page, &linked.page_id, sweep, found, result),
                     // Not ours to read: the row's own reads report it.
                     Err(PortError::Record { .. }) => {}
@@ -322,7 +322,7 @@ impl<S: SupabasePort, N: NotionPort, L: RunLock> Readers<'_, S, N, L> {
             if result.stopped_by.is_some() {
                 return;
             }
-            match self.supabase.rows_by_page_ids(chunk).await {
+            match self.ports.supabase().rows_by_page_ids(chunk).await {
                 Ok(rows) => {
                     result.rows_count = result.rows_count.saturating_add(u32::try_from(rows.len()).unwrap_or(u32::MAX));
                     rows.into_iter().for_each(|row| result.snapshot.add_row(row));

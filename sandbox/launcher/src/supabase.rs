@@ -163,7 +163,7 @@ pub fn client_for(
     key: &str,
     budget: decision_sync::core::budget::Budget,
 ) -> Result<decision_sync::clients::postgrest::PostgrestClient<crate::UreqTransport>, SandboxError> {
-    let config = decision_sync::clients::postgrest::PostgrestConfig::from_settings(None, Some(rest_url), Some(key), 2)
+    let config = decision_sync::clients::postgrest::PostgrestConfig::new(rest_url, key, 2)
         .map_err(|e| SandboxError::Setup(e.to_string()))?;
     Ok(decision_sync::clients::postgrest::PostgrestClient::new(crate::UreqTransport::new(), config, budget))
 }

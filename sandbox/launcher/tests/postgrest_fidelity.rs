@@ -462,13 +462,7 @@ fn every_attempt_takes_budget_and_a_dead_server_is_transient() {
     let url = sandbox.rest_url();
     let mut sandbox = sandbox;
     sandbox.stop();
-    let config = decision_sync::clients::postgrest::PostgrestConfig::from_settings(
-        None,
-        Some(&url),
-        Some(sandbox.service_role_key()),
-        2,
-    )
-    .unwrap();
+    let config = decision_sync::clients::postgrest::PostgrestConfig::new(&url, sandbox.service_role_key(), 2).unwrap();
     let budget = Budget::unlimited();
     let client = PostgrestClient::new(UreqTransport::new().without_sleep(), config, budget.clone());
     let error = block_on(client.rows_changed_after(None, 10)).unwrap_err();

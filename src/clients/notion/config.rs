@@ -1,6 +1,6 @@
-//! Configuration of the Notion client, read from the Worker's environment (secrets and vars).
+//! Configuration of the Notion client, built from the Worker's [`Settings`].
 use crate::clients::notion::version::NotionVersion;
-use crate::core::error::PortError;
+use crate::settings::Settings;
 
 /// The default Notion API version (`NOTION_VERSION` unset): Notion's current version.
 pub const NOTION_VERSION: &str = "2026-03-11";
@@ -75,65 +75,16 @@ impl NotionConfig {
         }
     }
 
-    /// Reads `NOTION_API_KEY`, `NOTION_DATABASE_ID` and the optional `NOTION_API_BASE`,
-    /// `NOTION_DATA_SOURCE_ID`, `SYNC_MAX_RETRIES`, `NOTION_VERSION` through `get` (blank counts as unset).
-    /// Ids may be given bare, with dashes, or as the Notion URL they appear in.
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, PortError> {
-        let var = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let token = var("NOTION_API_KEY").ok_or_else(|| {
-            PortError::config(
-                "NOTION_API_KEY is not set: create an internal integration at https://www.notion.so/profile/integrations, \
-                 share the database with it, then run `wrangler secret put NOTION_API_KEY` (or add it to .dev.vars)",
-            )
-        })?;
-        let raw_database = var("NOTION_DATABASE_ID").ok_or_else(|| {
-            PortError::config(
-                "NOTION_DATABASE_ID is not set: copy the 32-character id from the database's URL in Notion and set it \
-                 (`wrangler secret put NOTION_DATABASE_ID` or [vars] in wrangler.toml)",
-            )
-        })?;
-        let database_id = parse_id("NOTION_DATABASE_ID", &raw_database)?;
-        let data_source_id = match var("NOTION_DATA_SOURCE_ID") {
-            Some(raw) => Some(parse_id("NOTION_DATA_SOURCE_ID", &raw)?),
-            None => None,
-        };
-        let api_base = match var("NOTION_API_BASE") {
-            Some(base) => {
-                if !(base.starts_with("https://") || base.starts_with("http://")) {
-                    return Err(PortError::config(format!(
-                        "NOTION_API_BASE is {base:?}: it must be an http(s) URL such as {DEFAULT_API_BASE} (or remove it)"
-                    )));
-                }
-                base.trim_end_matches('/').to_string()
-            }
-            None => DEFAULT_API_BASE.to_string(),
-        };
-        let max_retries = match var("SYNC_MAX_RETRIES") {
-            Some(raw) => raw.parse::<u32>().ok().filter(|n| *n <= 10).ok_or_else(|| {
-                PortError::config(format!("SYNC_MAX_RETRIES is {raw:?}: set a whole number from 0 to 10 (default 3)"))
-            })?,
-            None => 3,
-        };
-        let version = match var("NOTION_VERSION") {
-            Some(raw) => NotionVersion::parse(&raw).ok_or_else(|| {
-                PortError::config(format!(
-                    "NOTION_VERSION is {raw:?}: set one of {} (or remove it to use {NOTION_VERSION})",
-                    NotionVersion::allowed()
-                ))
-            })?,
-            None => NotionVersion::default(),
-        };
-        Ok(NotionConfig { api_base, data_source_id, max_retries, version, ..NotionConfig::new(token, database_id) })
+    /// From the Worker's settings (parsed once, in [`Settings`]: ids already canonical).
+    pub fn from_settings(settings: &Settings) -> Self {
+        NotionConfig {
+            api_base: settings.notion_api_base.clone(),
+            data_source_id: settings.notion_data_source_id.clone(),
+            max_retries: settings.max_retries,
+            version: settings.notion_version,
+            ..NotionConfig::new(settings.notion_token.clone(), settings.notion_database_id.clone())
+        }
     }
-}
-
-fn parse_id(name: &str, raw: &str) -> Result<String, PortError> {
-    normalize_notion_id(raw).ok_or_else(|| {
-        PortError::config(format!(
-            "{name} is {raw:?}, which is not a Notion id: use the 32 hexadecimal characters from the Notion URL \
-             (e.g. 248104cd477e80fdb757e945d38000bd)"
-        ))
-    })
 }
 
 /// A Notion id in canonical form (lowercase, dashed 8-4-4-4-12) from a bare or dashed id or a
@@ -165,19 +116,6 @@ pub fn same_id(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |name| map.get(name).cloned()
-    }
-
-    fn config_message(result: Result<NotionConfig, PortError>) -> String {
-        match result {
-            Err(PortError::Config { message }) => message,
-            other => panic!("expected a config error, got {other:?}"),
-        }
-    }
 
     #[test]
     fn ids_from_bare_dashed_or_url_forms() {
@@ -198,53 +136,28 @@ mod tests {
     }
 
     #[test]
-    fn from_env_reads_defaults_and_options() {
-        let config = NotionConfig::from_env(env(&[
-            ("NOTION_API_KEY", "ntn_secret"),
-            ("NOTION_DATABASE_ID", "248104cd477e80fdb757e945d38000bd"),
-        ]))
+    fn from_settings_takes_the_parsed_values_and_debug_hides_the_token() {
+        let settings = Settings::from_lookup(|name| {
+            let value = match name {
+                "SUPABASE_URL" => "https://abc.supabase.co",
+                "SUPABASE_SERVICE_ROLE_KEY" => "sb_secret_abcdefghijkl",
+                "NOTION_API_KEY" => "ntn_secret",
+                "NOTION_DATABASE_ID" => "248104cd477e80fdb757e945d38000bd",
+                "NOTION_API_BASE" => "http://127.0.0.1:8787/",
+                "NOTION_DATA_SOURCE_ID" => "1e1f2a3b4c5d4e6f8a9b0c1d2e3f4a5b",
+                "SYNC_MAX_RETRIES" => "5",
+                "NOTION_VERSION" => "2025-09-03",
+                _ => return None,
+            };
+            Some(value.to_string())
+        })
         .unwrap();
-        assert_eq!(config.api_base, DEFAULT_API_BASE);
-        assert_eq!(config.database_id, "248104cd-477e-80fd-b757-e945d38000bd");
-        assert_eq!((config.max_retries, config.data_source_id.clone()), (3, None));
-        assert!(!format!("{config:?}").contains("ntn_secret"), "Debug must not print the token");
-
-        let config = NotionConfig::from_env(env(&[
-            ("NOTION_API_KEY", "ntn_secret"),
-            ("NOTION_DATABASE_ID", "248104cd477e80fdb757e945d38000bd"),
-            ("NOTION_API_BASE", "http://127.0.0.1:8787/"),
-            ("NOTION_DATA_SOURCE_ID", "1e1f2a3b4c5d4e6f8a9b0c1d2e3f4a5b"),
-            ("SYNC_MAX_RETRIES", "5"),
-        ]))
-        .unwrap();
+        let config = NotionConfig::from_settings(&settings);
         assert_eq!(config.api_base, "http://127.0.0.1:8787");
+        assert_eq!(config.database_id, "248104cd-477e-80fd-b757-e945d38000bd");
         assert_eq!(config.data_source_id.as_deref(), Some("1e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"));
-        assert_eq!(config.max_retries, 5);
-        assert_eq!(config.version, NotionVersion::V2026_03_11, "default: Notion's current version");
-        let config = NotionConfig::from_env(env(&[
-            ("NOTION_API_KEY", "ntn_secret"),
-            ("NOTION_DATABASE_ID", "248104cd477e80fdb757e945d38000bd"),
-            ("NOTION_VERSION", "2025-09-03"),
-        ]))
-        .unwrap();
-        assert_eq!(config.version, NotionVersion::V2025_09_03);
-    }
-
-    #[test]
-    fn from_env_errors_name_the_variable_to_fix() {
-        assert!(config_message(NotionConfig::from_env(env(&[("NOTION_DATABASE_ID", "x")]))).contains("NOTION_API_KEY"));
-        assert!(config_message(NotionConfig::from_env(env(&[("NOTION_API_KEY", "k"), ("NOTION_DATABASE_ID", "  ")])))
-            .contains("NOTION_DATABASE_ID is not set"));
-        let base = [("NOTION_API_KEY", "k"), ("NOTION_DATABASE_ID", "248104cd477e80fdb757e945d38000bd")];
-        let with = |extra: (&'static str, &'static str)| {
-            let mut pairs = base.to_vec();
-            pairs.push(extra);
-            config_message(NotionConfig::from_env(env(&pairs)))
-        };
-        assert!(with(("NOTION_API_BASE", "api.notion.com")).contains("NOTION_API_BASE"));
-        assert!(with(("SYNC_MAX_RETRIES", "three")).contains("SYNC_MAX_RETRIES"));
-        assert!(with(("NOTION_DATA_SOURCE_ID", "not-an-id")).contains("NOTION_DATA_SOURCE_ID"));
-        let version = with(("NOTION_VERSION", "2022-06-28"));
-        assert!(version.contains("NOTION_VERSION") && version.contains("2025-09-03, 2026-03-11"), "{version}");
+        assert_eq!((config.max_retries, config.version), (5, NotionVersion::V2025_09_03));
+        assert_eq!(config.timeout_ms, DEFAULT_TIMEOUT_MS);
+        assert!(!format!("{config:?}").contains("ntn_secret"), "Debug must not print the token");
     }
 }

@@ -306,8 +306,7 @@ mod tests {
     const ROW: &str = r#"{"id":"r1","decision":"D","type":"Ops","date":"2025-11-20","created_at":"2025-11-20T00:00:00+00:00","updated_at":"2025-11-20T00:00:00+00:00","notion_page_id":"p1","notion_synced":true,"checksum":"c","deleted_at":null}"#;
 
     fn client(answers: Vec<Result<(u16, &str), TransportError>>, budget: Budget) -> PostgrestClient<Scripted> {
-        let config =
-            PostgrestConfig::from_settings(Some("https://abc.supabase.co"), None, Some("sb_secret_k"), 3).unwrap();
+        let config = PostgrestConfig::new("https://abc.supabase.co/rest/v1", "sb_secret_k", 3).unwrap();
         PostgrestClient::new(Scripted::with(answers), config, budget)
     }
 

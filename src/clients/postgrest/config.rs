@@ -1,7 +1,8 @@
-//! Where PostgREST is and how to reach it: base URL, key, retries, timeout.
+//! Where PostgREST is and how to reach it: base URL, key, retries, timeout (from [`Settings`]).
 use crate::clients::postgrest::auth::ApiKey;
 use crate::clients::retry::RetryPolicy;
 use crate::core::error::PortError;
+use crate::settings::Settings;
 
 /// The table the sync keeps in step with Notion.
 pub const TABLE: &str = "decision_vault";
@@ -49,17 +50,21 @@ impl std::fmt::Debug for PostgrestConfig {
 }
 
 impl PostgrestConfig {
-    /// From the Worker's settings: `SUPABASE_REST_URL` when set (any PostgREST base), else
-    /// `SUPABASE_URL` + `/rest/v1`; `SUPABASE_SERVICE_ROLE_KEY`; `SYNC_MAX_RETRIES`.
-    pub fn from_settings(
-        supabase_url: Option<&str>,
-        rest_url: Option<&str>,
-        service_role_key: Option<&str>,
-        max_retries: u32,
-    ) -> Result<PostgrestConfig, PortError> {
-        let base_url = resolve_base_url(supabase_url, rest_url)?;
-        let key = ApiKey::parse(service_role_key.unwrap_or(""))?;
-        Ok(PostgrestConfig { base_url, key, retry: RetryPolicy::with_max_retries(max_retries), timeout_ms: 20_000 })
+    /// From the Worker's settings (parsed once, in [`Settings`]): the PostgREST base
+    /// (`SUPABASE_REST_URL`, or `SUPABASE_URL` + `/rest/v1`), `SUPABASE_SERVICE_ROLE_KEY`,
+    /// `SYNC_MAX_RETRIES`. `Err` (naming the setting) when the key cannot reach the table.
+    pub fn from_settings(settings: &Settings) -> Result<PostgrestConfig, PortError> {
+        PostgrestConfig::new(&settings.supabase_rest_url, &settings.supabase_key, settings.max_retries)
+    }
+
+    /// For any PostgREST base (the sandbox's, a test's) and key.
+    pub fn new(base_url: &str, key: &str, max_retries: u32) -> Result<PostgrestConfig, PortError> {
+        Ok(PostgrestConfig {
+            base_url: base_url.trim().trim_end_matches('/').to_string(),
+            key: ApiKey::parse(key)?,
+            retry: RetryPolicy::with_max_retries(max_retries),
+            timeout_ms: 20_000,
+        })
     }
 
     /// `{base}/decision_vault`.
@@ -73,65 +78,37 @@ impl PostgrestConfig {
     }
 }
 
-/// The PostgREST base URL, without trailing slashes.
-pub fn resolve_base_url(supabase_url: Option<&str>, rest_url: Option<&str>) -> Result<String, PortError> {
-    let non_blank = |value: Option<&str>| value.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
-    let (name, base) = match (non_blank(rest_url), non_blank(supabase_url)) {
-        (Some(rest), _) => ("SUPABASE_REST_URL", rest.trim_end_matches('/').to_string()),
-        (None, Some(url)) => ("SUPABASE_URL", format!("{}/rest/v1", url.trim_end_matches('/'))),
-        (None, None) => {
-            return Err(PortError::config(
-                "SUPABASE_URL is not set: set it to your project's URL (https://<ref>.supabase.co), \
-                 or set SUPABASE_REST_URL to a PostgREST base URL",
-            ))
-        }
-    };
-    if !(base.starts_with("https://") || base.starts_with("http://")) || base.contains('?') || base.contains('#') {
-        return Err(PortError::config(format!(
-            "{name} must be an http(s) URL without a query string (like https://<ref>.supabase.co)"
-        )));
-    }
-    Ok(base)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn rest_url_wins_and_supabase_url_gets_rest_v1() {
-        assert_eq!(
-            resolve_base_url(Some("https://abc.supabase.co/"), None).as_deref(),
-            Ok("https://abc.supabase.co/rest/v1")
-        );
-        assert_eq!(
-            resolve_base_url(Some("https://abc.supabase.co"), Some(" http://127.0.0.1:3000/ ")).as_deref(),
-            Ok("http://127.0.0.1:3000")
-        );
-        assert_eq!(
-            resolve_base_url(Some("https://abc.supabase.co"), Some("  ")).as_deref(),
-            Ok("https://abc.supabase.co/rest/v1")
-        );
-    }
-
-    #[test]
-    fn missing_or_odd_urls_are_config_errors_naming_the_setting() {
-        let missing = resolve_base_url(None, Some("")).unwrap_err();
-        assert!(missing.to_string().contains("SUPABASE_URL is not set"), "{missing}");
-        let odd = resolve_base_url(Some("abc.supabase.co"), None).unwrap_err();
-        assert!(odd.to_string().contains("SUPABASE_URL must be an http(s) URL"), "{odd}");
-        let query = resolve_base_url(None, Some("http://x/rest?x=1")).unwrap_err();
-        assert!(query.to_string().contains("SUPABASE_REST_URL"), "{query}");
-    }
-
-    #[test]
     fn debug_hides_the_key_and_urls_are_built_from_the_base() {
-        let config =
-            PostgrestConfig::from_settings(Some("https://abc.supabase.co"), None, Some("sb_secret_TOPSECRET"), 3)
-                .unwrap();
+        let config = PostgrestConfig::new("https://abc.supabase.co/rest/v1/", "sb_secret_TOPSECRET", 3).unwrap();
         assert!(!format!("{config:?}").contains("TOPSECRET"));
         assert_eq!(config.table_url(), "https://abc.supabase.co/rest/v1/decision_vault");
         assert_eq!(config.write_back_url(), "https://abc.supabase.co/rest/v1/rpc/decision_vault_sync_write_back");
         assert_eq!(config.retry.max_retries, 3);
+    }
+
+    #[test]
+    fn from_settings_takes_the_parsed_base_key_and_retries() {
+        let settings = Settings::from_lookup(|name| {
+            let value = match name {
+                "SUPABASE_URL" => "https://abc.supabase.co/",
+                "SUPABASE_SERVICE_ROLE_KEY" => "sb_secret_abcdefghijkl",
+                "NOTION_API_KEY" => "ntn_x",
+                "NOTION_DATABASE_ID" => "db",
+                "SYNC_MAX_RETRIES" => "5",
+                _ => return None,
+            };
+            Some(value.to_string())
+        })
+        .unwrap();
+        let config = PostgrestConfig::from_settings(&settings).unwrap();
+        assert_eq!((config.base_url.as_str(), config.retry.max_retries), ("https://abc.supabase.co/rest/v1", 5));
+        let publishable = Settings { supabase_key: "sb_publishable_abc".into(), ..settings };
+        let error = PostgrestConfig::from_settings(&publishable).unwrap_err().to_string();
+        assert!(error.contains("SUPABASE_SERVICE_ROLE_KEY"), "{error}");
     }
 }

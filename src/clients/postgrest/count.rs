@@ -49,7 +49,7 @@ mod tests {
     use super::*;
 
     fn config() -> PostgrestConfig {
-        PostgrestConfig::from_settings(Some("https://abc.supabase.co"), None, Some("sb_secret_k"), 3).unwrap()
+        PostgrestConfig::new("https://abc.supabase.co/rest/v1", "sb_secret_k", 3).unwrap()
     }
 
     fn answer(range: Option<&str>) -> HttpResponse {

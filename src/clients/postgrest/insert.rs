@@ -73,7 +73,7 @@ mod tests {
 
     #[test]
     fn request_shape() {
-        let config = PostgrestConfig::from_settings(None, Some("http://127.0.0.1:3000"), Some("a.b.c"), 3).unwrap();
+        let config = PostgrestConfig::new("http://127.0.0.1:3000", "a.b.c", 3).unwrap();
         let request = insert_rows(&config, &[new_row("p1"), new_row("p2")]);
         assert_eq!(request.method, Method::Post);
         assert_eq!(

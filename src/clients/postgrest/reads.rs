@@ -92,7 +92,7 @@ mod tests {
         "select=id,decision,type,date,created_at,updated_at,notion_page_id,notion_synced,checksum,deleted_at";
 
     fn config() -> PostgrestConfig {
-        PostgrestConfig::from_settings(Some("https://abc.supabase.co"), None, Some("sb_secret_k"), 3).unwrap()
+        PostgrestConfig::new("https://abc.supabase.co/rest/v1", "sb_secret_k", 3).unwrap()
     }
 
     fn cursor() -> RowCursor {

@@ -135,8 +135,7 @@ mod tests {
 
     #[test]
     fn request_asks_for_every_column_once() {
-        let config =
-            PostgrestConfig::from_settings(Some("https://abc.supabase.co"), None, Some("sb_secret_k"), 3).unwrap();
+        let config = PostgrestConfig::new("https://abc.supabase.co/rest/v1", "sb_secret_k", 3).unwrap();
         let request = check_request(&config);
         assert_eq!(
             request.url,
@@ -169,7 +168,7 @@ mod tests {
 
     #[test]
     fn unnamed_missing_columns_are_probed_and_named() {
-        let config = PostgrestConfig::from_settings(None, Some("http://h"), Some("sb_secret_k"), 3).unwrap();
+        let config = PostgrestConfig::new("http://h", "sb_secret_k", 3).unwrap();
         assert_eq!(
             column_probe_request(&config, "deleted_at").url,
             "http://h/decision_vault?select=deleted_at&limit=0"

@@ -175,7 +175,7 @@ mod tests {
     use serde_json::json;
 
     fn config() -> PostgrestConfig {
-        PostgrestConfig::from_settings(Some("https://abc.supabase.co"), None, Some("sb_secret_k"), 3).unwrap()
+        PostgrestConfig::new("https://abc.supabase.co/rest/v1", "sb_secret_k", 3).unwrap()
     }
 
     fn t(micros: i64) -> chrono::DateTime<chrono::Utc> {
