@@ -124,6 +124,15 @@ struct PagesRead {
     capped: bool,
 }
 
+/// A resumed query that Notion answered with a validation error before any page: the saved
+/// cursor is no longer accepted (cursors are opaque and may expire), so the query starts over.
+fn cursor_refused(resumed: bool, read: &PagesRead, result: &ReadResult) -> bool {
+    resumed
+        && read.pages.is_empty()
+        && !read.complete
+        && matches!(result.stopped_by, Some(PortError::Config { .. } | PortError::Record { .. }))
+}
+
 /// A time window read: its pages (each once, oldest edit first), whether it reached its end, and
 /// where to resume it.
 #[derive(Debug, Default)]
@@ -230,11 +239,7 @@ impl<'a, P: Ports> Readers<'a, P> {
             let query = window_query(trashed, from, at.split);
             let resumed = at.start_cursor.is_some();
             let mut read = self.read_pages_up_to(&query, at.start_cursor.clone(), limit, result).await;
-            let refused = resumed
-                && read.pages.is_empty()
-                && !read.complete
-                && matches!(result.stopped_by, Some(PortError::Config { .. } | PortError::Record { .. }));
-            if refused {
+            if cursor_refused(resumed, &read, result) {
                 result.stopped_by = None;
                 at = fresh.clone();
                 window.resumed = false;
@@ -368,11 +373,7 @@ impl<'a, P: Ports> Readers<'a, P> {
     async fn read_page_pool(&self, resume: Option<String>, result: &mut ReadResult) {
         let mut resumed = resume.is_some();
         let mut read = self.read_pages(&PageQuery::Unsynced, resume, result).await;
-        let refused = resumed
-            && read.pages.is_empty()
-            && !read.complete
-            && matches!(result.stopped_by, Some(PortError::Config { .. } | PortError::Record { .. }));
-        if refused {
+        if cursor_refused(resumed, &read, result) {
             result.stopped_by = None;
             resumed = false;
             read = self.read_pages(&PageQuery::Unsynced, None, result).await;
