@@ -2081,6 +2081,22 @@ fn a_full_pass_over_crowded_minutes_reads_each_crowd_at_most_twice() {
 }
 
 #[test]
+fn a_window_of_more_pages_than_notions_real_cap_is_read_whole_with_no_page_missed() {
+    // Notion's real cap (10,000 results per query) and 12,000 pages edited within two minutes:
+    // every query of the window ends capped (`request_status` incomplete, no cursor), so the
+    // reader narrows it from the last minute it saw, then splits that crowded minute by
+    // `created_time`. No page is missed (the planted drift is among the last pages), none is
+    // read more than twice, and the cursor never passes a page not read.
+    let (w, pairs) = scale_world(12_000, 6_000, 10_000);
+    let drift = plant_drift(&w, &pairs);
+    let pass = support::scale::full_pass(&w, 1_000, 40);
+    eprintln!("full pass over 12,000 pairs (6,000 a minute, cap 10,000) at budget 1,000: {pass:?}");
+    assert_drift_found(&w, &drift);
+    assert!(pass.pages_read >= 12_000, "every page read: {pass:?}");
+    assert!(pass.pages_read <= 2 * 12_000, "{} page reads for 12,000 pages: {pass:?}", pass.pages_read);
+}
+
+#[test]
 fn a_full_pass_on_the_free_budget_reads_each_page_about_once() {
     let (w, pairs) = scale_world(2_000, 100, 10_000);
     let drift = plant_drift(&w, &pairs);
